@@ -1,0 +1,96 @@
+"""The ``neurorl`` command.
+
+Thin by design: it parses arguments and hands them to a pipeline. Each pipeline module in
+``neurorl.pipelines`` registers its own subcommands through a ``register(groups)`` function, where
+``groups`` maps a group name (``fit``, ``simulate``, ...) to that group's ``add_subparsers`` object and the
+shared parent parser; a subcommand sets ``func`` to a callable ``func(args) -> int``.
+
+Errors a user can cause are printed as one line, ``neurorl: error: FILE: problem``, with exit status 2 for
+bad arguments and 1 for bad input data; no traceback is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from ._progress import set_quiet
+from .errors import NeurorlError
+
+__all__ = ["main", "build_parser"]
+
+#: Subcommand groups, in the order ``neurorl --help`` lists them.
+GROUPS: dict[str, str] = {
+    "fit": "fit models to recordings (NWB)",
+    "simulate": "simulate recordings and experiments",
+    "train": "train learning models",
+    "reproduce": "reproduce a paper's results and figures",
+    "analyze": "run a paper's analyses on recordings",
+    "convert": "convert lab formats to NWB",
+    "sweep": "run a model over many seeds and settings (locally or on a Dask cluster)",
+}
+
+#: Pipeline modules that register subcommands.
+COMMAND_MODULES: tuple[str, ...] = (
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are one line with exit status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def common_parent() -> argparse.ArgumentParser:
+    """Options every subcommand accepts (``--quiet``)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the full argument parser with every registered subcommand."""
+    parser = _Parser(prog="neurorl", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"neurorl {__version__}")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    groups_parsers = parser.add_subparsers(dest="group", metavar="GROUP", parser_class=_Parser)
+    parent = common_parent()
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for name, help_text in GROUPS.items():
+        group = groups_parsers.add_parser(name, help=help_text, description=help_text)
+        groups[name] = group.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+        group.set_defaults(_group_parser=group)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(groups, parent)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``neurorl`` command; return its exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.group is None:
+        parser.print_help()
+        return 2
+    if getattr(args, "func", None) is None:
+        args._group_parser.print_usage(sys.stderr)
+        print(f"neurorl {args.group}: error: choose a command", file=sys.stderr)
+        return 2
+    set_quiet(args.quiet)
+    try:
+        return int(args.func(args) or 0)
+    except NeurorlError as exc:
+        print(f"neurorl: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("neurorl: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Reading and writing files: NWB recordings, MNIST, lab formats, result tables."""

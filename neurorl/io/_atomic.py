@@ -1,0 +1,71 @@
+"""Write files so that a failure never leaves a half-written file behind.
+
+Every writer in neurorl writes to a temporary file in the target folder and renames it into place only once
+the write succeeded (``os.replace`` is atomic on one file system).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["atomic_path", "write_text", "write_csv", "write_netcdf", "save_figure"]
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it to ``target`` when the block succeeds.
+
+    The temporary name starts with a dot and keeps ``target``'s suffix (``.session.x1y2.part.nwb``), so
+    libraries that check suffixes are content and folder scans that skip dot-files ignore it.
+
+    On any exception the temporary file is removed and ``target`` is left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}",
+                                      dir=target.parent)
+    os.close(handle)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def write_text(target: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``target`` atomically and return the path."""
+    with atomic_path(target) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(target)
+
+
+def write_csv(target: str | os.PathLike, table, **kwargs) -> Path:
+    """Write a :class:`pandas.DataFrame` as CSV atomically (``index=False`` unless given)."""
+    kwargs.setdefault("index", False)
+    with atomic_path(target) as tmp:
+        table.to_csv(tmp, **kwargs)
+    return Path(target)
+
+
+def write_netcdf(target: str | os.PathLike, dataset) -> Path:
+    """Write an :class:`xarray.Dataset` as netCDF-4 (h5netcdf engine) atomically."""
+    with atomic_path(target) as tmp:
+        dataset.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True)
+    return Path(target)
+
+
+def save_figure(target: str | os.PathLike, figure, **kwargs) -> Path:
+    """Save a matplotlib figure atomically; the format follows ``target``'s suffix."""
+    target = Path(target)
+    kwargs.setdefault("dpi", 150)
+    kwargs.setdefault("bbox_inches", "tight")
+    with atomic_path(target) as tmp:
+        figure.savefig(tmp, format=target.suffix.lstrip(".") or "png", **kwargs)
+    return target
