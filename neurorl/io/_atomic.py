@@ -54,10 +54,32 @@ def write_csv(target: str | os.PathLike, table, **kwargs) -> Path:
     return Path(target)
 
 
+def _netcdf_attrs(attrs: dict) -> dict:
+    """Attributes netCDF can hold: booleans as 0/1, None as "", nested containers as their repr."""
+    safe = {}
+    for key, value in attrs.items():
+        if isinstance(value, bool):
+            value = int(value)
+        elif value is None:
+            value = ""
+        elif isinstance(value, dict | tuple | list) and not all(isinstance(v, int | float | str) for v in value):
+            value = repr(value)
+        safe[str(key)] = value
+    return safe
+
+
 def write_netcdf(target: str | os.PathLike, dataset) -> Path:
-    """Write an :class:`xarray.Dataset` as netCDF-4 (h5netcdf engine) atomically."""
+    """Write an :class:`xarray.Dataset` as netCDF-4 (h5netcdf engine) atomically.
+
+    Attributes netCDF cannot store (booleans, ``None``, nested containers) are converted, see
+    :func:`_netcdf_attrs`; the Dataset passed in is not modified.
+    """
+    dataset = dataset.copy(deep=False)
+    dataset.attrs = _netcdf_attrs(dataset.attrs)
+    for name in dataset.variables:
+        dataset[name].attrs = _netcdf_attrs(dataset[name].attrs)
     with atomic_path(target) as tmp:
-        dataset.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True)
+        dataset.to_netcdf(tmp, engine="h5netcdf")
     return Path(target)
 
 
