@@ -35,6 +35,7 @@ GROUPS: dict[str, str] = {
 
 #: Pipeline modules that register subcommands.
 COMMAND_MODULES: tuple[str, ...] = (
+    "neurorl.pipelines.sweep",
 )
 
 

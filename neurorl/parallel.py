@@ -152,7 +152,8 @@ def run_jobs(
 def gather(results: Sequence[xr.Dataset], jobs: Sequence[Job]) -> xr.Dataset:
     """Combine per-job Datasets into one over ``config`` (in first-seen order) and ``seed`` (sorted)."""
     expanded = [result.expand_dims(config=[job.config], seed=[job.seed]) for result, job in zip(results, jobs, strict=True)]
-    combined = xr.combine_by_coords(expanded, combine_attrs="drop_conflicts", join="outer")
+    combined = xr.combine_by_coords(expanded, combine_attrs="drop_conflicts", join="outer", compat="no_conflicts",
+                                  data_vars="all", coords="different")
     configs = list(dict.fromkeys(job.config for job in jobs))
     seeds = sorted({job.seed for job in jobs})
     return combined.reindex(config=configs, seed=seeds)

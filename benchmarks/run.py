@@ -1,0 +1,78 @@
+"""Run every neurorl benchmark and print one table.
+
+Usage::
+
+    python benchmarks/run.py            # full sizes (the sizes the issues set targets for)
+    python benchmarks/run.py --quick    # small sizes, for a smoke run
+    python benchmarks/run.py --only qagrel dopamine_fit --csv benchmarks/results.csv
+
+Each ``benchmarks/bench_<name>.py`` exposes ``run(quick: bool) -> list[dict]``; every row names what was
+timed (median seconds over repeats), the reference measured in the same run, and the ratio
+(reference / neurorl: above 1 means neurorl is faster). Machines are noisy: compare ratios, not seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import platform
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+COLUMNS = ["benchmark", "neurorl_s", "reference", "reference_s", "ratio", "target", "meets_target"]
+
+
+def discover() -> dict[str, Path]:
+    """Benchmark modules by name (``bench_<name>.py``)."""
+    return {path.stem.removeprefix("bench_"): path for path in sorted(HERE.glob("bench_*.py"))}
+
+
+def load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these benchmarks")
+    parser.add_argument("--csv", type=Path, help="also write the table as CSV")
+    args = parser.parse_args(argv)
+    modules = discover()
+    names = args.only or list(modules)
+    unknown = sorted(set(names) - set(modules))
+    if unknown:
+        parser.error(f"unknown benchmarks {unknown}; known: {sorted(modules)}")
+    rows = []
+    for name in names:
+        started = time.perf_counter()
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        for row in load(modules[name]).run(quick=args.quick):
+            rows.append({"suite": name, **row})
+        print(f"  {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    table = pd.DataFrame(rows)
+    for column in COLUMNS:
+        if column not in table:
+            table[column] = ""
+    table = table[["suite", *COLUMNS]]
+    print(f"# neurorl benchmarks on {platform.machine()}, {platform.python_version()}, "
+          f"{'quick' if args.quick else 'full'} sizes; ratio = reference_s / neurorl_s")
+    print(table.to_markdown(index=False, floatfmt=".3g") if _has_tabulate() else table.to_string(index=False))
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    return 0
+
+
+def _has_tabulate() -> bool:
+    return importlib.util.find_spec("tabulate") is not None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

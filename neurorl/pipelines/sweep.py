@@ -1,0 +1,149 @@
+"""Sweeps: one model over many seeds and settings, run locally or on a Dask cluster.
+
+Commands::
+
+    neurorl sweep qagrel --seeds 0 1 2 --hidden 100 --epochs 1 [--feedback symmetric random] \\
+        [--scheduler tcp://HOST:PORT] --out DIR
+    neurorl sweep dopamine --trials 50 100 200 400 --cells 10 40 --seeds 0 1 2 --out DIR
+
+Jobs go through :func:`neurorl.parallel.run_jobs` (local processes by default, the given Dask scheduler
+otherwise); each finished run is cached under ``DIR/cache`` so an interrupted sweep resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..errors import InvalidArgumentError
+from ..io._atomic import write_csv, write_netcdf
+from ..parallel import Job, run_jobs
+
+__all__ = ["qagrel_job", "qagrel_sweep", "register"]
+
+
+# ------------------------------------------------------------------------------------------------ Q-AGREL
+def qagrel_job(seed: int, **config) -> xr.Dataset:
+    """One training run (see :func:`neurorl.pipelines.qagrel.run_training`) as a sweep job."""
+    from .qagrel import run_training
+
+    history = run_training({**config, "seed": int(seed)}, desc=None)
+    # per-run attributes differ between runs; keep them as variables so they survive the gather
+    history["final_test_accuracy"] = float(history.attrs["final_test_accuracy"])
+    history["converged_epoch"] = int(history.attrs["converged_epoch"])
+    history.attrs = {key: value for key, value in history.attrs.items() if key in ("dataset",)}
+    return history
+
+
+def qagrel_sweep(configs: Sequence[dict], seeds: Sequence[int], *, scheduler: str | None = None,
+                 n_jobs: int = -1, cache_dir: str | Path | None = None,
+                 progress: bool = True) -> tuple[xr.Dataset, pd.DataFrame]:
+    """Train every config with every seed; return the gathered histories and one row per run.
+
+    Parameters
+    ----------
+    configs
+        Training settings (keys of :data:`neurorl.pipelines.qagrel.DEFAULT_CONFIG`, without ``seed``).
+    seeds
+        Seeds; each config is run once per seed.
+    scheduler, n_jobs, cache_dir, progress
+        See :func:`neurorl.parallel.run_jobs`.
+
+    Returns
+    -------
+    histories : xarray.Dataset
+        Over ``config`` x ``seed`` x ``epoch``.
+    table : pandas.DataFrame
+        ``config``, ``seed``, ``test_accuracy`` (final, fraction), ``epochs`` (run), ``converged_epoch``,
+        ``seconds`` and the config's settings.
+    """
+    jobs = [Job(qagrel_job, dict(config), seed=int(seed), config=_label(config)) for config in configs
+            for seed in seeds]
+    histories = run_jobs(jobs, scheduler=scheduler, n_jobs=n_jobs, cache_dir=cache_dir, progress=progress)
+    rows = []
+    for config in configs:
+        label = _label(config)
+        for seed in seeds:
+            run = histories.sel(config=label, seed=int(seed))
+            finished = np.isfinite(run["test_accuracy"].values)
+            rows.append({
+                "config": label, "seed": int(seed),
+                "test_accuracy": float(run["final_test_accuracy"]),
+                "epochs": int(finished.sum()),
+                "converged_epoch": int(run["converged_epoch"]),
+                "seconds": float(np.nansum(run["seconds"].values)),
+                **{key: json.dumps(value) if isinstance(value, list | tuple) else value
+                   for key, value in config.items()},
+            })
+    return histories, pd.DataFrame(rows)
+
+
+def _label(config: dict) -> str:
+    hidden = "-".join(str(n) for n in config.get("hidden", []))
+    rule = config.get("rule", "qagrel")
+    parts = [rule] + ([config.get("feedback", "symmetric")] if rule == "qagrel" else []) + [
+        hidden or "0", f"lr{config.get('learning_rate', 0.5):g}"]
+    extra = {k: v for k, v in config.items() if k not in ("rule", "feedback", "hidden", "learning_rate")}
+    return "_".join(parts) + (f"_{json.dumps(extra, sort_keys=True)}" if extra else "")
+
+
+def _run_qagrel(args: argparse.Namespace) -> int:
+    configs = []
+    for rule in args.rule:
+        for feedback in (args.feedback if rule == "qagrel" else ["symmetric"]):
+            for lr in args.lr:
+                config = {"rule": rule, "feedback": feedback, "hidden": list(args.hidden),
+                          "learning_rate": lr, "epochs": args.epochs}
+                for key in ("n_train", "n_test", "patience", "data_dir"):
+                    if getattr(args, key) is not None:
+                        config[key] = getattr(args, key)
+                configs.append(config)
+    out = _check_out(args.out)
+    histories, table = qagrel_sweep(configs, args.seeds, scheduler=args.scheduler, n_jobs=args.jobs,
+                                    cache_dir=out / "cache", progress=not args.quiet)
+    paths = [write_csv(out / "results.csv", table), write_netcdf(out / "results.nc", histories)]
+    print(table[["config", "seed", "test_accuracy", "epochs"]].to_string(index=False))
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- register
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def register(groups: dict, parent: argparse.ArgumentParser) -> None:
+    """Add ``neurorl sweep qagrel`` (and ``sweep dopamine`` when its modules are present)."""
+    p = groups["sweep"].add_parser("qagrel", parents=[parent], help="Q-AGREL / backprop over seeds and settings",
+                                   description="Train Q-AGREL (or backprop) on MNIST for every seed x setting.")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--hidden", type=_positive_int, nargs="+", default=[300, 100], help="hidden layer sizes")
+    p.add_argument("--epochs", type=_positive_int, default=10)
+    p.add_argument("--lr", type=float, nargs="+", default=[0.5], help="learning rates")
+    p.add_argument("--feedback", nargs="+", default=["symmetric"], choices=["symmetric", "random", "fixed"])
+    p.add_argument("--rule", nargs="+", default=["qagrel"], choices=["qagrel", "backprop"])
+    p.add_argument("--n-train", type=_positive_int, help="use only the first N training images")
+    p.add_argument("--n-test", type=_positive_int, help="use only the first N test images")
+    p.add_argument("--patience", type=_positive_int, help="early-stopping patience (epochs)")
+    p.add_argument("--data-dir", help="MNIST folder (default: $NEURORL_MNIST_DIR or the user cache)")
+    p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786")
+    p.add_argument("--jobs", type=int, default=-1, help="local worker processes (-1: one per core)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=_run_qagrel)
+
+
+def _check_out(path: str) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InvalidArgumentError("--out exists and is not a folder", out)
+    return out
