@@ -328,8 +328,13 @@ def _make_units(spike_times: Mapping[int, np.ndarray], cell_types, resolution: f
         units.add_unit(**row)
     from hdmf.backends.hdf5 import H5DataIO
 
-    # spike times dominate the file size: store them gzip-compressed (lossless, any HDF5 reader opens them)
-    units["spike_times"].target.set_data_io(H5DataIO, {"compression": "gzip", "compression_opts": 4})
+    # add_unit keeps the ragged column as Python lists, which hdmf would convert one spike at a time; hand it
+    # numpy arrays instead, and store spike times gzip-compressed with shuffle (lossless, any HDF5 reader opens
+    # them; spike times dominate the file size)
+    spike_index = units["spike_times"]
+    spike_index.transform(lambda data: np.asarray(data, dtype=np.uint64))
+    spike_index.target.transform(lambda data: np.asarray(data, dtype=float))
+    spike_index.target.set_data_io(H5DataIO, {"compression": "gzip", "compression_opts": 4, "shuffle": True})
     return units
 
 
