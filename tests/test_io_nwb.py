@@ -188,3 +188,13 @@ def test_reward_event_outside_every_trial(tmp_path: Path) -> None:
     path = write_dopamine(tmp_path / "events.nwb", spikes, trials, reward_events=True)
     with pytest.raises(errors.RewardTimesError, match="outside every trial"):
         read_dopamine(path)
+
+
+def test_written_files_get_default_permissions(tmp_path: Path) -> None:
+    import os
+
+    spikes, trials = _recording()
+    path = write_dopamine(tmp_path / "perm.nwb", spikes, trials)
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
