@@ -1,0 +1,120 @@
+"""Numba kernels of the dopamine analyses (imported lazily; the callers fall back to numpy without numba)."""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, inline="always")
+def _side_gain(r, s0, s1, n0, n1, n2):
+    a = s1 - r * s0
+    b = n2 - 2.0 * r * n1 + r * r * n0
+    if b > 1e-12:
+        return a * a / b
+    return 0.0
+
+
+@numba.njit(cache=True, inline="always")
+def _gain(r, c, m):
+    return (_side_gain(r, c[0, m], c[1, m], c[2, m], c[3, m], c[4, m])
+            + _side_gain(r, c[5, m], c[6, m], c[7, m], c[8, m], c[9, m]))
+
+
+@numba.njit(cache=True, parallel=True)
+def model_fit_rows(s, n, x, grid_per_interval, iterations):
+    """Kink location maximising the piecewise-linear least-squares profile, per row.
+
+    Parameters
+    ----------
+    s, n
+        (rows, J) weighted response sums and weights per reward size, sizes sorted by ``x``.
+    x
+        (J,) sorted axis values.
+    grid_per_interval, iterations
+        Coarse grid points per interval between sizes; golden-section iterations per sub-bracket.
+
+    Returns
+    -------
+    numpy.ndarray
+        (rows,) reversal points in ``[x[0], x[-1]]``.
+    """
+    rows, j = s.shape
+    out = np.empty(rows)
+    golden = (math.sqrt(5.0) - 1.0) / 2.0
+    n_grid = (j - 1) * grid_per_interval + 1
+    for row in numba.prange(rows):
+        # cumulative coefficients per interval m: − side = sizes <= m, + side = sizes > m
+        c = np.zeros((10, j - 1))
+        tot = np.zeros(5)
+        for k in range(j):
+            xv = x[k]
+            tot[0] += s[row, k]
+            tot[1] += s[row, k] * xv
+            tot[2] += n[row, k]
+            tot[3] += n[row, k] * xv
+            tot[4] += n[row, k] * xv * xv
+        left = np.zeros(5)
+        for m in range(j - 1):
+            xv = x[m]
+            left[0] += s[row, m]
+            left[1] += s[row, m] * xv
+            left[2] += n[row, m]
+            left[3] += n[row, m] * xv
+            left[4] += n[row, m] * xv * xv
+            for q in range(5):
+                c[q, m] = left[q]
+                c[5 + q, m] = tot[q] - left[q]
+        # coarse grid
+        best_value = x[0]
+        best_gain = -1.0
+        best_index = 0
+        for g in range(n_grid):
+            m = min(g // grid_per_interval, j - 2)
+            if g == n_grid - 1:
+                r = x[j - 1]
+            else:
+                r = x[m] + (g - m * grid_per_interval) / grid_per_interval * (x[m + 1] - x[m])
+            value = _gain(r, c, m)
+            if value > best_gain:
+                best_gain = value
+                best_value = r
+                best_index = g
+        # golden-section refinement in the grid cells on either side of the best grid point
+        for side in range(2):
+            k = best_index - 1 if side == 0 else best_index
+            if k < 0 or k > n_grid - 2:
+                continue
+            m = min(k // grid_per_interval, j - 2)
+            lo = x[m] + (k - m * grid_per_interval) / grid_per_interval * (x[m + 1] - x[m])
+            if k + 1 == n_grid - 1:
+                hi = x[j - 1]
+            else:
+                m1 = min((k + 1) // grid_per_interval, j - 2)
+                hi = x[m1] + (k + 1 - m1 * grid_per_interval) / grid_per_interval * (x[m1 + 1] - x[m1])
+            p = hi - golden * (hi - lo)
+            q = lo + golden * (hi - lo)
+            fp = _gain(p, c, m)
+            fq = _gain(q, c, m)
+            for _ in range(iterations):
+                if fp >= fq:
+                    hi = q
+                    q = p
+                    fq = fp
+                    p = hi - golden * (hi - lo)
+                    fp = _gain(p, c, m)
+                else:
+                    lo = p
+                    p = q
+                    fp = fq
+                    q = lo + golden * (hi - lo)
+                    fq = _gain(q, c, m)
+            r = 0.5 * (lo + hi)
+            value = _gain(r, c, m)
+            if value > best_gain:
+                best_gain = value
+                best_value = r
+        out[row] = best_value
+    return out

@@ -1,0 +1,371 @@
+"""Reward responses of dopamine neurons: baseline-subtracted firing rates per cell and rewarded trial.
+
+:func:`compute_responses` turns recordings (objects with ``session``, ``units`` and ``trials``, e.g.
+:class:`neurorl.io.nwb.DopamineRecording`) into a labelled matrix ``responses(cell, trial)`` pooled over
+sessions. The defaults follow the analysis of Dabney et al. (2020) on the Eshel / Uchida recordings:
+
+* response = mean firing rate in the window 200–600 ms after ``reward_time``;
+* baseline = mean firing rate in the 1 s before the trial's ``start_time`` (for cued trials that is
+  before the odour, not before the reward);
+* response − baseline, in spikes/s;
+* optionally (``smoothing="original"``) each spike is smoothed exactly as the original MATLAB code did
+  (1 ms bins, kernel (1 − e^(−t))·e^(−t/20), t = 0..50 ms, normalised; applied once causally per spike
+  while counting, and once more as a centred convolution of the baseline-subtracted histogram).
+
+A unit is only used on trials inside the span over which it was observed: the spike train is cut at
+silences longer than ``max_silence_s`` (a lost unit stops firing; it does not fall silent for tens of
+seconds otherwise) and a trial counts only if its baseline start and its window end lie in one piece.
+``NaN`` marks a cell not recorded on a trial (other session, or outside its observed span).
+
+:func:`align_trial_types` applies the original analysis' step of shifting uncued responses by one
+population-wide constant so that their grand mean equals that of the cued responses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..errors import InvalidArgumentError, MissingDataError
+
+__all__ = ["compute_responses", "align_trial_types", "original_kernel", "SMOOTHING_OPTIONS"]
+
+#: Accepted values of ``smoothing``.
+SMOOTHING_OPTIONS = (None, "original")
+
+_KERNEL_TIME_CONSTANT_MS = 20.0
+_KERNEL_LENGTH_MS = 50  # 0..2.5 * time constant, in 1 ms steps
+
+
+def original_kernel() -> np.ndarray:
+    """The original per-spike smoothing kernel on a 1 ms grid.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``k[t] ∝ (1 − exp(−t)) · exp(−t / 20)`` for ``t = 0, 1, ..., 50`` ms, normalised to sum to 1.
+        ``k[0] = 0`` (the kernel is causal and starts at zero).
+    """
+    t = np.arange(_KERNEL_LENGTH_MS + 1, dtype=float)
+    kernel = (1.0 - np.exp(-t)) * np.exp(-t / _KERNEL_TIME_CONSTANT_MS)
+    return kernel / kernel.sum()
+
+
+def _composite_kernel() -> tuple[np.ndarray, int]:
+    """Causal kernel followed by the centred ('same') convolution: weights and the first offset (ms)."""
+    k = original_kernel()
+    return np.convolve(k, k), -(_KERNEL_LENGTH_MS // 2)
+
+
+def _matlab_round(x: np.ndarray) -> np.ndarray:
+    """Round half away from zero, as MATLAB's ``round`` does."""
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def _kernel_mass(offsets: np.ndarray, kernel: np.ndarray, first: int, lo: int, hi: int) -> np.ndarray:
+    """Mass of ``kernel`` (placed at integer bin ``offset + first``) that falls in bins ``lo..hi``."""
+    cumulative = np.concatenate([[0.0], np.cumsum(kernel)])
+    n = kernel.size
+    start = np.clip(lo - offsets - first, 0, n)
+    stop = np.clip(hi - offsets - first + 1, 0, n)
+    return np.where(stop > start, cumulative[stop] - cumulative[np.minimum(start, stop)], 0.0)
+
+
+def _observed_pieces(spikes: np.ndarray, max_silence_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end times (s) of the observed pieces of a spike train.
+
+    The train is cut at silences longer than ``max_silence_s``; each piece runs from its first to its last
+    spike, widened on both sides by ``min(5 × mean inter-spike interval, max_silence_s)`` (a Poisson unit
+    is silent that long with probability e^-5 ≈ 0.7%), so that trials just before the first or after the
+    last spike of a piece still count.
+    """
+    if spikes.size == 0:
+        return np.empty(0), np.empty(0)
+    cut = np.flatnonzero(np.diff(spikes) > max_silence_s)
+    starts = np.concatenate([spikes[:1], spikes[cut + 1]])
+    ends = np.concatenate([spikes[cut], spikes[-1:]])
+    mean_isi = (spikes[-1] - spikes[0]) / (spikes.size - 1) if spikes.size > 1 else np.inf
+    pad = min(5.0 * mean_isi, max_silence_s)
+    return starts - pad, ends + pad
+
+
+def _in_one_piece(begin: np.ndarray, end: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether each interval [begin, end] lies within one observed piece [starts_k, ends_k]."""
+    if starts.size == 0:
+        return np.zeros(begin.shape, dtype=bool)
+    piece = np.searchsorted(starts, begin, side="right") - 1
+    valid = piece >= 0
+    piece = np.clip(piece, 0, starts.size - 1)
+    return valid & (end <= ends[piece])
+
+
+def _rates_plain(spikes: np.ndarray, reward_time: np.ndarray, start_time: np.ndarray,
+                 window_s: tuple[float, float], baseline_s: float) -> np.ndarray:
+    """Window rate minus baseline rate (spikes/s) from spike counts in half-open intervals [a, b)."""
+    lo = np.searchsorted(spikes, reward_time + window_s[0], side="left")
+    hi = np.searchsorted(spikes, reward_time + window_s[1], side="left")
+    b_lo = np.searchsorted(spikes, start_time - baseline_s, side="left")
+    b_hi = np.searchsorted(spikes, start_time, side="left")
+    # counts x 1000 / duration in ms: exact for whole-ms windows (3 spikes / 400 ms = 7.5 spikes/s)
+    window_ms = round((window_s[1] - window_s[0]) * 1000.0, 9)
+    return (hi - lo) * 1000.0 / window_ms - (b_hi - b_lo) * 1000.0 / round(baseline_s * 1000.0, 9)
+
+
+def _rates_original(spikes: np.ndarray, reward_time: np.ndarray, start_time: np.ndarray,
+                    window_ms: tuple[int, int], baseline_ms: int) -> np.ndarray:
+    """Rates as the original MATLAB pipeline computed them (1 ms bins, double smoothing), spikes/s."""
+    causal = original_kernel()
+    composite, composite_first = _composite_kernel()
+    out = np.empty(reward_time.size)
+    reach = (_KERNEL_LENGTH_MS * 2 + 2) / 1000.0
+    w_lo, w_hi = window_ms[0], window_ms[1] - 1          # window bins (ms, inclusive)
+    for i in range(reward_time.size):
+        # response: spikes near the window, both smoothing passes (composite kernel, offset -25 ms)
+        a = np.searchsorted(spikes, reward_time[i] + window_ms[0] / 1000.0 - reach)
+        b = np.searchsorted(spikes, reward_time[i] + window_ms[1] / 1000.0 + reach)
+        offsets = _matlab_round((spikes[a:b] - reward_time[i]) * 1000.0).astype(np.int64)
+        response = _kernel_mass(offsets, composite, composite_first, w_lo, w_hi).sum()
+        # baseline: causal smoothing only; spikes strictly after start - baseline (as the original window)
+        a = np.searchsorted(spikes, start_time[i] - baseline_ms / 1000.0, side="right")
+        b = np.searchsorted(spikes, start_time[i], side="left")
+        offsets = _matlab_round((spikes[a:b] - start_time[i]) * 1000.0).astype(np.int64)
+        baseline = _kernel_mass(offsets, causal, 0, -baseline_ms, -1).sum()
+        out[i] = 1000.0 * (response / (w_hi - w_lo + 1) - baseline / baseline_ms)
+    return out
+
+
+def compute_responses(
+    recordings: Sequence[Any],
+    *,
+    window_ms: tuple[float, float] = (200.0, 600.0),
+    baseline_ms: float = 1000.0,
+    smoothing: str | None = None,
+    trial_types: Sequence[str] | None = None,
+    max_silence_s: float | None = 20.0,
+) -> xr.DataArray:
+    """Baseline-subtracted reward responses (spikes/s) per cell and rewarded trial, pooled over sessions.
+
+    Parameters
+    ----------
+    recordings
+        Sessions; each has ``session`` (str), ``units`` (DataFrame indexed by unit id with a
+        ``spike_times`` column of arrays in s) and ``trials`` (DataFrame with ``start_time``,
+        ``reward_time`` (s), ``reward_volume`` (µl, NaN = no reward) and optionally ``trial_type``),
+        e.g. :class:`neurorl.io.nwb.DopamineRecording`.
+    window_ms
+        Response window (ms after ``reward_time``), half-open ``[start, stop)``. Default 200–600 ms.
+    baseline_ms
+        Baseline length (ms) immediately before the trial's ``start_time``. Default 1000 ms.
+    smoothing
+        ``None`` (spike counts in the windows) or ``"original"`` (the original analysis' spike smoothing;
+        windows are then whole 1 ms bins, so ``window_ms`` and ``baseline_ms`` are rounded to integers).
+    trial_types
+        Keep only trials whose ``trial_type`` is in this list (e.g. ``["cued", "uncued"]``); default all
+        rewarded trials.
+    max_silence_s
+        A unit counts as observed on a trial only if the trial (baseline start to window end) lies in one
+        piece of its spike train between silences longer than this (s), each piece widened by
+        ``min(5 × mean inter-spike interval, max_silence_s)``; this drops trials after a unit was lost.
+        ``None``: use every trial.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``responses(cell, trial)`` in spikes/s; NaN where the cell was not recorded on that trial. Coords:
+        ``cell`` (``"session/unit"``), ``session``/``unit`` (over cell); ``trial`` (0..n-1 over the pooled
+        rewarded trials), ``trial_session``, ``trial_id`` (index in its session's trials table),
+        ``reward_volume`` (µl), ``trial_type``, ``reward_time`` (s). ``attrs`` hold the settings.
+
+    Raises
+    ------
+    InvalidArgumentError
+        Bad window, baseline or smoothing option.
+    MissingDataError
+        No recording, or no rewarded trial left after selection.
+
+    Examples
+    --------
+    >>> import pandas as pd, numpy as np
+    >>> from types import SimpleNamespace
+    >>> units = pd.DataFrame({"spike_times": [np.array([0.5, 10.3, 10.4, 10.5])]}, index=[7])
+    >>> trials = pd.DataFrame({"start_time": [10.0], "stop_time": [13.0], "reward_time": [10.0],
+    ...                        "reward_volume": [2.5], "trial_type": ["uncued"]})
+    >>> r = compute_responses([SimpleNamespace(session="s1", units=units, trials=trials)], max_silence_s=None)
+    >>> float(r.sel(cell="s1/7").item())
+    7.5
+    """
+    window_ms = (float(window_ms[0]), float(window_ms[1]))
+    baseline_ms = float(baseline_ms)
+    if not window_ms[1] > window_ms[0]:
+        raise InvalidArgumentError(f"window_ms must be (start, stop) with stop > start, got {window_ms}")
+    if not baseline_ms > 0:
+        raise InvalidArgumentError(f"baseline_ms must be positive, got {baseline_ms}")
+    if smoothing not in SMOOTHING_OPTIONS:
+        raise InvalidArgumentError(f"smoothing must be one of {SMOOTHING_OPTIONS}, got {smoothing!r}")
+    if max_silence_s is not None and not max_silence_s > 0:
+        raise InvalidArgumentError(f"max_silence_s must be positive or None, got {max_silence_s}")
+    recordings = list(recordings)
+    if not recordings:
+        raise MissingDataError("no recordings given")
+    if smoothing == "original":
+        window_ms = (float(round(window_ms[0])), float(round(window_ms[1])))
+        baseline_ms = float(round(baseline_ms))
+
+    blocks, cell_names, cell_session, cell_unit = [], [], [], []
+    trial_tables = []
+    offset = 0
+    for recording in recordings:
+        session = str(recording.session)
+        trials = recording.trials
+        volume = trials["reward_volume"].to_numpy(dtype=float)
+        reward_time = trials["reward_time"].to_numpy(dtype=float)
+        keep = np.isfinite(volume) & np.isfinite(reward_time)
+        types = (trials["trial_type"].astype(str).to_numpy() if "trial_type" in trials
+                 else np.full(len(trials), "other"))
+        if trial_types is not None:
+            keep &= np.isin(types, [str(t) for t in trial_types])
+        chosen = trials.loc[keep]
+        table = pd.DataFrame({
+            "trial_session": session,
+            "trial_id": np.flatnonzero(keep),
+            "reward_volume": volume[keep],
+            "trial_type": types[keep],
+            "reward_time": reward_time[keep],
+            "start_time": chosen["start_time"].to_numpy(dtype=float),
+        })
+        trial_tables.append(table)
+        n = len(table)
+        start = table["start_time"].to_numpy()
+        reward = table["reward_time"].to_numpy()
+        begin = start - baseline_ms / 1000.0
+        end = reward + window_ms[1] / 1000.0
+        for unit_id, spikes in zip(recording.units.index, recording.units["spike_times"], strict=True):
+            spikes = np.sort(np.asarray(spikes, dtype=float))
+            if smoothing == "original":
+                rates = _rates_original(spikes, reward, start, (int(window_ms[0]), int(window_ms[1])),
+                                        int(baseline_ms))
+            else:
+                rates = _rates_plain(spikes, reward, start, (window_ms[0] / 1000.0, window_ms[1] / 1000.0),
+                                     baseline_ms / 1000.0)
+            if max_silence_s is not None:
+                observed = _in_one_piece(begin, end, *_observed_pieces(spikes, float(max_silence_s)))
+                rates = np.where(observed, rates, np.nan)
+            blocks.append((offset, rates))
+            cell_names.append(f"{session}/{unit_id}")
+            cell_session.append(session)
+            cell_unit.append(unit_id)
+        offset += n
+
+    n_trials = offset
+    if n_trials == 0:
+        raise MissingDataError("no rewarded trials (finite reward_volume and reward_time)"
+                               + (f" of types {list(trial_types)}" if trial_types is not None else ""))
+    values = np.full((len(cell_names), n_trials), np.nan)
+    for row, (start_col, rates) in enumerate(blocks):
+        values[row, start_col:start_col + rates.size] = rates
+    trials_all = pd.concat(trial_tables, ignore_index=True)
+    return xr.DataArray(
+        values,
+        dims=("cell", "trial"),
+        coords={
+            "cell": np.array(cell_names, dtype=object).astype(str),
+            "session": ("cell", np.array(cell_session).astype(str)),
+            "unit": ("cell", np.asarray(cell_unit)),
+            "trial": np.arange(n_trials),
+            "trial_session": ("trial", trials_all["trial_session"].to_numpy().astype(str)),
+            "trial_id": ("trial", trials_all["trial_id"].to_numpy(dtype=np.int64)),
+            "reward_volume": ("trial", trials_all["reward_volume"].to_numpy(dtype=float)),
+            "trial_type": ("trial", trials_all["trial_type"].to_numpy().astype(str)),
+            "reward_time": ("trial", trials_all["reward_time"].to_numpy(dtype=float)),
+        },
+        name="responses",
+        attrs={
+            "units": "spikes/s",
+            "description": "firing rate in the response window after reward minus the pre-trial baseline rate",
+            "window_ms": list(window_ms),
+            "window_reference": "reward_time",
+            "baseline_ms": baseline_ms,
+            "baseline_reference": "start_time",
+            "smoothing": "none" if smoothing is None else smoothing,
+            "trial_types": "all" if trial_types is None else ",".join(map(str, trial_types)),
+            "max_silence_s": float("nan") if max_silence_s is None else float(max_silence_s),
+        },
+    )
+
+
+def align_trial_types(responses: xr.DataArray, *, reference: str = "cued") -> xr.DataArray:
+    """Shift each trial type's responses by one population-wide constant to match the reference type.
+
+    The original analysis pooled cued and uncued reward responses after adding to every uncued response
+    the constant ``grand_mean(cued) − grand_mean(uncued)``, where a type's grand mean is the mean over cells
+    and reward sizes of each cell's mean response to that size. This applies the same to every type other
+    than ``reference``. Types without responses, or a missing reference type, leave the data unchanged.
+
+    Parameters
+    ----------
+    responses
+        ``responses(cell, trial)`` with ``trial_type`` and ``reward_volume`` coordinates.
+    reference
+        The trial type whose level the others are moved to.
+
+    Returns
+    -------
+    xarray.DataArray
+        A shifted copy; ``attrs["type_offsets"]`` holds ``{type: offset (spikes/s)}``.
+    """
+    if "trial_type" not in responses.coords:
+        return responses
+    types = responses["trial_type"].to_numpy().astype(str)
+    volumes = responses["reward_volume"].to_numpy().astype(float)
+    values = responses.to_numpy()
+
+    def grand_mean(mask: np.ndarray) -> float:
+        per_size = []
+        for volume in np.unique(volumes[mask]):
+            cols = mask & (volumes == volume)
+            with np.errstate(all="ignore"), _quiet_nan_warnings():
+                per_size.append(np.nanmean(values[:, cols], axis=1))
+        if not per_size:
+            return float("nan")
+        with _quiet_nan_warnings():
+            return float(np.nanmean(np.stack(per_size)))
+
+    ref_mask = types == reference
+    ref_level = grand_mean(ref_mask)
+    out = responses.copy()
+    offsets = {}
+    if not np.isfinite(ref_level):
+        out.attrs["type_offsets"] = "{}"
+        return out
+    shifted = out.to_numpy()
+    for kind in np.unique(types):
+        if kind == reference:
+            continue
+        mask = types == kind
+        level = grand_mean(mask)
+        if np.isfinite(level):
+            shifted[:, mask] += ref_level - level
+            offsets[str(kind)] = ref_level - level
+    out.values = shifted
+    out.attrs["type_offsets"] = repr({k: round(v, 6) for k, v in offsets.items()})
+    out.attrs["aligned_to"] = reference
+    return out
+
+
+class _quiet_nan_warnings:
+    """Silence numpy's 'mean of empty slice' warnings (all-NaN columns are expected here)."""
+
+    def __enter__(self):
+        import warnings
+
+        self._ctx = warnings.catch_warnings()
+        self._ctx.__enter__()
+        warnings.simplefilter("ignore", category=RuntimeWarning)
+        return self
+
+    def __exit__(self, *exc):
+        return self._ctx.__exit__(*exc)

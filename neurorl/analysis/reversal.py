@@ -1,0 +1,724 @@
+"""Reversal points and response asymmetries of dopamine neurons, with bootstrap CIs and population tests.
+
+Input is ``responses(cell, trial)`` from :func:`neurorl.analysis.responses.compute_responses` (or any
+DataArray with a ``reward_volume`` coordinate over ``trial``; NaN = cell not recorded on that trial).
+
+Estimators (per cell)
+---------------------
+``counting`` (the original analysis of Dabney et al. 2020)
+    For each boundary between consecutive reward sizes (and below the smallest / above the largest), count
+    the trials that lie on the "right" side: positive responses above the boundary plus negative responses
+    below it. The best boundary lies between sizes ``m−1`` and ``m``; the reversal point is interpolated
+    between them as ``w·x[m−1] + (1−w)·x[m]`` with ``w = d+/(d− + d+)``, where ``d−``/``d+`` are how many
+    counts the best boundary beats its lower / upper neighbour by (so a near-tie with the lower neighbour
+    pulls the point towards ``x[m−1]``). A best boundary below all sizes gives ``x[0] + 0.01`` on the
+    utility axis (``x[0]`` in µl), above all sizes ``x[-1] − 0.1`` (``x[-1]`` in µl), flagged in
+    ``reversal_censored``. The original broke ties at random; here tied boundaries are averaged.
+``model``
+    Least-squares fit of ``y = a+ (x − r)`` for ``x > r`` and ``y = a− (x − r)`` for ``x < r`` (a piecewise
+    linear function with its kink on zero at the reversal point ``r``, restricted to the range of sizes).
+    For fixed ``r`` the slopes are linear least squares, so ``r`` maximises a profile that depends only on
+    per-size sums; it is found on a grid and refined by golden-section search, vectorised over cells and
+    resamples.
+
+Both give the slopes above / below the reversal point by least squares through the origin of the
+response on ``x − r`` (as the original's ``EstimateScaleFactors`` with ``functionType='linear'``) and the
+asymmetry ``tau = a+ / (a+ + a−)``. Everything is computed on two axes: reward volume (µl) and the
+original's "utility axis" ``U`` (the population-mean response to each reward size, spikes/s).
+
+Resampling (bootstrap and split halves) is stratified by (session, reward size) and vectorised: each
+resample is a row of a weight matrix and the per-size sufficient statistics of every cell and resample
+come from one matrix product per size.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+from scipy import stats as _stats
+
+from ..errors import InvalidArgumentError, MissingDataError
+from .responses import align_trial_types as _align_trial_types
+
+__all__ = [
+    "METHODS",
+    "fit_cells",
+    "utility_axis",
+    "tau_reversal_correlation",
+    "reversal_split_half",
+    "classic_td_null_test",
+    "ReversalPointEstimator",
+]
+
+#: Reversal-point estimators.
+METHODS = ("counting", "model")
+
+_AXES = ("utility", "volume")
+_GRID_PER_INTERVAL = 8
+_GOLDEN_ITERATIONS = 40
+
+
+# --------------------------------------------------------------------------------------------- data prep
+@dataclass
+class _Prepared:
+    values: np.ndarray           # (C, T) responses, NaN = not recorded
+    size_index: np.ndarray       # (T,) index into volumes
+    volumes: np.ndarray          # (J,) sorted reward sizes, µl
+    blocks: list                 # [(cell rows, trial columns)] per session
+    cells: np.ndarray
+    cell_coords: dict
+
+
+def _prepare(responses: xr.DataArray, align: bool) -> _Prepared:
+    if not isinstance(responses, xr.DataArray):
+        raise InvalidArgumentError("responses must be an xarray.DataArray with dims (cell, trial)")
+    if set(responses.dims) != {"cell", "trial"}:
+        raise InvalidArgumentError(f"responses must have dims (cell, trial), got {responses.dims}")
+    if "reward_volume" not in responses.coords:
+        raise InvalidArgumentError("responses lack the 'reward_volume' coordinate over trial")
+    responses = responses.transpose("cell", "trial")
+    if align:
+        responses = _align_trial_types(responses)
+    volume = responses["reward_volume"].to_numpy().astype(float)
+    keep = np.isfinite(volume)
+    responses = responses.isel(trial=np.flatnonzero(keep))
+    volume = volume[keep]
+    values = responses.to_numpy().astype(float, copy=True)
+    if values.size == 0 or not np.isfinite(values).any():
+        raise MissingDataError("responses hold no finite value on a rewarded trial")
+    volumes, size_index = np.unique(volume, return_inverse=True)
+    if volumes.size < 2:
+        raise InvalidArgumentError("at least two different reward sizes are needed to place a reversal point")
+    if "trial_session" in responses.coords and "session" in responses.coords:
+        trial_session = responses["trial_session"].to_numpy().astype(str)
+        cell_session = responses["session"].to_numpy().astype(str)
+        blocks = []
+        for session in np.unique(cell_session):
+            rows = np.flatnonzero(cell_session == session)
+            cols = np.flatnonzero(trial_session == session)
+            if cols.size == 0:
+                cols = np.flatnonzero(np.isfinite(values[rows]).any(axis=0))
+            blocks.append((rows, cols))
+    else:
+        blocks = [(np.arange(values.shape[0]), np.arange(values.shape[1]))]
+    coords = {name: responses[name].to_numpy() for name in ("session", "unit") if name in responses.coords}
+    return _Prepared(values, size_index, volumes, blocks, responses["cell"].to_numpy(), coords)
+
+
+def _block_stats(values: np.ndarray, size_index: np.ndarray, n_sizes: int, weights: np.ndarray) -> np.ndarray:
+    """Weighted per-size sums of one block: array (4, cells, resamples, sizes) = n, sum y, n(y>0), n(y<0)."""
+    finite = np.isfinite(values)
+    y = np.where(finite, values, 0.0)
+    stacked = np.concatenate([finite, y, y > 0, y < 0]).astype(float)  # (4c, t)
+    c = values.shape[0]
+    out = np.zeros((4 * c, weights.shape[0], n_sizes))
+    for j in range(n_sizes):
+        cols = np.flatnonzero(size_index == j)
+        if cols.size:
+            out[:, :, j] = stacked[:, cols] @ weights[:, cols].T
+    return out.reshape(4, c, weights.shape[0], n_sizes)
+
+
+def _all_stats(prep: _Prepared, make_weights) -> np.ndarray:
+    """Stats (4, C, R, J) over all blocks; ``make_weights(size_index_of_block) -> (R, t)``."""
+    result = None
+    for rows, cols in prep.blocks:
+        weights = make_weights(prep.size_index[cols])
+        block = _block_stats(prep.values[np.ix_(rows, cols)], prep.size_index[cols], prep.volumes.size, weights)
+        if result is None:
+            result = np.full((4, prep.values.shape[0], weights.shape[0], prep.volumes.size), 0.0)
+        result[:, rows] = block
+    return result
+
+
+def _bootstrap_weights(rng: np.random.Generator, n_bootstrap: int):
+    def make(size_index: np.ndarray) -> np.ndarray:
+        weights = np.zeros((n_bootstrap, size_index.size))
+        for j in np.unique(size_index):
+            cols = np.flatnonzero(size_index == j)
+            picks = rng.integers(0, cols.size, size=(n_bootstrap, cols.size))
+            counts = np.zeros((n_bootstrap, cols.size))
+            np.add.at(counts, (np.repeat(np.arange(n_bootstrap), cols.size), picks.ravel()), 1.0)
+            weights[:, cols] = counts
+        return weights
+    return make
+
+
+def _split_weights(rng: np.random.Generator, n_splits: int):
+    """Rows 0..S-1: half A masks; rows S..2S-1: the complementary half B (stratified by size)."""
+    def make(size_index: np.ndarray) -> np.ndarray:
+        half_a = np.zeros((n_splits, size_index.size))
+        for j in np.unique(size_index):
+            cols = np.flatnonzero(size_index == j)
+            order = np.argsort(rng.random((n_splits, cols.size)), axis=1)
+            chosen = order[:, : cols.size // 2]
+            half_a[np.arange(n_splits)[:, None], cols[chosen]] = 1.0
+        return np.concatenate([half_a, 1.0 - half_a])
+    return make
+
+
+# ------------------------------------------------------------------------------------------- estimators
+def _utility_from_stats(stats: np.ndarray) -> np.ndarray:
+    """Population mean of the cells' mean response per size, from point stats (4, C, 1, J) -> (J,)."""
+    n, s = stats[0, :, 0], stats[1, :, 0]
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(np.where(n > 0, s / n, np.nan), axis=0)
+
+
+def _counting(positive: np.ndarray, negative: np.ndarray, n: np.ndarray, axes: dict[str, tuple]):
+    """Counting estimator. Returns ({axis: reversal}, censored (-1/0/+1)) with shapes (...)."""
+    j = positive.shape[-1]
+    suffix_pos = np.concatenate([np.cumsum(positive[..., ::-1], axis=-1)[..., ::-1],
+                                 np.zeros(positive.shape[:-1] + (1,))], axis=-1)
+    prefix_neg = np.concatenate([np.zeros(negative.shape[:-1] + (1,)), np.cumsum(negative, axis=-1)], axis=-1)
+    crit = suffix_pos + prefix_neg                                      # (..., J+1) boundaries 0..J
+    best = crit.max(axis=-1, keepdims=True)
+    ties = np.isclose(crit, best, rtol=0, atol=1e-9)
+    d_low = crit[..., 1:j] - crit[..., 0:j - 1]                          # interior boundary k=1..J-1
+    d_high = crit[..., 1:j] - crit[..., 2:j + 1]
+    total = d_low + d_high
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w_low = np.where(total > 0, d_high / np.where(total > 0, total, 1.0), 0.5)
+    n_ties = ties.sum(axis=-1)
+    empty = n.sum(axis=-1) == 0
+    result = {}
+    for name, (x, low_cap, high_cap) in axes.items():
+        interior = w_low * x[:-1] + (1.0 - w_low) * x[1:]
+        candidates = np.concatenate([np.full(crit.shape[:-1] + (1,), low_cap), interior,
+                                     np.full(crit.shape[:-1] + (1,), high_cap)], axis=-1)
+        value = (candidates * ties).sum(axis=-1) / n_ties
+        result[name] = np.where(empty, np.nan, value)
+    censored = np.where(ties[..., 0] & (n_ties == 1), -1, np.where(ties[..., -1] & (n_ties == 1), 1, 0))
+    return result, np.where(empty, 0, censored)
+
+
+def _side_sums(s: np.ndarray, n: np.ndarray, x: np.ndarray, r: np.ndarray):
+    """A± = Σ d s and B± = Σ n d² over sizes above (+) and below (−) r, with d = x − r."""
+    d = x - r[..., None]
+    above, below = d > 0, d < 0
+    ds, nd2 = d * s, n * d * d
+    return ((ds * above).sum(-1), (nd2 * above).sum(-1), (ds * below).sum(-1), (nd2 * below).sum(-1))
+
+
+def _slopes(s: np.ndarray, n: np.ndarray, x: np.ndarray, r: np.ndarray):
+    a_pos, b_pos, a_neg, b_neg = _side_sums(s, n, x, r)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(b_pos > 0, a_pos / b_pos, np.nan), np.where(b_neg > 0, a_neg / b_neg, np.nan)
+
+
+def _model_fit(s: np.ndarray, n: np.ndarray, x: np.ndarray, chunk: int = 50_000):
+    """Least-squares kink location on axis ``x`` (any order) -> (reversal (...), censored)."""
+    order = np.argsort(x)
+    x, s, n = x[order], s[..., order], n[..., order]
+    shape = s.shape[:-1]
+    s2, n2 = s.reshape(-1, x.size), n.reshape(-1, x.size)
+    try:
+        from ._jitted import model_fit_rows
+    except ImportError:  # pragma: no cover - numba missing: same algorithm in numpy
+        model_fit_rows = None
+    if model_fit_rows is not None:
+        value = model_fit_rows(np.ascontiguousarray(s2, dtype=float), np.ascontiguousarray(n2, dtype=float),
+                               np.ascontiguousarray(x, dtype=float), _GRID_PER_INTERVAL, _GOLDEN_ITERATIONS)
+    else:
+        value = np.empty(s2.shape[0])
+        for start in range(0, s2.shape[0], chunk):
+            value[start:start + chunk] = _model_fit_flat(s2[start:start + chunk], n2[start:start + chunk], x)
+    value = value.reshape(shape)
+    span = x[-1] - x[0]
+    censored = np.where(value <= x[0] + 1e-6 * span, -1, np.where(value >= x[-1] - 1e-6 * span, 1, 0))
+    empty = n.sum(axis=-1) == 0
+    return np.where(empty, np.nan, value), np.where(empty, 0, censored)
+
+
+def _model_fit_flat(s: np.ndarray, n: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Kink location for rows of per-size sums ``s``, ``n`` (rows, J) on sorted axis ``x``."""
+    j = x.size
+    # Per interval m (r in [x_m, x_m+1]) the + side holds sizes > m, the − side sizes <= m, and the profile
+    # gain is (S1 − r S0)² / (N2 − 2 r N1 + r² N0) per side, from cumulative sums over sizes.
+    def sides(a, power):
+        weighted = a * x ** power
+        left = np.cumsum(weighted, axis=-1)[:, : j - 1]
+        right = weighted.sum(axis=-1, keepdims=True) - left
+        return left, right
+
+    (s0l, s0r), (s1l, s1r) = sides(s, 0), sides(s, 1)
+    (n0l, n0r), (n1l, n1r), (n2l, n2r) = sides(n, 0), sides(n, 1), sides(n, 2)
+    coeffs = (s0l, s1l, n0l, n1l, n2l, s0r, s1r, n0r, n1r, n2r)     # each (rows, J-1)
+
+    def gain(r, c):
+        total = 0.0
+        for s0, s1, n0, n1, n2 in (c[:5], c[5:]):
+            a = s1 - r * s0
+            b = n2 - 2.0 * r * n1 + r * r * n0
+            ok = b > 1e-12
+            total = total + np.where(ok, a * a / np.where(ok, b, 1.0), 0.0)
+        return total
+
+    t = np.linspace(0.0, 1.0, _GRID_PER_INTERVAL, endpoint=False)
+    grid = np.append((x[:-1, None] + t[None, :] * np.diff(x)[:, None]).ravel(), x[-1])
+    interval = np.minimum(np.searchsorted(x, grid, side="right") - 1, j - 2)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        gains = gain(grid[None, :], tuple(c[:, interval] for c in coeffs))        # (rows, G)
+        best = np.argmax(gains, axis=1)
+        value = grid[best]
+        best_gain = gains[np.arange(best.size), best]
+        golden = (np.sqrt(5.0) - 1.0) / 2.0
+        rows = np.arange(best.size)
+        for k in (np.maximum(best - 1, 0), np.minimum(best, grid.size - 2)):   # sub-brackets [g_k, g_k+1]
+            m = interval[k]
+            c = tuple(cf[rows, m] for cf in coeffs)
+            lo, hi = grid[k], grid[k + 1]
+            p, q = hi - golden * (hi - lo), lo + golden * (hi - lo)
+            fp, fq = gain(p, c), gain(q, c)
+            for _ in range(_GOLDEN_ITERATIONS):
+                left = fp >= fq
+                hi = np.where(left, q, hi)
+                lo = np.where(left, lo, p)
+                probe = np.where(left, hi - golden * (hi - lo), lo + golden * (hi - lo))
+                f_probe = gain(probe, c)
+                p, q = np.where(left, probe, q), np.where(left, p, probe)
+                fp, fq = np.where(left, f_probe, fq), np.where(left, fp, f_probe)
+            r = 0.5 * (lo + hi)
+            fr = gain(r, c)
+            better = fr > best_gain
+            value = np.where(better, r, value)
+            best_gain = np.where(better, fr, best_gain)
+    return value
+
+
+def _estimate(stats: np.ndarray, volumes: np.ndarray, utility: np.ndarray, method: str) -> dict[str, np.ndarray]:
+    """All per-cell estimates from stats (4, C, R, J); arrays (C, R)."""
+    n, s, positive, negative = stats
+    axes = {"volume": volumes, "utility": utility}
+    out: dict[str, np.ndarray] = {}
+    if method == "counting":
+        reversal, censored = _counting(positive, negative, n, {
+            "volume": (volumes, volumes[0], volumes[-1]),
+            "utility": (utility, utility[0] + 0.01, utility[-1] - 0.1),
+        })
+        out["censored_volume"] = out["censored_utility"] = censored
+    else:
+        reversal = {}
+        for name, x in axes.items():
+            reversal[name], out[f"censored_{name}"] = _model_fit(s, n, x)
+    for name, x in axes.items():
+        r = reversal[name]
+        a_pos, a_neg = _slopes(s, n, x, np.where(np.isfinite(r), r, 0.0))
+        a_pos = np.where(np.isfinite(r), a_pos, np.nan)
+        a_neg = np.where(np.isfinite(r), a_neg, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tau = a_pos / (a_pos + a_neg)
+        out[f"reversal_{name}"] = r
+        out[f"alpha_pos_{name}"] = a_pos
+        out[f"alpha_neg_{name}"] = a_neg
+        out[f"tau_{name}"] = tau
+    out["n_trials"] = n.sum(axis=-1)
+    return out
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise InvalidArgumentError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def _check_axis(axis: str) -> None:
+    if axis not in _AXES:
+        raise InvalidArgumentError(f"axis must be one of {_AXES}, got {axis!r}")
+
+
+# --------------------------------------------------------------------------------------------- public
+def utility_axis(responses: xr.DataArray, *, align_trial_types: bool = True) -> xr.DataArray:
+    """The original "utility axis": population mean of each cell's mean response per reward size.
+
+    Parameters
+    ----------
+    responses
+        ``responses(cell, trial)`` with a ``reward_volume`` coordinate.
+    align_trial_types
+        Shift uncued responses to the cued level first, as the original analysis did.
+
+    Returns
+    -------
+    xarray.DataArray
+        Over ``reward_volume`` (µl), in spikes/s.
+    """
+    prep = _prepare(responses, align_trial_types)
+    stats = _all_stats(prep, lambda size_index: np.ones((1, size_index.size)))
+    return xr.DataArray(_utility_from_stats(stats), dims="reward_volume",
+                        coords={"reward_volume": prep.volumes}, name="utility_axis",
+                        attrs={"units": "spikes/s"})
+
+
+def fit_cells(
+    responses: xr.DataArray,
+    *,
+    method: str = "counting",
+    n_bootstrap: int = 200,
+    ci: float = 0.95,
+    seed: int | np.random.Generator | None = 0,
+    align_trial_types: bool = True,
+    split_half: bool = True,
+) -> xr.Dataset:
+    """Per-cell reversal points, slopes and asymmetries with bootstrap CIs and one split-half estimate.
+
+    Parameters
+    ----------
+    responses
+        ``responses(cell, trial)`` (spikes/s) with ``reward_volume`` (µl) over ``trial``; optional
+        ``trial_type``, ``trial_session``/``session`` (resampling is stratified by session and size).
+    method
+        ``"counting"`` (original estimator) or ``"model"`` (piecewise-linear least squares).
+    n_bootstrap
+        Bootstrap resamples of each cell's trials (within session and reward size); 0 disables CIs.
+    ci
+        Confidence level of the percentile intervals.
+    seed
+        Seed or Generator for resampling and the split.
+    align_trial_types
+        Shift uncued responses by a population-wide constant to the cued level (original analysis).
+    split_half
+        Also estimate from one random split of the trials into two halves (``half`` dim: a, b).
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``cell``: ``reversal_point`` (µl), ``reversal_point_utility`` (spikes/s, utility axis),
+        ``alpha_pos``/``alpha_neg`` (spikes/s per µl), ``asymmetry`` (tau, volume axis),
+        ``alpha_pos_utility``/``alpha_neg_utility`` (dimensionless), ``asymmetry_utility``,
+        ``reversal_censored`` (-1 below the smallest size, +1 above the largest, 0 inside; volume axis),
+        ``n_trials``; ``*_ci`` over ``bound`` (low, high) and ``*_se`` from the bootstrap;
+        ``*_half`` over ``half``; ``mean_response(cell, reward_volume)``, ``n_per_size`` and
+        ``utility_axis(reward_volume)``. ``attrs`` hold the method and settings (and the responses'
+        attrs prefixed ``responses_``).
+    """
+    _check_method(method)
+    if n_bootstrap < 0:
+        raise InvalidArgumentError(f"n_bootstrap must be >= 0, got {n_bootstrap}")
+    if not 0 < ci < 1:
+        raise InvalidArgumentError(f"ci must be in (0, 1), got {ci}")
+    rng = np.random.default_rng(seed)
+    prep = _prepare(responses, align_trial_types)
+    point_stats = _all_stats(prep, lambda size_index: np.ones((1, size_index.size)))
+    utility = _utility_from_stats(point_stats)
+    if not np.all(np.isfinite(utility)):
+        raise MissingDataError("some reward size has no response from any cell")
+    point = {k: v[:, 0] for k, v in _estimate(point_stats, prep.volumes, utility, method).items()}
+
+    names = {  # output name -> internal key
+        "reversal_point": "reversal_volume",
+        "reversal_point_utility": "reversal_utility",
+        "alpha_pos": "alpha_pos_volume",
+        "alpha_neg": "alpha_neg_volume",
+        "asymmetry": "tau_volume",
+        "alpha_pos_utility": "alpha_pos_utility",
+        "alpha_neg_utility": "alpha_neg_utility",
+        "asymmetry_utility": "tau_utility",
+    }
+    data = {out: ("cell", point[key]) for out, key in names.items()}
+    data["reversal_censored"] = ("cell", point["censored_volume"].astype(np.int8))
+    data["n_trials"] = ("cell", point["n_trials"].astype(np.int64))
+    n0, s0 = point_stats[0, :, 0], point_stats[1, :, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        data["mean_response"] = (("cell", "reward_volume"), np.where(n0 > 0, s0 / np.where(n0 > 0, n0, 1), np.nan))
+    data["n_per_size"] = (("cell", "reward_volume"), n0.astype(np.int64))
+    data["utility_axis"] = ("reward_volume", utility)
+
+    if n_bootstrap > 0:
+        boot_stats = _all_stats(prep, _bootstrap_weights(rng, n_bootstrap))
+        boot = _estimate(boot_stats, prep.volumes, utility, method)
+        q = [100 * (1 - ci) / 2, 100 * (1 + ci) / 2]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for out, key in names.items():
+                data[f"{out}_ci"] = (("cell", "bound"), np.nanpercentile(boot[key], q, axis=1).T)
+                data[f"{out}_se"] = ("cell", np.nanstd(boot[key], axis=1, ddof=1))
+    if split_half:
+        halves = _all_stats(prep, _split_weights(rng, 1))
+        est = _estimate(halves, prep.volumes, utility, method)
+        for out in ("reversal_point", "reversal_point_utility", "asymmetry", "asymmetry_utility"):
+            data[f"{out}_half"] = (("cell", "half"), est[names[out]])
+
+    coords = {"cell": prep.cells, "reward_volume": prep.volumes}
+    for name, values in prep.cell_coords.items():
+        coords[name] = ("cell", values)
+    if n_bootstrap > 0:
+        coords["bound"] = ["low", "high"]
+    if split_half:
+        coords["half"] = ["a", "b"]
+    attrs = {
+        "method": method,
+        "n_bootstrap": int(n_bootstrap),
+        "ci": float(ci),
+        "seed": seed if isinstance(seed, int) else str(seed),
+        "align_trial_types": int(bool(align_trial_types)),
+        "resampling": "bootstrap over trials, stratified by session and reward size (percentile intervals)",
+        "reversal_point_units": "µl",
+        "reversal_point_utility_units": "spikes/s (utility axis: population-mean response per size)",
+        "asymmetry": "tau = alpha_pos / (alpha_pos + alpha_neg)",
+    }
+    for key, value in responses.attrs.items():
+        if isinstance(value, (str, int, float)):
+            attrs[f"responses_{key}"] = value
+        elif isinstance(value, (list, tuple)):
+            attrs[f"responses_{key}"] = [float(v) for v in value]
+    return xr.Dataset(data, coords=coords, attrs=attrs)
+
+
+def _pearson(a: np.ndarray, b: np.ndarray, valid: np.ndarray):
+    """Column-wise Pearson r, two-sided p, one-sided p (r > 0) and n over rows where ``valid``."""
+    a = np.where(valid, a, 0.0)
+    b = np.where(valid, b, 0.0)
+    n = valid.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma = a.sum(0) / n
+        mb = b.sum(0) / n
+        da = np.where(valid, a - ma, 0.0)
+        db = np.where(valid, b - mb, 0.0)
+        r = (da * db).sum(0) / np.sqrt((da * da).sum(0) * (db * db).sum(0))
+        r = np.clip(r, -1.0, 1.0)
+        t = r * np.sqrt((n - 2) / np.maximum(1.0 - r * r, 1e-300))
+    dof = np.maximum(n - 2, 1)
+    p_two = np.where(n > 2, 2 * _stats.t.sf(np.abs(t), dof), np.nan)
+    p_greater = np.where(n > 2, _stats.t.sf(t, dof), np.nan)
+    return r, p_two, p_greater, n
+
+
+def _split_estimates(responses, n_splits, seed, method, align, chunk=250):
+    """Estimates from half A and half B of ``n_splits`` random splits: dicts of (C, S) arrays."""
+    _check_method(method)
+    if n_splits < 1:
+        raise InvalidArgumentError(f"n_splits must be >= 1, got {n_splits}")
+    rng = np.random.default_rng(seed)
+    prep = _prepare(responses, align)
+    point_stats = _all_stats(prep, lambda size_index: np.ones((1, size_index.size)))
+    utility = _utility_from_stats(point_stats)
+    half_a, half_b = [], []
+    for start in range(0, n_splits, chunk):
+        size = min(chunk, n_splits - start)
+        stats = _all_stats(prep, _split_weights(rng, size))
+        est = _estimate(stats, prep.volumes, utility, method)
+        half_a.append({k: v[:, :size] for k, v in est.items()})
+        half_b.append({k: v[:, size:] for k, v in est.items()})
+    merge = lambda parts: {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}  # noqa: E731
+    return merge(half_a), merge(half_b), prep
+
+
+def _split_dataset(r, p_two, p_greater, n, attrs, name):
+    ds = xr.Dataset(
+        {
+            "r": ("split", r),
+            "p": ("split", p_two),
+            "p_greater": ("split", p_greater),
+            "n_cells": ("split", n.astype(np.int64)),
+            "r_median": ((), float(np.nanmedian(r))),
+            "p_median": ((), float(np.nanmedian(p_two))),
+            "p_greater_median": ((), float(np.nanmedian(p_greater))),
+            "fraction_significant": ((), float(np.nanmean((p_two < 0.05) & (r > 0)))),
+        },
+        coords={"split": np.arange(r.size)},
+        attrs={**attrs, "test": name},
+    )
+    return ds
+
+
+def tau_reversal_correlation(
+    responses: xr.DataArray,
+    *,
+    n_splits: int = 1000,
+    seed: int | np.random.Generator | None = 0,
+    method: str = "counting",
+    axis: str = "utility",
+    align_trial_types: bool = True,
+) -> xr.Dataset:
+    """Split-half test of the distributional code: asymmetry (half B) vs reversal point (half A).
+
+    For each random split of every cell's trials (stratified by session and reward size; half A gets
+    ``floor(n/2)`` trials of each size) the reversal point is estimated from half A, and from half B the
+    reversal point and then the slopes and tau; Pearson's r across cells between tau (B) and the reversal
+    point (A) is computed over the cells whose two half-B slopes are finite and non-zero (as the original).
+
+    Parameters
+    ----------
+    responses
+        ``responses(cell, trial)``.
+    n_splits
+        Number of random splits.
+    seed
+        Seed or Generator.
+    method
+        Reversal-point estimator (``"counting"`` as the original, or ``"model"``).
+    axis
+        ``"utility"`` (as the original) or ``"volume"`` (µl).
+    align_trial_types
+        Shift uncued responses to the cued level first (original analysis).
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``split``: ``r``, ``p`` (two-sided), ``p_greater`` (one-sided, r > 0), ``n_cells``; scalars
+        ``r_median``, ``p_median``, ``p_greater_median``, ``fraction_significant`` (p < 0.05 and r > 0).
+    """
+    _check_axis(axis)
+    half_a, half_b, _ = _split_estimates(responses, n_splits, seed, method, align_trial_types)
+    reversal_a = half_a[f"reversal_{axis}"]
+    tau_b = half_b[f"tau_{axis}"]
+    slopes_ok = (np.isfinite(half_b[f"alpha_pos_{axis}"]) & np.isfinite(half_b[f"alpha_neg_{axis}"])
+                 & (half_b[f"alpha_pos_{axis}"] != 0) & (half_b[f"alpha_neg_{axis}"] != 0))
+    valid = slopes_ok & np.isfinite(tau_b) & np.isfinite(reversal_a)
+    r, p_two, p_greater, n = _pearson(tau_b, reversal_a, valid)
+    attrs = {"method": method, "axis": axis, "n_splits": int(n_splits),
+             "seed": seed if isinstance(seed, int) else str(seed), "align_trial_types": int(bool(align_trial_types)),
+             "description": "Pearson r across cells between tau (half B) and reversal point (half A)"}
+    return _split_dataset(r, p_two, p_greater, n, attrs, "tau_reversal_correlation")
+
+
+def reversal_split_half(
+    responses: xr.DataArray,
+    *,
+    n_splits: int = 1000,
+    seed: int | np.random.Generator | None = 0,
+    method: str = "counting",
+    axis: str = "utility",
+    align_trial_types: bool = True,
+) -> xr.Dataset:
+    """Split-half reliability of reversal points: Pearson r across cells between halves A and B.
+
+    Same splitting as :func:`tau_reversal_correlation`. Under the classic-TD null every cell has the same
+    reversal point, so the halves are uncorrelated; a reliable positive r rejects it.
+
+    Returns
+    -------
+    xarray.Dataset
+        As :func:`tau_reversal_correlation` (``r``, ``p``, ``p_greater`` per split and their medians).
+    """
+    _check_axis(axis)
+    half_a, half_b, _ = _split_estimates(responses, n_splits, seed, method, align_trial_types)
+    a, b = half_a[f"reversal_{axis}"], half_b[f"reversal_{axis}"]
+    valid = np.isfinite(a) & np.isfinite(b)
+    r, p_two, p_greater, n = _pearson(a, b, valid)
+    attrs = {"method": method, "axis": axis, "n_splits": int(n_splits),
+             "seed": seed if isinstance(seed, int) else str(seed), "align_trial_types": int(bool(align_trial_types)),
+             "description": "Pearson r across cells between reversal points of two disjoint halves of trials"}
+    return _split_dataset(r, p_two, p_greater, n, attrs, "reversal_split_half")
+
+
+def classic_td_null_test(
+    responses: xr.DataArray,
+    *,
+    n_splits: int = 1000,
+    n_bootstrap: int = 200,
+    seed: int | np.random.Generator | None = 0,
+    method: str = "counting",
+    axis: str = "utility",
+    align_trial_types: bool = True,
+) -> xr.Dataset:
+    """Test the population against classic TD (one reversal point shared by all cells).
+
+    Two statistics:
+
+    * split-half reliability of the reversal points (median over splits of r and of its one-sided p);
+    * heterogeneity: ``chi2 = Σ_c (r_c − r̄)² / se_c²`` with bootstrap standard errors and the
+      inverse-variance mean ``r̄``, over cells whose point estimate is not censored and whose SE is
+      positive; under the null it follows chi² with (cells − 1) degrees of freedom.
+
+    Returns
+    -------
+    xarray.Dataset
+        Scalars ``split_half_r``, ``split_half_p`` (one-sided, median), ``heterogeneity_chi2``,
+        ``heterogeneity_df``, ``heterogeneity_p``; ``attrs["rejected"]`` = 1 if both p < 0.05.
+    """
+    _check_axis(axis)
+    rng = np.random.default_rng(seed)
+    split = reversal_split_half(responses, n_splits=n_splits, seed=rng, method=method, axis=axis,
+                                align_trial_types=align_trial_types)
+    fit = fit_cells(responses, method=method, n_bootstrap=n_bootstrap, seed=rng,
+                    align_trial_types=align_trial_types, split_half=False)
+    key = "reversal_point" if axis == "volume" else "reversal_point_utility"
+    value, se = fit[key].to_numpy(), fit[f"{key}_se"].to_numpy()
+    ok = np.isfinite(value) & np.isfinite(se) & (se > 0) & (fit["reversal_censored"].to_numpy() == 0)
+    weights = 1.0 / se[ok] ** 2
+    mean = float(np.sum(weights * value[ok]) / np.sum(weights)) if ok.any() else float("nan")
+    chi2 = float(np.sum(weights * (value[ok] - mean) ** 2))
+    df = int(ok.sum() - 1)
+    p_het = float(_stats.chi2.sf(chi2, df)) if df > 0 else float("nan")
+    out = xr.Dataset({
+        "split_half_r": ((), float(split["r_median"])),
+        "split_half_p": ((), float(split["p_greater_median"])),
+        "heterogeneity_chi2": ((), chi2),
+        "heterogeneity_df": ((), df),
+        "heterogeneity_p": ((), p_het),
+        "common_reversal_point": ((), mean),
+    }, attrs={"method": method, "axis": axis, "n_splits": int(n_splits), "n_bootstrap": int(n_bootstrap),
+              "rejected": int(bool(split["p_greater_median"] < 0.05 and p_het < 0.05))})
+    return out
+
+
+# ------------------------------------------------------------------------------------------- estimator
+class ReversalPointEstimator:
+    """scikit-learn-style wrapper around :func:`fit_cells`.
+
+    Parameters are only stored here; ``fit`` validates them. Fitted attributes end in ``_``.
+
+    Parameters
+    ----------
+    method, n_bootstrap, ci, seed, align_trial_types
+        As in :func:`fit_cells`.
+
+    Examples
+    --------
+    >>> est = ReversalPointEstimator(method="model", n_bootstrap=0)           # doctest: +SKIP
+    >>> est.fit(responses).reversal_point_                                    # doctest: +SKIP
+    """
+
+    def __init__(self, method: str = "counting", n_bootstrap: int = 200, ci: float = 0.95,
+                 seed: int | None = 0, align_trial_types: bool = True) -> None:
+        self.method = method
+        self.n_bootstrap = n_bootstrap
+        self.ci = ci
+        self.seed = seed
+        self.align_trial_types = align_trial_types
+
+    def get_params(self, deep: bool = True) -> dict:
+        return {"method": self.method, "n_bootstrap": self.n_bootstrap, "ci": self.ci, "seed": self.seed,
+                "align_trial_types": self.align_trial_types}
+
+    def set_params(self, **params) -> ReversalPointEstimator:
+        for key, value in params.items():
+            if key not in self.get_params():
+                raise InvalidArgumentError(f"unknown parameter {key!r}")
+            setattr(self, key, value)
+        return self
+
+    def fit(self, X, y=None) -> ReversalPointEstimator:
+        """Fit every cell.
+
+        Parameters
+        ----------
+        X
+            ``responses(cell, trial)`` DataArray, or an array (n_trials, n_cells) of responses (spikes/s).
+        y
+            Reward volume per trial (µl); required when ``X`` is a plain array.
+        """
+        if not isinstance(X, xr.DataArray):
+            X = np.asarray(X, dtype=float)
+            if X.ndim != 2:
+                raise InvalidArgumentError("X must be 2-D (n_trials, n_cells)")
+            if y is None:
+                raise InvalidArgumentError("y (reward volume per trial) is required with a plain array")
+            y = np.asarray(y, dtype=float)
+            if y.shape != (X.shape[0],):
+                raise InvalidArgumentError(f"y must have shape ({X.shape[0]},), got {y.shape}")
+            X = xr.DataArray(X.T, dims=("cell", "trial"),
+                             coords={"cell": np.arange(X.shape[1]), "trial": np.arange(X.shape[0]),
+                                     "reward_volume": ("trial", y)})
+        self.results_ = fit_cells(X, method=self.method, n_bootstrap=self.n_bootstrap, ci=self.ci,
+                                  seed=self.seed, align_trial_types=self.align_trial_types, split_half=False)
+        self.reversal_point_ = self.results_["reversal_point"].to_numpy()
+        self.reversal_point_utility_ = self.results_["reversal_point_utility"].to_numpy()
+        self.asymmetry_ = self.results_["asymmetry"].to_numpy()
+        self.n_features_in_ = self.results_.sizes["cell"]
+        return self

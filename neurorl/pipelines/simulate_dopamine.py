@@ -1,0 +1,150 @@
+"""``neurorl simulate dopamine``: simulated dopamine recordings in the variable-reward task, as NWB.
+
+``neurorl simulate dopamine --cells 40 --sessions 4 --trials 500 --code expectile --seed 0 --out DIR`` writes
+``DIR/session_01.nwb`` ... (cells spread over the sessions, ``--trials`` per session) and
+``DIR/ground_truth.csv`` (one row per cell: ``session``, ``cell`` (unit id), ``reversal_point`` (µl),
+``asymmetry``, ``alpha_pos``, ``alpha_neg`` and the firing parameters). The model is
+:func:`neurorl.models.dopamine_recording.simulate_recordings`; the same arguments give the same files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import uuid
+from pathlib import Path
+
+__all__ = ["register", "run_simulate_dopamine", "simulate_dopamine_folder"]
+
+
+def simulate_dopamine_folder(
+    out: str | os.PathLike,
+    *,
+    n_cells: int = 40,
+    n_sessions: int = 4,
+    n_trials: int = 500,
+    code: str = "expectile",
+    seed: int = 0,
+    other_fraction: float = 0.0,
+    **simulation_kwargs,
+) -> list[Path]:
+    """Simulate recordings and write them to ``out`` (NWB per session + ``ground_truth.csv``).
+
+    Parameters
+    ----------
+    out
+        Output folder (created). It must not hold other ``.nwb`` files than the ones written here, so that a
+        folder fit never pools stale sessions.
+    n_cells, n_sessions, n_trials, code, seed, **simulation_kwargs
+        Passed to :func:`neurorl.models.dopamine_recording.simulate_recordings`.
+    other_fraction
+        Fraction of trials without reward (``trial_type="other"``, NaN reward), as in the real data.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written: the NWB sessions, then ``ground_truth.csv``.
+    """
+    from .. import __version__
+    from ..errors import InvalidArgumentError
+    from ..io._atomic import write_csv
+    from ..io.nwb import write_dopamine
+    from ..models.dopamine_recording import simulate_recordings
+    from ..tasks.variable_reward import VariableRewardTask
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InvalidArgumentError("--out exists and is not a folder", out)
+    names = [f"session_{k + 1:02d}" for k in range(int(n_sessions))]
+    if out.is_dir():
+        stale = sorted(p.name for p in out.glob("*.nwb") if p.stem not in names and not p.name.startswith("."))
+        if stale:
+            raise InvalidArgumentError(
+                f"folder already holds other NWB files ({', '.join(stale[:3])}{' ...' if len(stale) > 3 else ''}); "
+                "choose an empty folder", out)
+
+    task = VariableRewardTask(other_fraction=other_fraction)
+    simulation = simulate_recordings(n_cells, n_sessions, n_trials, code=code, seed=seed, task=task,
+                                     session_names=names, **simulation_kwargs)
+    settings = (f"code={code}, cells={n_cells}, sessions={n_sessions}, trials per session={n_trials}, "
+                f"seed={seed}" + (f", other_fraction={other_fraction}" if other_fraction else "")
+                + "".join(f", {k}={v}" for k, v in sorted(simulation_kwargs.items())))
+    written: list[Path] = []
+    for k, session in enumerate(simulation.sessions):
+        identifier = uuid.uuid5(uuid.NAMESPACE_URL, f"neurorl/simulate/dopamine/{settings}/{session.session}")
+        path = write_dopamine(
+            out / f"{session.session}.nwb",
+            session.spike_times,
+            session.trials,
+            cell_types=session.cell_types,
+            session_description=(f"SIMULATED dopamine neurons (neurorl {code} TD model) in the variable-reward "
+                                 "task; not a real recording"),
+            identifier=str(identifier),
+            session_id=session.session,
+            session_start_time=_dt.datetime(2020, 1, 1 + k % 28, 12, 0, tzinfo=_dt.UTC),
+            subject_id="simulated-mouse",
+            subject_description="simulated animal (no real subject)",
+            experiment_description=(
+                f"Simulated with neurorl {__version__} (neurorl simulate dopamine; {settings}). "
+                "Reward sizes 0.1-20 µl with the frequencies of Dabney et al. 2020; the ground truth per cell "
+                "(reversal point = learned value in µl, asymmetry) is in ground_truth.csv beside this file."),
+            keywords=["simulation", "dopamine", "distributional TD", "variable reward"],
+        )
+        written.append(path)
+    written.append(write_csv(out / "ground_truth.csv", simulation.ground_truth))
+    return written
+
+
+def run_simulate_dopamine(args: argparse.Namespace) -> int:
+    """Run ``neurorl simulate dopamine`` from parsed arguments."""
+    kwargs = {}
+    for name in ("learning_rate", "n_training_trials", "baseline_rate", "gain", "cue_gain"):
+        value = getattr(args, name)
+        if value is not None:
+            kwargs[name] = value
+    if args.tau_range is not None:
+        kwargs["tau_range"] = tuple(args.tau_range)
+    if args.spike_window is not None:
+        kwargs["spike_window_s"] = tuple(args.spike_window)
+    written = simulate_dopamine_folder(args.out, n_cells=args.cells, n_sessions=args.sessions,
+                                       n_trials=args.trials, code=args.code, seed=args.seed,
+                                       other_fraction=args.other_fraction, **kwargs)
+    n_nwb = len(written) - 1
+    print(f"wrote {n_nwb} simulated session{'s' if n_nwb != 1 else ''} ({args.cells} cells, {args.code} code) "
+          f"to {Path(args.out)}")
+    print(f"ground truth: {written[-1]}")
+    return 0
+
+
+def register(groups: dict, parent: argparse.ArgumentParser) -> None:
+    """Add ``simulate dopamine`` to the command line."""
+    p = groups["simulate"].add_parser(
+        "dopamine", parents=[parent],
+        help="simulated dopamine recordings (distributional/classic TD) in the variable-reward task -> NWB",
+        description="Simulate dopamine neurons whose reward responses are baseline + gain x their own "
+                    "asymmetrically scaled TD prediction error (floored at 0 spikes/s, Poisson spikes) in the "
+                    "variable-reward task; write one NWB file per session and ground_truth.csv.")
+    p.add_argument("--cells", type=int, default=40, metavar="N", help="number of cells in all (default 40)")
+    p.add_argument("--sessions", type=int, default=4, metavar="N", help="number of sessions (default 4)")
+    p.add_argument("--trials", type=int, default=500, metavar="N", help="trials per session (default 500)")
+    p.add_argument("--code", choices=("expectile", "quantile", "classic"), default="expectile",
+                   help="TD learning rule of the population (default expectile)")
+    p.add_argument("--seed", type=int, default=0, metavar="SEED", help="random seed (default 0)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--tau-range", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
+                   help="range of the cells' asymmetries a+/(a+ + a-) (default 0.1 0.9)")
+    p.add_argument("--learning-rate", type=float, default=None, metavar="RATE", help="mean TD learning rate (default 0.02)")
+    p.add_argument("--training-trials", dest="n_training_trials", type=int, default=None, metavar="N",
+                   help="TD learning trials before recording (default 10000)")
+    p.add_argument("--baseline-rate", type=float, default=None, metavar="HZ",
+                   help="median baseline firing rate, spikes/s (default 5)")
+    p.add_argument("--gain", type=float, default=None, metavar="GAIN",
+                   help="median response gain, spikes/s per µl of prediction error (default 1)")
+    p.add_argument("--cue-gain", type=float, default=None, metavar="GAIN", help="median cue-response gain (default = gain)")
+    p.add_argument("--other-fraction", type=float, default=0.0, metavar="FRACTION",
+                   help="fraction of trials without reward (trial_type 'other'; about 0.2 in the real data)")
+    p.add_argument("--spike-window", type=float, nargs=2, metavar=("PRE", "POST"), default=None,
+                   help="store spikes only from PRE s before each trial start to POST s after its stop "
+                        "(default: the whole session)")
+    p.set_defaults(func=run_simulate_dopamine)
