@@ -55,3 +55,26 @@ def test_sweep_cli_writes_results(mnist_dir, tmp_path) -> None:
     assert 0.3 < table.loc[0, "test_accuracy"] < 1.0
     with xr.open_dataset(tmp_path / "results.nc", engine="h5netcdf") as stored:
         assert float(stored["test_accuracy"].sel(seed=0, epoch=1).item()) == pytest.approx(table.loc[0, "test_accuracy"])
+
+
+def test_dopamine_recovery_improves_with_trials(tmp_path) -> None:
+    from neurorl.pipelines.sweep import dopamine_recovery_sweep
+
+    table = dopamine_recovery_sweep([20], [50, 400], [0, 1, 2], n_jobs=1, progress=False)
+    assert len(table) == 6 and set(table.columns) >= {"n_cells", "n_trials", "seed", "reversal_point_rmse"}
+    median = table.groupby("n_trials").median(numeric_only=True)
+    # estimation error falls like 1/sqrt(trials): 8x the trials should cut the RMSE by ~2.8x; ask for 1.5x
+    assert median.loc[400, "reversal_point_rmse"] < median.loc[50, "reversal_point_rmse"] / 1.5
+    assert median.loc[400, "reversal_point_r"] > 0.9
+    assert median.loc[400, "asymmetry_r"] > median.loc[50, "asymmetry_r"]
+    # with 400 trials per cell the distributional code is detected (one-sided split-half test)
+    assert median.loc[400, "tau_reversal_p"] < 0.05
+
+
+def test_sweep_dopamine_cli(tmp_path) -> None:
+    code = cli.main(["sweep", "dopamine", "--cells", "8", "--trials", "60", "--seeds", "0", "--jobs", "1",
+                     "--quiet", "--out", str(tmp_path)])
+    assert code == 0
+    table = pd.read_csv(tmp_path / "results.csv")
+    assert table[["n_cells", "n_trials", "seed"]].values.tolist() == [[8, 60, 0]]
+    assert (tmp_path / "recovery.png").stat().st_size > 10_000

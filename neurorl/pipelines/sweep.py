@@ -25,7 +25,7 @@ from ..errors import InvalidArgumentError
 from ..io._atomic import write_csv, write_netcdf
 from ..parallel import Job, run_jobs
 
-__all__ = ["qagrel_job", "qagrel_sweep", "register"]
+__all__ = ["qagrel_job", "qagrel_sweep", "dopamine_recovery_job", "dopamine_recovery_sweep", "register"]
 
 
 # ------------------------------------------------------------------------------------------------ Q-AGREL
@@ -114,6 +114,95 @@ def _run_qagrel(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------- dopamine recovery
+def dopamine_recovery_job(seed: int, *, n_cells: int, n_trials: int, code: str = "expectile",
+                          method: str = "model", n_bootstrap: int = 100, n_splits: int = 100) -> xr.Dataset:
+    """Simulate one recording, fit it, and score the fit against the simulation's ground truth.
+
+    Parameters
+    ----------
+    seed
+        Seed of the simulation (and of the bootstrap / splits).
+    n_cells
+        Cells recorded (in one session).
+    n_trials
+        Rewarded trials per cell.
+    code, method, n_bootstrap, n_splits
+        Simulated code; reversal-point estimator; bootstrap resamples; random splits of the tau test.
+
+    Returns
+    -------
+    xarray.Dataset
+        Scalars: ``reversal_point_r`` and ``reversal_point_rmse`` (µl) against the truth, ``asymmetry_r`` and
+        ``asymmetry_rmse``, ``ci_coverage`` (fraction of 95% CIs on the reversal point that hold the truth),
+        and the population test ``tau_reversal_r`` / ``tau_reversal_p`` (medians over splits).
+    """
+    from ..analysis.responses import compute_responses
+    from ..analysis.reversal import fit_cells, tau_reversal_correlation
+    from ..models.dopamine_recording import simulate_recordings
+
+    sessions, truth = simulate_recordings(n_cells, 1, n_trials, code=code, seed=seed)
+    responses = compute_responses(sessions)
+    fit = fit_cells(responses, method=method, n_bootstrap=n_bootstrap, seed=seed, split_half=False)
+    truth = truth.set_index("cell").loc[fit["unit"].values]
+    true_rp = truth["reversal_point"].to_numpy()
+    true_tau = truth["asymmetry"].to_numpy()
+    rp = fit["reversal_point"].values
+    tau = fit["asymmetry"].values
+    ci = fit["reversal_point_ci"].values
+    ok = np.isfinite(rp) & np.isfinite(tau)
+    test = tau_reversal_correlation(responses, n_splits=n_splits, seed=seed, method="counting")
+    return xr.Dataset({
+        "reversal_point_r": float(np.corrcoef(rp[ok], true_rp[ok])[0, 1]),
+        "reversal_point_rmse": float(np.sqrt(np.mean((rp[ok] - true_rp[ok]) ** 2))),
+        "asymmetry_r": float(np.corrcoef(tau[ok], true_tau[ok])[0, 1]),
+        "asymmetry_rmse": float(np.sqrt(np.mean((tau[ok] - true_tau[ok]) ** 2))),
+        "ci_coverage": float(np.mean((ci[ok, 0] <= true_rp[ok]) & (true_rp[ok] <= ci[ok, 1]))),
+        "tau_reversal_r": float(test["r_median"]),
+        "tau_reversal_p": float(test["p_greater_median"]),
+    }, attrs={"n_cells": n_cells, "n_trials": n_trials, "code": code, "method": method})
+
+
+def dopamine_recovery_sweep(cells: Sequence[int], trials: Sequence[int], seeds: Sequence[int], *,
+                            code: str = "expectile", method: str = "model", scheduler: str | None = None,
+                            n_jobs: int = -1, cache_dir: str | Path | None = None,
+                            progress: bool = True) -> pd.DataFrame:
+    """Parameter recovery of the dopamine fits for every (cells, trials) pair and seed: one row per run."""
+    jobs = [Job(dopamine_recovery_job, {"n_cells": int(n), "n_trials": int(t), "code": code, "method": method},
+                seed=int(seed), config=f"cells={n},trials={t}") for n in cells for t in trials for seed in seeds]
+    results = run_jobs(jobs, scheduler=scheduler, n_jobs=n_jobs, cache_dir=cache_dir, progress=progress)
+    table = results.to_dataframe().reset_index()
+    parsed = table["config"].str.extract(r"cells=(\d+),trials=(\d+)").astype(int)
+    table.insert(1, "n_cells", parsed[0])
+    table.insert(2, "n_trials", parsed[1])
+    return table.drop(columns="config")
+
+
+def _run_dopamine(args: argparse.Namespace) -> int:
+    from ..io._atomic import save_figure
+    from ..plotting.recovery import plot_recovery
+
+    out = _check_out(args.out)
+    table = dopamine_recovery_sweep(args.cells, args.trials, args.seeds, code=args.code, method=args.method,
+                                    scheduler=args.scheduler, n_jobs=args.jobs, cache_dir=out / "cache",
+                                    progress=not args.quiet)
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+    for ax, metric in zip(axes, ("reversal_point_r", "asymmetry_r", "tau_reversal_r"), strict=True):
+        plot_recovery(table, ax=ax, metric=metric)
+    figure.tight_layout()
+    paths = [write_csv(out / "results.csv", table),
+             write_netcdf(out / "results.nc", table.set_index(["n_cells", "n_trials", "seed"]).to_xarray()),
+             save_figure(out / "recovery.png", figure)]
+    plt.close(figure)
+    summary = table.groupby(["n_cells", "n_trials"])[["reversal_point_r", "asymmetry_r", "tau_reversal_p"]].median()
+    print(summary.to_string())
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------- register
 def _positive_int(text: str) -> int:
     value = int(text)
@@ -140,6 +229,21 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=-1, help="local worker processes (-1: one per core)")
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=_run_qagrel)
+
+    p = groups["sweep"].add_parser(
+        "dopamine", parents=[parent], help="parameter recovery of the dopamine fits vs trials and cells",
+        description="Simulate recordings with known reversal points and asymmetries for every number of cells "
+                    "x trials x seed, fit them, and score the recovery: how many trials does a lab need?")
+    p.add_argument("--cells", type=_positive_int, nargs="+", default=[20, 40])
+    p.add_argument("--trials", type=_positive_int, nargs="+", default=[50, 100, 200, 400],
+                   help="rewarded trials per cell")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--code", choices=["expectile", "quantile", "classic"], default="expectile")
+    p.add_argument("--method", choices=["counting", "model"], default="model")
+    p.add_argument("--scheduler", help="address of a running Dask scheduler")
+    p.add_argument("--jobs", type=int, default=-1, help="local worker processes (-1: one per core)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=_run_dopamine)
 
 
 def _check_out(path: str) -> Path:
