@@ -36,6 +36,7 @@ GROUPS: dict[str, str] = {
 #: Pipeline modules that register subcommands.
 COMMAND_MODULES: tuple[str, ...] = (
     "neurorl.pipelines.sweep",
+    "neurorl.pipelines.qagrel",
     "neurorl.pipelines.convert",
     "neurorl.pipelines.simulate_dopamine",
 )

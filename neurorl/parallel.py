@@ -34,7 +34,7 @@ from ._progress import progress as _progress_bar
 from .errors import InvalidArgumentError
 from .io._atomic import write_netcdf
 
-__all__ = ["Job", "run_jobs", "gather"]
+__all__ = ["Job", "run_jobs", "map_jobs", "gather"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,20 @@ def run_jobs(
         runs of different lengths are padded with NaN).
     """
     jobs = list(jobs)
+    results = map_jobs(jobs, scheduler=scheduler, n_jobs=n_jobs, cache_dir=cache_dir, progress=progress)
+    return gather(results, jobs)
+
+
+def map_jobs(
+    jobs: Sequence[Job],
+    *,
+    scheduler: str | None = None,
+    n_jobs: int = -1,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+) -> list[xr.Dataset]:
+    """Run ``jobs`` like :func:`run_jobs` but return each job's Dataset, in job order, with its own attrs."""
+    jobs = list(jobs)
     keys = [(job.config, job.seed) for job in jobs]
     if len(set(keys)) != len(keys):
         raise InvalidArgumentError("jobs must have unique (config, seed) pairs")
@@ -140,13 +154,16 @@ def run_jobs(
         from joblib import Parallel, delayed
 
         runner = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-        indexed = runner(delayed(lambda i: (i, _call(jobs[i])))(i) for i in pending)
-        for index, result in indexed:
+        for index, result in runner(delayed(_indexed_call)(i, jobs[i]) for i in pending):
             finished(index, result)
             next(ticks, None)
     if hasattr(bar, "close"):
         bar.close()
-    return gather([results[i] for i in range(len(jobs))], jobs)
+    return [results[i] for i in range(len(jobs))]
+
+
+def _indexed_call(index: int, job: Job) -> tuple[int, xr.Dataset]:
+    return index, _call(job)
 
 
 def gather(results: Sequence[xr.Dataset], jobs: Sequence[Job]) -> xr.Dataset:

@@ -1,0 +1,97 @@
+"""Error-backpropagation baseline on the same ReLU network as :class:`~neurorl.models.qagrel.QAGREL`.
+
+Supervised learning with the label known on every trial. As in Pozzi, Bohte & Roelfsema, the default loss is
+the squared error on *all* outputs against one-hot targets, ``1/2 sum_k (q_k - t_k)^2``; ``loss="cross_entropy"``
+uses the softmax cross-entropy instead. Updates are plain stochastic gradient descent, averaged over the batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from ._mlp import INIT_SCALE, ReluMLP
+
+__all__ = ["BackpropMLP", "LOSSES"]
+
+LOSSES: tuple[str, ...] = ("squared_error", "cross_entropy")
+
+
+class BackpropMLP(ReluMLP):
+    """ReLU MLP trained by error backpropagation (SGD).
+
+    Parameters
+    ----------
+    layer_sizes
+        Units per layer, input first, one output per class last.
+    learning_rate
+        SGD step size; the gradient is averaged over the batch.
+    loss
+        ``"squared_error"`` (default, as in the paper) or ``"cross_entropy"``.
+    bias, init_scale, dtype, seed
+        As for :class:`~neurorl.models.qagrel.QAGREL`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> net = BackpropMLP((4, 8, 3), seed=0)
+    >>> q = net.forward(np.ones((2, 4), dtype="float32"))
+    >>> loss = net.learn(net.select(q), rewards=None, labels=np.array([0, 2]))
+    >>> loss.shape
+    (2,)
+    """
+
+    def __init__(self, layer_sizes: Sequence[int], *, learning_rate: float = 0.5,
+                 loss: Literal["squared_error", "cross_entropy"] = "squared_error", bias: bool = True,
+                 init_scale: float = INIT_SCALE, dtype: str | np.dtype = "float32",
+                 seed: int | np.random.Generator | None = None) -> None:
+        if loss not in LOSSES:
+            raise InvalidArgumentError(f"loss must be one of {LOSSES}, got {loss!r}")
+        if not learning_rate > 0:
+            raise InvalidArgumentError(f"learning_rate must be > 0, got {learning_rate}")
+        super().__init__(layer_sizes, bias=bias, init_scale=init_scale, dtype=dtype, seed=seed)
+        self.learning_rate = float(learning_rate)
+        self.loss = loss
+        self._q: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        q = super().forward(x)
+        self._q = q
+        return q
+
+    def select(self, q_values: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Greedy choice (the class with the largest output)."""
+        return np.argmax(q_values, axis=1)
+
+    def learn(self, actions: np.ndarray | None, rewards: np.ndarray | None, labels: np.ndarray,
+              learning_rate: float | None = None) -> np.ndarray:
+        """One SGD step on the last :meth:`forward` batch given the true ``labels``; returns per-trial loss."""
+        q = self._q
+        if q is None:
+            raise InvalidArgumentError("call forward() before learn()")
+        labels = np.asarray(labels)
+        n = q.shape[0]
+        rows = np.arange(n)
+        if self.loss == "squared_error":
+            error = -q  # error = t - q: minus the gradient of 1/2 sum (q - t)^2 w.r.t. q
+            error[rows, labels] += 1
+            per_trial = 0.5 * np.einsum("ij,ij->i", error, error)
+        else:
+            shifted = q - q.max(axis=1, keepdims=True)
+            probs = np.exp(shifted)
+            probs /= probs.sum(axis=1, keepdims=True)
+            per_trial = -np.log(np.maximum(probs[rows, labels], np.finfo(q.dtype).tiny))
+            error = -probs
+            error[rows, labels] += 1
+        signals = self._backward(error.astype(self.dtype, copy=False), self.weights)
+        lr = self.learning_rate if learning_rate is None else float(learning_rate)
+        self._apply(signals, lr / n, [[w] for w in self.weights])
+        return per_trial
+
+    def get_params(self) -> dict:
+        params = super().get_params()
+        params.update(rule="backprop", loss=self.loss, learning_rate=self.learning_rate)
+        return params

@@ -1,0 +1,178 @@
+"""Q-AGREL: attention-gated reinforcement learning in deep networks (Pozzi, Bohte & Roelfsema).
+
+The network sees a stimulus, computes one Q-value (expected reward) per action, chooses one action by
+max-Boltzmann selection and receives a reward ``r``. Learning uses four factors that are all locally available
+at a synapse from unit ``i`` (layer ``l-1``) to unit ``j`` (layer ``l``):
+
+* presynaptic activity ``h_{l-1, i}``;
+* postsynaptic "attention" (feedback) activity ``g_{l, j}``: the chosen output unit is set to 1 and all others to
+  0 (``g_L = onehot(a)``); this activity travels down through a separate feedback network with weights ``F_l``
+  and is gated by each unit's ReLU, ``g_{l-1} = (F_l g_l) * relu'(z_{l-1})``;
+* the global reward-prediction error ``delta = r - q_a`` (a neuromodulator such as dopamine);
+* the learning rate.
+
+``Delta W_l[i, j] = lr * mean_over_batch(delta * h_{l-1, i} * g_{l, j})`` and the same for the biases
+(presynaptic activity 1). The feedback synapse carrying ``g_{l,j}`` back to unit ``i`` sees the same four
+factors and, unless feedback is ``fixed``, changes by the same amount. With ``symmetric`` feedback (``F_l =
+W_l``) the update is exactly minus the gradient of ``1/2 delta^2`` for the chosen action with respect to every
+weight, i.e. error backpropagation restricted to the one output that was chosen.
+
+Feedback modes
+--------------
+``"symmetric"``
+    The feedback weights are the feedforward weights (one shared array).
+``"random"``
+    Feedback weights drawn independently from the same distribution and learned with the same local rule; the
+    common increments make them align with the feedforward weights during learning.
+``"fixed"``
+    Feedback alignment: random feedback weights that never change.
+
+Defaults for what the paper leaves open: exploration probability ``epsilon = 0.02`` and Boltzmann temperature
+``1`` (in units of reward).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from ._mlp import INIT_SCALE, ReluMLP, angle_degrees, max_boltzmann
+
+__all__ = ["QAGREL", "FEEDBACK_MODES"]
+
+FEEDBACK_MODES: tuple[str, ...] = ("symmetric", "random", "fixed")
+
+Feedback = Literal["symmetric", "random", "fixed"]
+
+
+class QAGREL(ReluMLP):
+    """Q-AGREL network: ReLU MLP with a linear Q-value output trained by reward alone.
+
+    Parameters
+    ----------
+    layer_sizes
+        Units per layer, input first and output (one unit per action) last, e.g. ``(784, 300, 100, 10)``.
+    feedback
+        ``"symmetric"``, ``"random"`` or ``"fixed"`` (see the module docstring).
+    learning_rate
+        Step size of the four-factor rule; the update is averaged over the batch.
+    epsilon
+        Probability of exploring (Boltzmann draw instead of the greedy action); default 0.02.
+    temperature
+        Boltzmann temperature of exploratory draws (reward units); default 1.
+    bias
+        Whether units have biases (learned with presynaptic activity 1).
+    init_scale
+        Initial feedforward and feedback weights are uniform in ``[-init_scale, init_scale]`` (default 0.05).
+    dtype
+        ``"float32"`` (default) or ``"float64"``.
+    seed
+        Seed or generator; it draws the initial weights and later the exploratory actions.
+
+    Attributes
+    ----------
+    weights : list of numpy.ndarray
+        Feedforward weights, ``weights[l]`` of shape ``(n_l, n_{l+1})``.
+    feedback_weights : list of numpy.ndarray or None
+        ``feedback_weights[l]`` carries attention from layer ``l+1`` back to layer ``l`` (same shape as
+        ``weights[l]``); ``None`` for the first layer, whose inputs need no feedback. In ``symmetric`` mode these
+        are the very same arrays as ``weights``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> net = QAGREL((4, 8, 3), seed=0)
+    >>> q = net.forward(np.ones((2, 4), dtype="float32"))
+    >>> actions = net.select(q)
+    >>> delta = net.learn(actions, rewards=np.array([1.0, 0.0]))  # reward-prediction errors r - q_a
+    >>> q.shape, delta.shape
+    ((2, 3), (2,))
+    """
+
+    def __init__(self, layer_sizes: Sequence[int], *, feedback: Feedback = "symmetric",
+                 learning_rate: float = 0.5, epsilon: float = 0.02, temperature: float = 1.0,
+                 bias: bool = True, init_scale: float = INIT_SCALE, dtype: str | np.dtype = "float32",
+                 seed: int | np.random.Generator | None = None) -> None:
+        if feedback not in FEEDBACK_MODES:
+            raise InvalidArgumentError(f"feedback must be one of {FEEDBACK_MODES}, got {feedback!r}")
+        if not 0.0 <= epsilon <= 1.0:
+            raise InvalidArgumentError(f"epsilon must be in [0, 1], got {epsilon}")
+        if not temperature > 0:
+            raise InvalidArgumentError(f"temperature must be > 0, got {temperature}")
+        if not learning_rate > 0:
+            raise InvalidArgumentError(f"learning_rate must be > 0, got {learning_rate}")
+        super().__init__(layer_sizes, bias=bias, init_scale=init_scale, dtype=dtype, seed=seed)
+        self.feedback = feedback
+        self.learning_rate = float(learning_rate)
+        self.epsilon = float(epsilon)
+        self.temperature = float(temperature)
+        if feedback == "symmetric":
+            self.feedback_weights = [None] + self.weights[1:]
+        else:
+            self.feedback_weights = [None] + [
+                self.rng.uniform(-init_scale, init_scale, size=w.shape).astype(self.dtype)
+                for w in self.weights[1:]]
+        if feedback == "random":
+            self._targets = [[self.weights[0]]] + [[w, f] for w, f in
+                                                    zip(self.weights[1:], self.feedback_weights[1:], strict=True)]
+        else:
+            self._targets = [[w] for w in self.weights]
+        self._q: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        q = super().forward(x)
+        self._q = q
+        return q
+
+    def select(self, q_values: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
+        """Max-Boltzmann choice of one action per row of ``q_values`` (uses the network's generator)."""
+        return max_boltzmann(q_values, self.rng if rng is None else rng, self.epsilon, self.temperature)
+
+    def learn(self, actions: np.ndarray, rewards: np.ndarray, labels: np.ndarray | None = None,
+              learning_rate: float | None = None) -> np.ndarray:
+        """Apply the four-factor update for the trials of the last :meth:`forward` call.
+
+        Parameters
+        ----------
+        actions
+            ``(n,)`` chosen actions.
+        rewards
+            ``(n,)`` rewards received.
+        labels
+            Ignored (Q-AGREL learns from reward only); accepted so that training loops can treat Q-AGREL and
+            the supervised baseline alike.
+        learning_rate
+            Overrides the network's learning rate for this update (used for the learning-rate drop).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(n,)`` reward-prediction errors ``delta = r - q_a``.
+        """
+        q = self._q
+        if q is None:
+            raise InvalidArgumentError("call forward() before learn()")
+        actions = np.asarray(actions)
+        n = q.shape[0]
+        rows = np.arange(n)
+        delta = np.asarray(rewards, dtype=self.dtype) - q[rows, actions]
+        # Output attention: the chosen unit only; the RPE is folded in here (it is a scalar per trial).
+        signal = np.zeros_like(q)
+        signal[rows, actions] = delta
+        signals = self._backward(signal, self.feedback_weights)
+        lr = self.learning_rate if learning_rate is None else float(learning_rate)
+        self._apply(signals, lr / n, self._targets)
+        return delta
+
+    def alignment_angles(self) -> np.ndarray:
+        """Angle (degrees) between feedback and feedforward weights of layers 2..L (0 when symmetric)."""
+        return np.array([angle_degrees(w, f) for w, f in zip(self.weights[1:], self.feedback_weights[1:], strict=True)])
+
+    def get_params(self) -> dict:
+        params = super().get_params()
+        params.update(rule="qagrel", feedback=self.feedback, learning_rate=self.learning_rate,
+                      epsilon=self.epsilon, temperature=self.temperature)
+        return params

@@ -1,0 +1,259 @@
+"""Tests of the Q-AGREL network (neurorl.models.qagrel) and its training loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurorl.errors import InvalidArgumentError, MissingDataError
+from neurorl.models._mlp import angle_degrees, max_boltzmann
+from neurorl.models.qagrel import QAGREL
+from neurorl.models.training import train
+from neurorl.tasks.classification import ClassificationTask
+
+
+def _reference_q(x, weights, biases):
+    """Q-values of a ReLU MLP written out independently of the implementation."""
+    h = x
+    for index, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        z = h @ w + b
+        h = np.maximum(z, 0.0) if index < len(weights) - 1 else z
+    return h
+
+
+def _half_delta_squared(x, actions, rewards, weights, biases):
+    q = _reference_q(x, weights, biases)
+    delta = rewards - q[np.arange(len(actions)), actions]
+    return 0.5 * np.mean(delta ** 2)
+
+
+def _blobs(n=600, dim=12, n_classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0.0, 1.0, size=(n_classes, dim))
+    labels = rng.integers(0, n_classes, size=n)
+    images = np.abs(centres[labels] + 0.3 * rng.normal(size=(n, dim)))
+    return ClassificationTask(images, labels, n_classes)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_symmetric_update_is_minus_gradient_of_half_delta_squared(bias):
+    rng = np.random.default_rng(1)
+    sizes = (7, 6, 5, 4)
+    net = QAGREL(sizes, feedback="symmetric", learning_rate=1.0, bias=bias, dtype="float64", seed=3,
+                 init_scale=0.5)
+    if bias:
+        for b in net.biases:
+            b[:] = rng.uniform(0.05, 0.2, size=b.shape)  # non-zero biases so their gradient is tested too
+    x = rng.uniform(0.0, 1.0, size=(5, sizes[0]))
+    actions = np.array([0, 3, 1, 2, 3])
+    rewards = np.array([1.0, 0.0, 1.0, 0.0, 1.0])
+    weights0 = [w.copy() for w in net.weights]
+    biases0 = [b.copy() for b in net.biases] if bias else [np.zeros(n) for n in sizes[1:]]
+    # no hidden unit sits near its ReLU kink, so finite differences see a smooth function
+    h = x
+    for w, b in zip(weights0[:-1], biases0[:-1], strict=True):
+        z = h @ w + b
+        assert np.min(np.abs(z)) > 1e-3
+        h = np.maximum(z, 0)
+
+    net.forward(x)
+    net.learn(actions, rewards)
+    updates = [w - w0 for w, w0 in zip(net.weights, weights0, strict=True)]
+    bias_updates = [b - b0 for b, b0 in zip(net.biases, biases0, strict=True)] if bias else []
+
+    step = 1e-5
+    params = [(weights0, i) for i in range(len(weights0))] + ([(biases0, i) for i in range(len(biases0))]
+                                                              if bias else [])
+    for (arrays, layer), update in zip(params, updates + bias_updates, strict=True):
+        gradient = np.zeros_like(arrays[layer])
+        for index in np.ndindex(gradient.shape):
+            plus = [a.copy() for a in arrays]
+            minus = [a.copy() for a in arrays]
+            plus[layer][index] += step
+            minus[layer][index] -= step
+            if arrays is weights0:
+                f_plus = _half_delta_squared(x, actions, rewards, plus, biases0)
+                f_minus = _half_delta_squared(x, actions, rewards, minus, biases0)
+            else:
+                f_plus = _half_delta_squared(x, actions, rewards, weights0, plus)
+                f_minus = _half_delta_squared(x, actions, rewards, weights0, minus)
+            gradient[index] = (f_plus - f_minus) / (2 * step)
+        assert np.linalg.norm(gradient) > 1e-4  # the check is not vacuous
+        relative = np.linalg.norm(update + gradient) / np.linalg.norm(gradient)
+        assert relative < 1e-8, (layer, relative)
+
+
+def test_update_touches_only_the_chosen_output():
+    net = QAGREL((5, 4, 3), dtype="float64", seed=0)
+    before = net.weights[-1].copy()
+    net.forward(np.ones((1, 5)))
+    net.learn(np.array([2]), np.array([1.0]))
+    changed = np.any(net.weights[-1] != before, axis=0)
+    assert changed.tolist() == [False, False, True]
+
+
+def test_random_feedback_aligns_during_training():
+    task = _blobs()
+    net = QAGREL((task.n_inputs, 30, 20, task.n_classes), feedback="random", learning_rate=0.5, seed=0)
+    start = net.alignment_angles()
+    assert np.all(start > 70)  # independent random draws are nearly orthogonal
+    history = train(net, task, task, epochs=30, batch_size=20, seed=0, desc=None)
+    angles = history["alignment_angle"].values
+    assert np.all(angles[-1] < start - 10), (start, angles[-1])
+    assert history["test_accuracy"].values[-1] > 0.9
+
+
+def test_fixed_feedback_never_changes_and_symmetric_is_shared():
+    task = _blobs(n=200)
+    net = QAGREL((task.n_inputs, 16, 8, task.n_classes), feedback="fixed", seed=1)
+    frozen = [f.copy() for f in net.feedback_weights[1:]]
+    weights = [w.copy() for w in net.weights]
+    train(net, task, None, epochs=3, batch_size=10, seed=0, desc=None)
+    for f, f0 in zip(net.feedback_weights[1:], frozen, strict=True):
+        np.testing.assert_array_equal(f, f0)
+    assert all(np.any(w != w0) for w, w0 in zip(net.weights, weights, strict=True))
+    sym = QAGREL((4, 3, 2), feedback="symmetric", seed=0)
+    assert sym.feedback_weights[1] is sym.weights[1]
+    np.testing.assert_allclose(sym.alignment_angles(), 0.0, atol=1e-3)
+
+
+def test_defaults_and_validation():
+    net = QAGREL((4, 3, 2))
+    assert (net.epsilon, net.temperature, net.dtype) == (0.02, 1.0, np.float32)
+    assert all(np.abs(w).max() <= 0.05 for w in net.weights)
+    with pytest.raises(InvalidArgumentError):
+        QAGREL((4, 3, 2), feedback="mirror")
+    with pytest.raises(InvalidArgumentError):
+        QAGREL((4, 3, 2), epsilon=1.5)
+    with pytest.raises(InvalidArgumentError):
+        net.forward(np.ones((2, 5)))
+
+
+def test_same_seed_same_numbers():
+    task = _blobs(n=100)
+    runs = [train(QAGREL((task.n_inputs, 8, task.n_classes), seed=4), task, task, epochs=2, batch_size=10,
+                  seed=5, desc=None) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0]["test_accuracy"].values, runs[1]["test_accuracy"].values)
+    np.testing.assert_array_equal(runs[0]["train_reward"].values, runs[1]["train_reward"].values)
+
+
+def test_max_boltzmann_frequencies():
+    rng = np.random.default_rng(0)
+    q = np.tile(np.array([[1.0, 0.0, -1.0]]), (200_000, 1))
+    actions = max_boltzmann(q, rng, epsilon=0.3, temperature=1.0)
+    softmax = np.exp([1.0, 0.0, -1.0]) / np.exp([1.0, 0.0, -1.0]).sum()
+    expected = 0.7 * np.array([1.0, 0.0, 0.0]) + 0.3 * softmax
+    observed = np.bincount(actions, minlength=3) / len(actions)
+    # binomial standard error is below 0.0012; allow 5 of them
+    np.testing.assert_allclose(observed, expected, atol=0.006)
+    assert angle_degrees(np.eye(2), -np.eye(2)) == pytest.approx(180.0)
+
+
+def test_history_contents_and_early_stopping():
+    task = _blobs(n=300)
+    net = QAGREL((task.n_inputs, 10, task.n_classes), seed=0, learning_rate=0.01)
+    history = train(net, task, task, epochs=50, batch_size=300, patience=2, validation_size=50,
+                    lr_drop_epoch=2, seed=0, desc=None)
+    assert history.attrs["stopped_early"] in (0, 1)
+    n = history.sizes["epoch"]
+    assert n <= 50
+    if history.attrs["stopped_early"]:
+        assert n - history.attrs["converged_epoch"] == 2
+    np.testing.assert_allclose(history["selection_frequency"].sum("class").values, 1.0)
+    assert "block_selection_frequency" not in history  # blocks of 6000 trials > 300-trial epochs here
+    blocks = train(QAGREL((task.n_inputs, 10, task.n_classes), seed=0), task, None, epochs=2, batch_size=30,
+                   block_trials=100, seed=0, desc=None)
+    np.testing.assert_allclose(blocks["block_selection_frequency"].sum("class").values, 1.0)
+    # 300 trials per epoch in batches of 30: a block closes every 4th batch (120 trials)
+    assert blocks["block_end_trial"].values.tolist() == [120, 240, 360, 480, 600]
+    assert history["learning_rate"].values[0] == pytest.approx(0.01)
+    assert history["learning_rate"].values[-1] == pytest.approx(0.001)
+    assert set(history.data_vars) >= {"train_reward", "validation_accuracy", "test_accuracy", "seconds",
+                                      "class_accuracy", "alignment_angle"}
+
+
+@pytest.mark.slow
+def test_mnist_symmetric_reaches_975_percent_in_10_epochs():
+    from neurorl.io.mnist import load_mnist
+    try:
+        train_images, train_labels = load_mnist("train")
+        test_images, test_labels = load_mnist("test")
+    except MissingDataError as exc:
+        pytest.skip(f"MNIST not available: {exc}")
+    net = QAGREL((784, 300, 100, 10), feedback="symmetric", learning_rate=0.5, seed=0)
+    history = train(net, ClassificationTask(train_images, train_labels),
+                    ClassificationTask(test_images, test_labels), epochs=10, seed=0, desc=None)
+    print("test accuracy per epoch:", history["test_accuracy"].values.round(4).tolist(),
+          "seconds:", round(float(history["seconds"].sum()), 1))
+    assert history["test_accuracy"].max() >= 0.975
+
+
+def _mnist_or_skip():
+    from neurorl.io.mnist import load_mnist
+    try:
+        load_mnist("test")
+    except MissingDataError as exc:
+        pytest.skip(f"MNIST not available: {exc}")
+
+
+def test_cli_train_writes_history_and_figures(tmp_path, capsys):
+    import pandas as pd
+    import xarray as xr
+
+    from neurorl.cli import main
+
+    _mnist_or_skip()
+    out = tmp_path / "run"
+    status = main(["--quiet", "train", "qagrel", "--hidden", "20", "10", "--epochs", "2", "--lr", "0.5",
+                   "--feedback", "random", "--seed", "3", "--n-train", "600", "--n-test", "200", "--out", str(out)])
+    assert status == 0
+    table = pd.read_csv(out / "history.csv")
+    assert table["epoch"].tolist() == [1, 2]
+    assert {"train_reward", "test_accuracy", "seconds", "validation_accuracy", "selection_frequency_0",
+            "class_accuracy_9", "alignment_angle_layer2", "alignment_angle_layer3"} <= set(table.columns)
+    assert table["test_accuracy"].between(0, 1).all()
+    with xr.open_dataset(out / "history.nc", engine="h5netcdf") as history:
+        assert history.attrs["feedback"] == "random"
+        np.testing.assert_allclose(history["test_accuracy"].values, table["test_accuracy"].values)
+    for name in ("learning_curve.png", "selection_frequency.png", "alignment_angle.png"):
+        assert (out / name).stat().st_size > 1000
+    assert str(out / "history.csv") in capsys.readouterr().out
+
+    status = main(["--quiet", "train", "backprop", "--hidden", "20", "--epochs", "1", "--n-train", "300",
+                   "--n-test", "100", "--loss", "cross_entropy", "--out", str(tmp_path / "bp")])
+    assert status == 0 and (tmp_path / "bp" / "history.csv").exists()
+    assert main(["--quiet", "train", "qagrel", "--epochs", "0", "--out", str(tmp_path / "bad")]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
+def test_cli_reproduce_is_resumable(tmp_path):
+    import pandas as pd
+
+    from neurorl.cli import main
+
+    _mnist_or_skip()
+    args = ["--quiet", "reproduce", "qagrel", "--quick", "--seeds", "0", "--epochs", "1", "--n-train", "300",
+            "--n-test", "100", "--out", str(tmp_path)]
+    assert main(args) == 0
+    table = pd.read_csv(tmp_path / "pozzi2018_table1_quick.csv")
+    assert len(table) == 8  # 3 feedback modes x 2 networks for Q-AGREL, 2 networks for errorBP
+    assert set(table["rule"]) == {"qagrel", "backprop"}
+    assert {"accuracy_mean", "accuracy_sd", "epochs_mean", "paper_accuracy_mean"} <= set(table.columns)
+    cached = sorted((tmp_path / "cache").glob("*.nc"))
+    assert len(cached) == 8
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    assert main(args) == 0  # second call reads every run back from the cache
+    assert [p.stat().st_mtime_ns for p in sorted((tmp_path / "cache").glob("*.nc"))] == stamps
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "pozzi2018_table1_quick.csv").drop(
+        columns="seconds_per_epoch"), table.drop(columns="seconds_per_epoch"))
+    assert "Made with" in (tmp_path / "pozzi2018_table1_quick.md").read_text()
+
+
+def test_diverging_run_stops_and_is_marked():
+    task = _blobs(n=200)
+    net = QAGREL((task.n_inputs, 30, 20, task.n_classes), feedback="fixed", learning_rate=1e4, seed=0,
+                 init_scale=1.0)
+    history = train(net, task, task, epochs=20, batch_size=10, seed=0, desc=None)
+    assert history.attrs["diverged"] == 1
+    assert history.sizes["epoch"] < 20
+
