@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
             rows.append({"suite": name, **row})
         print(f"  {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     table = pd.DataFrame(rows)
+    # one definition for every suite, whatever a module computed: reference time / neurorl time (> 1: faster)
+    neurorl_s = pd.to_numeric(table.get("neurorl_s"), errors="coerce")
+    reference_s = pd.to_numeric(table.get("reference_s"), errors="coerce")
+    table["ratio"] = (reference_s / neurorl_s).round(3)
     for column in COLUMNS:
         if column not in table:
             table[column] = ""
