@@ -38,7 +38,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "neurorl.pipelines.sweep",
     "neurorl.pipelines.qagrel",
     "neurorl.pipelines.convert",
+    "neurorl.pipelines.dopamine",
     "neurorl.pipelines.simulate_dopamine",
+    "neurorl.pipelines.bci_analysis",
+    "neurorl.pipelines.bci",
 )
 
 

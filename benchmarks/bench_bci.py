@@ -1,0 +1,124 @@
+"""Speed and memory of the BCI simulation (Francioni et al. 2026 task).
+
+Target: 14 days x 41 min x 300 P0 + 10 BCI neurons, simulated without writing NWB, in under 60 s on 2 cores,
+with peak memory bounded by one day (days are yielded one at a time).
+
+Rows
+----
+* ``bci_experiment``: the full experiment (all arrays of every day built: somata, dendrites, teaching signal,
+  spikes), against the time numpy needs just to draw the experiment's random numbers (three float32 normals
+  per neuron and frame, a floor no simulation can beat).
+* ``online_dff``: the exact running 10th percentile over 30 s (two-heap kernel), against
+  ``numpy.percentile`` on each window.
+* ``bci_memory``: peak traced memory (tracemalloc) of a 14-day run against a 1-day run; ratio ~1 means memory
+  is bounded by one day.
+
+Run ``python benchmarks/bench_bci.py`` (``--quick`` for 2 days).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import resource
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from neurorl.models.bci_learning import simulate_bci_experiment  # noqa: E402
+from neurorl.tasks.bci import BCITask, online_dff  # noqa: E402
+
+
+def _run_experiment(days: int, session_minutes: float = 41.0, n_p0: int = 300, n_bci: int = 10) -> list[float]:
+    accuracies = []
+    for session in simulate_bci_experiment("vectorized", days=days, session_minutes=session_minutes, n_p0=n_p0,
+                                           n_bci=n_bci, seed=0):
+        accuracies.append(session.accuracy)
+        del session
+    return accuracies
+
+
+def _rng_floor(days: int, session_minutes: float = 41.0, n_neurons: int = 310) -> None:
+    task = BCITask()
+    frames = task.baseline_frames + task.frames(session_minutes * 60)
+    rng = np.random.default_rng(0)
+    for _ in range(days):
+        for _ in range(3):
+            rng.standard_normal((frames, n_neurons), dtype=np.float32)
+
+
+def _median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _peak_traced(fn) -> float:
+    gc.collect()
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def run(quick: bool = False) -> list[dict]:
+    """Benchmark rows ``{"benchmark", "neurorl_s", "reference", "reference_s", "ratio"}``."""
+    days = 2 if quick else 14
+    repeats = 1 if quick else 3
+    _run_experiment(1, session_minutes=1.0, n_p0=5)  # compile the numba kernels (cached on disk)
+    online_dff(np.ones((10, 1)))
+    rows = []
+    sim_s = _median_time(lambda: _run_experiment(days), repeats)
+    floor_s = _median_time(lambda: _rng_floor(days), repeats)
+    rows.append({"benchmark": f"bci_experiment ({days} d x 41 min x 310 neurons)", "neurorl_s": sim_s,
+                 "reference": "numpy: draw 3 float32 normals per neuron-frame", "reference_s": floor_s,
+                 "ratio": sim_s / floor_s})
+
+    fluor = 1 + 0.1 * np.abs(np.random.default_rng(1).standard_normal((20_000, 10)))
+    window = BCITask().f0_window_frames
+    kernel_s = _median_time(lambda: online_dff(fluor), 3)
+
+    def brute():
+        f0 = np.empty_like(fluor)
+        for t in range(fluor.shape[0]):
+            f0[t] = np.percentile(fluor[max(0, t - window + 1):t + 1], 10.0, axis=0)
+        return (fluor - f0) / f0
+
+    brute_s = _median_time(brute, 1)
+    rows.append({"benchmark": "online_dff (20,000 frames x 10 cells)", "neurorl_s": kernel_s,
+                 "reference": "numpy.percentile per window", "reference_s": brute_s, "ratio": kernel_s / brute_s})
+
+    mem_days = 2 if quick else 14
+    peak_one = _peak_traced(lambda: _run_experiment(1))
+    peak_all = _peak_traced(lambda: _run_experiment(mem_days))
+    rows.append({"benchmark": f"bci_memory: peak MiB, {mem_days} days (tracemalloc)", "neurorl_s": peak_all,
+                 "reference": "peak MiB, 1 day", "reference_s": peak_one, "ratio": peak_all / peak_one})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 days instead of 14, one repeat")
+    args = parser.parse_args(argv)
+    rows = run(quick=args.quick)
+    print(f"{'benchmark':52s} {'neurorl':>10s} {'reference':>10s} {'ratio':>7s}  reference")
+    for r in rows:
+        print(f"{r['benchmark']:52s} {r['neurorl_s']:10.3f} {r['reference_s']:10.3f} {r['ratio']:7.2f}  {r['reference']}")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"(times in s, memory rows in MiB; process max RSS {rss:.0f} MiB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

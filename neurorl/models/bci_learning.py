@@ -1,0 +1,700 @@
+r"""Simulated two-photon BCI experiments: neurons, calcium imaging, apical dendrites and three learning rules.
+
+The model (one field of view, ``n_p0 + n_bci`` layer-5 neurons, each with a soma and a distal apical dendrite)
+-----------------------------------------------------------------------------------------------------------
+**Rates.** Neuron :math:`i` fires with rate
+
+.. math:: r_i(t) = r_{0,i} \exp\big(a_i s(t) + \sigma_p p_i(t) + c(t)\, d_i - v_i/2\big)
+
+where :math:`s` is a shared (network) fluctuation and :math:`p_i` a private one (unit-variance AR(1) processes
+with time constants ``shared_tau_s`` and ``private_tau_s``), :math:`a_i` the neuron's loading on the shared
+fluctuation, :math:`v_i = a_i^2 + \sigma_p^2` (so the mean rate is :math:`r_{0,i}` when :math:`d_i = 0`),
+:math:`d_i` the *learned task drive* and :math:`c(t)` the task context (1 during the closed-loop session,
+0 during the passive baseline: what the mouse learns is how to drive these neurons while it does the task,
+so the daily passive baseline -- and hence the daily threshold calibration -- is unaffected by learning).
+
+**Spikes and calcium.** Spike counts per frame are Poisson with mean :math:`r_i \Delta t`; each spike adds
+``spike_amplitude_dff`` to a GCaMP7f-like calcium ΔF/F that decays with ``calcium_tau_s`` (the rise, < 50 ms,
+is within one 65-ms frame). Somatic ΔF/F = calcium + Gaussian imaging noise (``soma_noise_sd``). The raw
+fluorescence the BCI sees is :math:`F = F_{rest}(1 + \Delta F/F)`; the online ΔF/F and cursor are computed from
+it as in :mod:`neurorl.tasks.bci`.
+
+**Apical dendrites.** Each somatic event (frame with spikes, magnitude :math:`m^s = A\,n_{spikes}`) comes with
+a dendritic event of magnitude
+
+.. math:: m^d_i(t) = \alpha\, m^s_i(t) + \beta_0 + \beta\, T_i(t) + \sigma_d \epsilon,
+
+floored at 0, filtered by the indicator (``dendrite_tau_s``) plus imaging noise (``dendrite_noise_sd``). The
+residual of a linear fit of dendritic on somatic event magnitude is therefore :math:`\beta T_i + \text{noise}`:
+the instructive signal :math:`T_i` (stored as ground truth, ``teaching_signal``) shows only in the dendrite.
+
+Learning rules (what :math:`T_i` is and how it changes :math:`d_i`)
+-------------------------------------------------------------------
+Let :math:`E(t) = \mathrm{clip}\big((\theta - c(t)) / (\theta - c_{min}), 0, 1\big)` be the error the mouse
+sees (the grating's distance to the target, 1 at 0°, 0 at 90°), :math:`\Delta E(t) = E(t) - E(t - L)` its change
+over ``error_lag_s`` (:math:`L` frames), :math:`\sigma_i = +1, -1, 0` the neuron's ensemble sign (P+, P-, P0).
+
+``vectorized``
+    A per-neuron signed signal, minus the gain times the neuron's ensemble sign times the change in error:
+
+    .. math:: T_i(t) = -g\, \sigma_i\, \Delta E(t), \qquad \Delta d_i = \frac{\eta_v}{L} T_i(t)\ \text{every frame}.
+
+    Summed over a trial this telescopes to :math:`\Delta d_i = \eta_v g \sigma_i (E_{start} - E_{end})`: P+
+    neurons are potentiated and P- depressed in proportion to the progress made (a hit brings :math:`E` to 0).
+    The signal is delivered during the response window and for :math:`L` frames after it ends.
+
+``scalar``
+    One broadcast signal for all neurons: the reward prediction error :math:`\delta_k = R_k - \bar R`
+    (:math:`R_k = 1` hit, 0 miss; :math:`\bar R \leftarrow \bar R + \kappa \delta_k`) times each neuron's own
+    eligibility, its private (exploratory) log-rate fluctuation :math:`\sigma_p p_i` low-pass filtered with
+    ``eligibility_tau_s`` (:math:`e_i`, read at the hit or the timeout; node perturbation / exploratory
+    Hebbian learning, where each neuron correlates the reward with its own noise):
+
+    .. math:: \Delta d_i = \eta_s\, \delta_k\, e_i, \qquad T_i(t) = g_s\, \delta_k \ \text{for } L
+              \text{ frames from the reward (hit) or the timeout (miss)}.
+
+``none``
+    No instructive signal (the dendrite-silencing control): :math:`T_i = 0`, :math:`\Delta d_i = 0`.
+
+Drives are soft-bounded at :math:`\pm` ``drive_bound`` (steps shrink linearly towards the bound).
+
+Why the scalar rule slows down with more BCI neurons (credit assignment)
+-------------------------------------------------------------------------
+Write the cursor in units of its baseline standard deviation as :math:`z = \sum_i u_i x_i` with :math:`x_i` the
+neurons' (independent) fluctuations and :math:`u_i \approx \sigma_i/\sqrt{n}` (the cursor averages n neurons, so
+:math:`\sum_i u_i^2 \approx 1`). Learning must move :math:`\sum_i u_i d_i` by a fixed amount :math:`\Delta z`.
+
+* ``vectorized``: every neuron steps in its own correct direction, :math:`\Delta d_i = \eta_v g \sigma_i G` (G the
+  progress per trial, in the mouse's normalised error units, independent of n), so
+  :math:`\sum_i u_i \Delta d_i = \eta_v g G \sqrt{n}`: the steps add coherently and learning time falls like
+  :math:`1/\sqrt n`.
+* ``scalar``: one number summarises all n neurons. Neuron i's fluctuation explains only :math:`u_i^2 = 1/n` of
+  the variance of the outcome, so the correlation of its update with the direction it should move is
+  :math:`\propto 1/\sqrt n` (the broadcast signal's variance is mostly other neurons' contributions):
+  :math:`E[\Delta d_i] = \eta_s f' u_i \mathrm{Var}(e)` and :math:`\sum_i u_i E[\Delta d_i] = \eta_s f' \mathrm{Var}(e)`,
+  independent of n, while the rest of each step (variance :math:`\eta_s^2 \mathrm{Var}(\delta)\mathrm{Var}(e)`
+  per neuron) is a random walk orthogonal to the task.
+
+With steps of comparable size per neuron, the scalar rule's learning time relative to the vectorized rule's
+therefore grows like :math:`\sqrt n` (:func:`learning_time_vs_n_bci` measures it).
+
+Defaults: :math:`\eta_v = 0.004` and :math:`\eta_s = 0.005` give both rules the same root-mean-square drive
+step per neuron and trial (about 0.001 log-rate units with 10 BCI neurons: :math:`\eta_v |E_{start} - E_{end}|`
+vs :math:`\eta_s |\delta| \mathrm{sd}(e)` with :math:`\mathrm{sd}(e) \approx 0.40`,
+:math:`|\delta| \approx 0.49`), so the comparison isolates credit assignment. Measured with
+:func:`learning_time_vs_n_bci` (4 days, seeds 0-2), the scalar rule's learning rate is 0.054-0.064 baseline sd
+per day for every n from 2 to 16, the vectorized rule's 0.04-0.06 (n = 2), 0.08-0.13 (n = 4), 0.09-0.18
+(n = 8) and 0.16-0.22 (n = 16): median slowdowns 0.97, 1.96, 1.65 and 3.14.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+from scipy.signal import lfilter
+
+from ..errors import InvalidArgumentError
+from ..tasks.bci import BCITask, assign_ensembles, calibrate_threshold, recalibrate_threshold
+from . import _bci_kernels as K
+
+__all__ = [
+    "RULES",
+    "BCILearnerParams",
+    "BCISession",
+    "simulate_bci_experiment",
+    "simulate_bci_day",
+    "summarize_session",
+    "learned_cursor_shift",
+    "learning_time_vs_n_bci",
+]
+
+#: The learning rules.
+RULES: tuple[str, str, str] = ("vectorized", "scalar", "none")
+_RULE_CODE = {"none": K.RULE_NONE, "vectorized": K.RULE_VECTORIZED, "scalar": K.RULE_SCALAR}
+
+
+@dataclass(frozen=True)
+class BCILearnerParams:
+    """Settings of the simulated neurons, imaging and learning rules (see the module docstring for equations).
+
+    Parameters
+    ----------
+    rate_median_hz, rate_log_sd
+        Resting rates :math:`r_0` are log-normal with this median (Hz) and log-sd.
+    shared_sd_mean, shared_sd_spread, shared_tau_s
+        Loadings :math:`a_i \\sim N(mean, spread)` on the shared fluctuation (log-rate units) and its time constant (s).
+    private_sd, private_tau_s
+        Private fluctuation :math:`\\sigma_p` (log-rate units) and time constant (s).
+    spike_amplitude_dff, calcium_tau_s
+        GCaMP7f-like ΔF/F per spike and decay time constant (s).
+    soma_noise_sd, dendrite_noise_sd
+        Imaging noise (ΔF/F sd per frame) in the soma and distal-dendrite planes.
+    dendrite_coupling, dendrite_offset, teaching_coupling, dendrite_event_sd, dendrite_tau_s
+        Dendritic event = ``dendrite_coupling`` x somatic event + ``dendrite_offset`` + ``teaching_coupling`` x
+        instructive signal + ``dendrite_event_sd`` x noise (ΔF/F); decay time constant (s).
+    error_lag_s
+        :math:`L`: the change in error is taken over this lag (s).
+    vectorized_gain, vectorized_rate
+        :math:`g` and :math:`\\eta_v` of the vectorized rule.
+    scalar_gain, scalar_rate, eligibility_tau_s, reward_average_rate
+        :math:`g_s`, :math:`\\eta_s`, the eligibility time constant (s) and :math:`\\kappa` of the scalar rule.
+    drive_bound
+        Soft bound on the learned drive (log-rate units).
+    """
+
+    rate_median_hz: float = 2.0
+    rate_log_sd: float = 0.4
+    shared_sd_mean: float = 0.5
+    shared_sd_spread: float = 0.1
+    shared_tau_s: float = 2.0
+    private_sd: float = 0.7
+    private_tau_s: float = 1.0
+    spike_amplitude_dff: float = 0.3
+    calcium_tau_s: float = 0.5
+    soma_noise_sd: float = 0.08
+    dendrite_noise_sd: float = 0.12
+    dendrite_coupling: float = 0.8
+    dendrite_offset: float = 0.05
+    teaching_coupling: float = 0.5
+    dendrite_event_sd: float = 0.05
+    dendrite_tau_s: float = 0.4
+    error_lag_s: float = 1.0
+    vectorized_gain: float = 1.0
+    vectorized_rate: float = 0.004
+    scalar_gain: float = 1.0
+    scalar_rate: float = 0.005
+    eligibility_tau_s: float = 2.0
+    reward_average_rate: float = 0.05
+    drive_bound: float = 2.0
+
+    def __post_init__(self) -> None:
+        for name in ("rate_median_hz", "shared_tau_s", "private_tau_s", "calcium_tau_s", "dendrite_tau_s",
+                     "error_lag_s", "eligibility_tau_s", "drive_bound", "spike_amplitude_dff"):
+            if not getattr(self, name) > 0:
+                raise InvalidArgumentError(f"{name} must be positive, got {getattr(self, name)}")
+        for name in ("rate_log_sd", "shared_sd_spread", "private_sd", "soma_noise_sd", "dendrite_noise_sd",
+                     "dendrite_event_sd", "vectorized_rate", "scalar_rate"):
+            if getattr(self, name) < 0:
+                raise InvalidArgumentError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.reward_average_rate <= 1:
+            raise InvalidArgumentError(f"reward_average_rate must be in [0, 1], got {self.reward_average_rate}")
+
+    def as_dict(self) -> dict:
+        """Settings as a plain dict."""
+        return asdict(self)
+
+
+@dataclass
+class BCISession:
+    """One simulated day: passive baseline followed by the closed-loop BCI session.
+
+    Times are on the file clock, ``t = frame / frame_rate_hz`` from the start of the baseline; the closed loop
+    starts at ``baseline_frames / frame_rate_hz``.
+
+    Attributes
+    ----------
+    day
+        Day number (1-based).
+    rule
+        ``'vectorized'``, ``'scalar'`` or ``'none'``.
+    seed
+        Seed of the experiment (ground truth; None if a Generator was passed).
+    frame_rate_hz
+        Imaging rate per plane (Hz).
+    baseline_frames
+        The first ``baseline_frames`` frames are the passive baseline epoch.
+    soma_dff, dendrite_dff
+        ``(frames, neurons)`` float32 ΔF/F of the somata and of their distal apical dendrites (dendrite i belongs
+        to soma i).
+    ensemble
+        ``(neurons,)`` ASCII labels ``'P+'``, ``'P-'``, ``'P0'``.
+    bci_weight
+        ``(neurons,)`` cursor weights (``+1/n_plus``, ``-1/n_minus``, 0).
+    cursor
+        ``(frames,)`` float32 cursor (online ΔF/F units), defined in the baseline too.
+    grating_angle
+        ``(frames,)`` float32 grating orientation (degrees); NaN when no grating is shown (baseline, grey
+        screen, black screen, timeout).
+    trials
+        One row per completed trial: ``start_time``, ``stop_time`` (s), ``response_start_time`` (grating onset,
+        after the grey screen), ``target_hit``, ``rewarded``, ``time_to_target`` (s from grating onset to the
+        frame the cursor reached the threshold, so hit time = ``response_start_time + time_to_target``; NaN on
+        misses), ``threshold``,
+        ``reward_time`` (s; NaN on misses), ``reward_volume`` (µl), ``rpe`` (ground truth reward prediction
+        error of the outcome).
+    threshold, cursor_min, threshold_z
+        This day's threshold and 0° cursor value, and day 1's z-score re-used.
+    teaching_signal
+        ``(frames, neurons)`` float32 ground-truth instructive signal reaching each dendrite.
+    error
+        ``(frames,)`` float32 normalised error (1 at 0°, 0 at the target) during response windows, else NaN.
+    spike_counts
+        ``(frames, neurons)`` uint8 ground-truth spike counts per frame.
+    drive_start, drive_end
+        ``(neurons,)`` learned task drive (log-rate units) at the start and end of the day.
+    params
+        Task and learner settings.
+    """
+
+    day: int
+    rule: str
+    seed: int | None
+    frame_rate_hz: float
+    baseline_frames: int
+    soma_dff: np.ndarray
+    dendrite_dff: np.ndarray
+    ensemble: np.ndarray
+    bci_weight: np.ndarray
+    cursor: np.ndarray
+    grating_angle: np.ndarray
+    trials: pd.DataFrame
+    threshold: float
+    cursor_min: float
+    threshold_z: float
+    teaching_signal: np.ndarray
+    error: np.ndarray
+    spike_counts: np.ndarray
+    drive_start: np.ndarray
+    drive_end: np.ndarray
+    params: dict = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        """Frames in the file (baseline + closed loop)."""
+        return int(self.cursor.shape[0])
+
+    @property
+    def n_neurons(self) -> int:
+        """Number of neurons (somata)."""
+        return int(self.ensemble.shape[0])
+
+    @property
+    def times(self) -> np.ndarray:
+        """Frame times (s) on the file clock."""
+        return np.arange(self.n_frames) / self.frame_rate_hz
+
+    @property
+    def session_minutes(self) -> float:
+        """Closed-loop duration (min)."""
+        return (self.n_frames - self.baseline_frames) / self.frame_rate_hz / 60.0
+
+    @property
+    def accuracy(self) -> float:
+        """Fraction of completed trials that reached the target (NaN without trials)."""
+        return float(self.trials["target_hit"].mean()) if len(self.trials) else float("nan")
+
+    @property
+    def rewards_per_min(self) -> float:
+        """Rewards per closed-loop minute."""
+        return float(self.trials["rewarded"].sum()) / self.session_minutes
+
+
+# --------------------------------------------------------------------------------------------------------
+def _ar1(rng: np.random.Generator, n_frames: int, n: int, tau_frames: float) -> np.ndarray:
+    """Unit-variance stationary AR(1) processes, ``(n_frames, n)`` float32."""
+    rho = math.exp(-1.0 / tau_frames)
+    eps = rng.standard_normal((n_frames, n), dtype=np.float32)
+    eps[0] /= np.float32(math.sqrt(1 - rho * rho))
+    return lfilter([np.float32(math.sqrt(1 - rho * rho))], [1.0, -rho], eps, axis=0).astype(np.float32, copy=False)
+
+
+def _check_rule(rule: str) -> str:
+    if rule not in _RULE_CODE:
+        raise InvalidArgumentError(f"rule must be one of {', '.join(RULES)}; got {rule!r}")
+    return rule
+
+
+@dataclass
+class _Population:
+    """Fixed properties of the simulated neurons (drawn once per experiment)."""
+
+    ensemble: np.ndarray
+    weight: np.ndarray
+    sign: np.ndarray
+    log_r0dt: np.ndarray
+    loading: np.ndarray
+    var: np.ndarray
+    bci_idx: np.ndarray
+    p0_idx: np.ndarray
+
+
+def _make_population(n_p0: int, n_bci: int, task: BCITask, params: BCILearnerParams,
+                     rng: np.random.Generator) -> _Population:
+    n = n_p0 + n_bci
+    ensemble, weight = assign_ensembles(n, n_bci, rng)
+    sign = np.where(ensemble == "P+", 1.0, np.where(ensemble == "P-", -1.0, 0.0))
+    r0 = params.rate_median_hz * np.exp(params.rate_log_sd * rng.standard_normal(n))
+    loading = params.shared_sd_mean + params.shared_sd_spread * rng.standard_normal(n)
+    var = loading ** 2 + params.private_sd ** 2
+    bci_idx = np.flatnonzero(ensemble != "P0")
+    p0_idx = np.flatnonzero(ensemble == "P0")
+    return _Population(ensemble=ensemble, weight=weight, sign=sign, log_r0dt=np.log(r0 / task.frame_rate_hz),
+                       loading=loading, var=var, bci_idx=bci_idx, p0_idx=p0_idx)
+
+
+def simulate_bci_experiment(rule: str = "vectorized", days: int = 14, session_minutes: float = 41.0,
+                            n_p0: int = 300, n_bci: int = 10,
+                            seed: int | np.random.Generator | None = None, *,
+                            task: BCITask | None = None, params: BCILearnerParams | None = None,
+                            record: bool = True) -> Iterator[BCISession]:
+    """Simulate a BCI experiment, yielding one :class:`BCISession` per day (memory bounded by one day).
+
+    Parameters
+    ----------
+    rule
+        Learning rule: ``'vectorized'``, ``'scalar'`` or ``'none'`` (see the module docstring).
+    days, session_minutes, n_bci
+        Number of days, closed-loop minutes per day and BCI neurons (override ``task``'s values).
+    n_p0
+        Non-BCI (``P0``) neurons in the field of view.
+    seed
+        Seed or Generator; the same seed gives the same experiment.
+    task, params
+        Task and learner settings (defaults: :class:`~neurorl.tasks.bci.BCITask`, :class:`BCILearnerParams`).
+    record
+        If False, only the BCI neurons are simulated and ``soma_dff``, ``dendrite_dff``, ``teaching_signal``,
+        ``spike_counts`` hold just those columns (``P0`` neurons are skipped; fast learning-curve sweeps).
+
+    Yields
+    ------
+    BCISession
+        Day 1, 2, ... in order.
+
+    Examples
+    --------
+    >>> days = list(simulate_bci_experiment("none", days=1, session_minutes=2, n_p0=5, seed=0))
+    >>> days[0].soma_dff.shape[1], sorted(set(days[0].ensemble))
+    (15, ['P+', 'P-', 'P0'])
+    """
+    rule = _check_rule(rule)
+    if n_p0 < 0:
+        raise InvalidArgumentError(f"n_p0 must be >= 0, got {n_p0}")
+    task = replace(task or BCITask(), days=int(days), session_minutes=float(session_minutes), n_bci=int(n_bci))
+    params = params or BCILearnerParams()
+    seed_value = seed if isinstance(seed, (int, np.integer)) else None
+    root = np.random.default_rng(seed)
+    pop = _make_population(int(n_p0), task.n_bci, task, params, root)
+    day_seeds = root.bit_generator.seed_seq.spawn(task.days) if hasattr(root.bit_generator, "seed_seq") \
+        else [np.random.SeedSequence(root.integers(2**63)) for _ in range(task.days)]
+    state = {"drive": np.zeros(pop.ensemble.size), "rbar": np.array([task.target_success]), "calibration": None}
+    for day in range(1, task.days + 1):
+        yield _simulate_day(day, rule, seed_value, pop, task, params, np.random.default_rng(day_seeds[day - 1]),
+                            state, record)
+
+
+def simulate_bci_day(day: int, rule: str, population: _Population, task: BCITask, params: BCILearnerParams,
+                     rng: np.random.Generator, state: dict, record: bool = True,
+                     seed: int | None = None) -> BCISession:
+    """Simulate one day (advanced use; :func:`simulate_bci_experiment` drives it).
+
+    ``state`` carries ``drive`` (learned drives), ``rbar`` (reward average) and ``calibration`` (day 1's) from
+    day to day and is updated in place.
+    """
+    return _simulate_day(day, _check_rule(rule), seed, population, task, params, rng, state, record)
+
+
+def _simulate_day(day: int, rule: str, seed: int | None, pop: _Population, task: BCITask,
+                  params: BCILearnerParams, rng: np.random.Generator, state: dict, record: bool) -> BCISession:
+    fr = task.frame_rate_hz
+    nb = task.baseline_frames
+    ns = task.session_frames
+    nf = nb + ns
+    n_all = pop.ensemble.size
+    bci = pop.bci_idx
+    nbci = bci.size
+    lag = task.frames(params.error_lag_s)
+    decay = math.exp(-1.0 / (params.calcium_tau_s * fr))
+    decay_d = math.exp(-1.0 / (params.dendrite_tau_s * fr))
+    trace_decay = math.exp(-1.0 / (params.eligibility_tau_s * fr))
+    drive = state["drive"]
+    drive_start = drive.copy()
+
+    shared = _ar1(rng, nf, 1, params.shared_tau_s * fr)[:, 0]
+
+    # ---- BCI neurons, frame by frame -----------------------------------------------------------------
+    xp_b = _ar1(rng, nf, nbci, params.private_tau_s * fr)
+    xp_b *= np.float32(params.private_sd)
+    x_b = xp_b + shared[:, None] * pop.loading[bci].astype(np.float32)
+    u_b = rng.random((nf, nbci), dtype=np.float32)
+    noise_b = rng.standard_normal((nf, nbci), dtype=np.float32) * np.float32(params.soma_noise_sd)
+    log_base_b = pop.log_r0dt[bci] - pop.var[bci] / 2
+    window = task.f0_window_frames
+    wvals = np.zeros((nbci, window))
+    wlo = np.zeros((nbci, window), dtype=np.int64)
+    whi = np.zeros((nbci, window), dtype=np.int64)
+    wwhere = np.zeros((nbci, window), dtype=np.int64)
+    wstate = np.zeros((nbci, 4), dtype=np.int64)
+    calcium = np.zeros(nbci)
+    hist = np.zeros(task.cursor_smoothing_frames)
+    hstate = np.zeros(1, dtype=np.int64)
+    spikes_b = np.zeros((nf, nbci), dtype=np.uint8)
+    dff_b = np.zeros((nf, nbci), dtype=np.float32)
+    cursor = np.zeros(nf, dtype=np.float32)
+    angle = np.full(nf, np.nan, dtype=np.float32)
+    error = np.full(nf, np.nan, dtype=np.float32)
+    teach_b = np.zeros((nf, nbci), dtype=np.float32)
+    max_trials = ns // (task.frames(task.grey_s) + 1 + task.frames(task.freeze_s) + task.frames(task.black_s)) + 2
+    trials = np.full((max_trials, 6), -1, dtype=np.int64)
+    outcomes = np.full((max_trials, 2), -1, dtype=np.int64)
+    outcome_rpe = np.zeros(max_trials)
+    drive_b = np.ascontiguousarray(drive[bci])
+    weight_b = pop.weight[bci]
+    sign_b = pop.sign[bci]
+    code = _RULE_CODE[rule]
+    steps = task.n_angle_bins - 1
+
+    def loop(sl, closed, threshold=0.0, cmin=0.0):
+        return K.bci_loop(
+            x_b[sl], xp_b[sl], u_b[sl], noise_b[sl], log_base_b, params.spike_amplitude_dff, decay, weight_b, sign_b, drive_b,
+            wvals, wlo, whi, wwhere, wstate, calcium, hist, hstate,
+            closed, threshold, cmin, steps, task.angle_step_deg,
+            task.frames(task.grey_s), task.frames(task.response_max_s), task.frames(task.freeze_s),
+            task.frames(task.reward_delay_s), task.frames(task.black_s), task.frames(task.timeout_s), lag,
+            code, params.vectorized_rate, params.vectorized_gain, params.scalar_rate, params.scalar_gain,
+            trace_decay, state["rbar"], params.reward_average_rate, params.drive_bound, task.f0_percentile,
+            spikes_b[sl], dff_b[sl], cursor[sl], angle[sl], error[sl], teach_b[sl],
+            trials, outcomes, outcome_rpe)
+
+    loop(slice(0, nb), False)
+    if state["calibration"] is None:
+        cal = calibrate_threshold(cursor[:nb], task, rng)
+        state["calibration"] = cal
+    else:
+        cal = recalibrate_threshold(cursor[:nb], state["calibration"].threshold_z, task, rng)
+    n_trials, n_out = loop(slice(nb, nf), True, cal.threshold, cal.cursor_min)
+    drive[bci] = drive_b
+
+    # ---- P0 neurons (independent given the closed loop's outcomes), one frame-major kernel ------------
+    out_frames = outcomes[:n_out, 0] + nb
+    decision_frames = outcomes[:n_out, 1] + nb
+    rpe = outcome_rpe[:n_out]
+    if record:
+        soma = np.empty((nf, n_all), dtype=np.float32)
+        dend = np.empty((nf, n_all), dtype=np.float32)
+        spikes = np.empty((nf, n_all), dtype=np.uint8)
+        teach = np.zeros((nf, n_all), dtype=np.float32)
+        soma[:, bci] = dff_b
+        spikes[:, bci] = spikes_b
+        teach[:, bci] = teach_b
+        bcast = np.zeros(nf, dtype=np.float32)
+        if rule == "scalar":
+            # the broadcast RPE reaches every dendrite for `lag` frames from the outcome
+            for f, d in zip(out_frames, rpe, strict=True):
+                bcast[f:f + lag] = params.scalar_gain * d
+            teach[:, pop.p0_idx] = bcast[:, None]
+        idx = pop.p0_idx
+        n0 = idx.size
+        p0_drive = np.ascontiguousarray(drive[idx])
+        state_arrays = [np.zeros(n0) for _ in range(5)]
+        ptr = np.zeros(2, dtype=np.int64)
+        log_base_0 = pop.log_r0dt[idx] - pop.var[idx] / 2
+        rho_p = math.exp(-1.0 / (params.private_tau_s * fr))
+        block = 2048
+        for t0 in range(0, nf if n0 else 0, block):
+            size = min(block, nf - t0)
+            z = rng.standard_normal((4, size, n0), dtype=np.float32)
+            u = rng.random((size, n0), dtype=np.float32)
+            K.population_block(
+                t0, nb, z[0], u, z[1], z[2], z[3], log_base_0, pop.loading[idx], shared, params.private_sd, rho_p,
+                p0_drive, rule == "scalar", out_frames, decision_frames, rpe, params.scalar_rate,
+                params.drive_bound, trace_decay, params.spike_amplitude_dff, decay, params.soma_noise_sd, bcast,
+                params.dendrite_coupling, params.dendrite_offset, params.teaching_coupling,
+                params.dendrite_event_sd, decay_d, params.dendrite_noise_sd, idx.astype(np.int64),
+                *state_arrays, ptr, soma, dend, spikes)
+        drive[idx] = p0_drive
+        cols = np.arange(n_all)
+    else:
+        soma, spikes, teach = dff_b, spikes_b, teach_b
+        dend = np.empty(soma.shape, dtype=np.float32)
+        cols = bci
+
+    # ---- dendrites of the BCI neurons --------------------------------------------------------------
+    sp = np.ascontiguousarray(spikes_b)
+    event_noise = rng.standard_normal(int(np.count_nonzero(sp)))
+    noise = rng.standard_normal(sp.shape, dtype=np.float32) * np.float32(params.dendrite_noise_sd)
+    out = np.empty(sp.shape, dtype=np.float32)
+    K.dendrite_chunk(sp, teach_b, event_noise, noise, params.spike_amplitude_dff, params.dendrite_coupling,
+                     params.teaching_coupling, params.dendrite_event_sd, params.dendrite_offset, decay_d, out)
+    if record:
+        dend[:, bci] = out
+    else:
+        dend = out
+
+    # ---- trials table -----------------------------------------------------------------------------------
+    tr = trials[:n_trials]
+    hit = tr[:, K.T_HIT] >= 0
+    off = nb
+    start_t = (tr[:, K.T_START] + off) / fr
+    resp_t = (tr[:, K.T_RESPONSE] + off) / fr
+    reward_t = np.where(hit, (tr[:, K.T_OUTCOME] + off) / fr, np.nan)
+    rpe_by_frame = dict(zip(outcomes[:n_out, 0].tolist(), rpe.tolist(), strict=True))
+    table = pd.DataFrame({
+        "start_time": start_t,
+        "stop_time": (tr[:, K.T_STOP] + off) / fr,
+        "response_start_time": resp_t,
+        "target_hit": hit,
+        "rewarded": hit,
+        "time_to_target": np.where(hit, (tr[:, K.T_HIT] - tr[:, K.T_RESPONSE]) / fr, np.nan),
+        "threshold": np.full(n_trials, cal.threshold),
+        "reward_time": reward_t,
+        "reward_volume": np.where(hit, task.reward_volume_ul, 0.0),
+        "rpe": [rpe_by_frame.get(int(f), np.nan) for f in tr[:, K.T_OUTCOME]],
+    })
+    ensemble = pop.ensemble[cols]
+    return BCISession(
+        day=day, rule=rule, seed=seed, frame_rate_hz=fr, baseline_frames=nb,
+        soma_dff=soma, dendrite_dff=dend, ensemble=ensemble, bci_weight=pop.weight[cols],
+        cursor=cursor, grating_angle=angle, trials=table, threshold=cal.threshold, cursor_min=cal.cursor_min,
+        threshold_z=state["calibration"].threshold_z, teaching_signal=teach, error=error, spike_counts=spikes,
+        drive_start=drive_start[cols], drive_end=drive[cols].copy(),
+        params={"rule": rule, "seed": seed, "task": task.as_dict(), "learner": params.as_dict(),
+                "pseudo_success": cal.pseudo_success, "baseline_cursor_mean": cal.baseline_mean,
+                "baseline_cursor_std": cal.baseline_std})
+
+
+def learned_cursor_shift(session: BCISession) -> float:
+    """Ground truth: how far the learned drives move the cursor's mean, in baseline standard deviations.
+
+    With drives :math:`d_i` at the end of the day, neuron i's mean ΔF/F scales by :math:`e^{d_i}` (ΔF/F is
+    proportional to the rate), so the cursor mean moves by :math:`\\sum_i w_i m_i (e^{d_i} - 1)` with
+    :math:`m_i` the neuron's mean baseline ΔF/F; divided by the day's baseline cursor sd. Unlike the hit rate
+    it carries no calibration or trial-sampling noise, which makes it the better read-out of learning speed.
+    """
+    w = np.asarray(session.bci_weight, dtype=float)
+    sel = w != 0
+    base = np.asarray(session.soma_dff[:session.baseline_frames], dtype=np.float64)
+    cols = np.flatnonzero(sel) if base.shape[1] == w.size else np.arange(base.shape[1])
+    m = base[:, cols].mean(axis=0)
+    shift = float(np.sum(w[sel] * m * np.expm1(np.asarray(session.drive_end, dtype=float)[sel])))
+    sd = float(session.params.get("baseline_cursor_std", float("nan")))
+    return shift / sd if sd > 0 else float("nan")
+
+
+def summarize_session(session: BCISession) -> dict:
+    """One row of the per-day summary table.
+
+    Returns
+    -------
+    dict
+        ``day``, ``rule``, ``accuracy`` (fraction of trials hit), ``rewards_per_min``, ``n_trials``,
+        ``median_time_to_target`` (s), ``threshold``, ``threshold_z``, ``pseudo_success``, the mean learned
+        drive of P+, P- and P0 neurons at the end of the day and ``learned_shift_sd`` (ground truth; see
+        :func:`learned_cursor_shift`).
+    """
+    trials = session.trials
+    drive = session.drive_end
+    ens = session.ensemble
+
+    def mean_of(label):
+        sel = ens == label
+        return float(drive[sel].mean()) if sel.any() else float("nan")
+
+    return {
+        "day": session.day,
+        "rule": session.rule,
+        "learned_shift_sd": learned_cursor_shift(session),
+        "accuracy": session.accuracy,
+        "rewards_per_min": session.rewards_per_min,
+        "n_trials": int(len(trials)),
+        "median_time_to_target": float(trials["time_to_target"].median()) if trials["target_hit"].any()
+        else float("nan"),
+        "threshold": session.threshold,
+        "threshold_z": session.threshold_z,
+        "pseudo_success": float(session.params.get("pseudo_success", float("nan"))),
+        "drive_p_plus": mean_of("P+"),
+        "drive_p_minus": mean_of("P-"),
+        "drive_p0": mean_of("P0"),
+    }
+
+
+def _trials_to_criterion(hits: np.ndarray, criterion: float, window: int) -> float:
+    if hits.size < window:
+        return float("nan")
+    running = np.convolve(hits.astype(float), np.ones(window) / window, mode="valid")
+    reached = np.flatnonzero(running >= criterion)
+    return float(reached[0] + window) if reached.size else float("nan")
+
+
+def learning_time_vs_n_bci(n_bci_values: Sequence[int] = (2, 4, 8, 16),
+                           rules: Sequence[str] = ("vectorized", "scalar"),
+                           seeds: Sequence[int] = (0, 1, 2), days: int = 14, session_minutes: float = 41.0,
+                           shift_target_sd: float = 0.7, criterion: float = 0.7, window: int = 200,
+                           task: BCITask | None = None, params: BCILearnerParams | None = None):
+    """Learning time as a function of the number of BCI neurons, for each rule.
+
+    Each (rule, n_bci, seed) runs :func:`simulate_bci_experiment` with only the BCI neurons (``record=False``).
+    Read-outs (days):
+
+    * ``learning_time_days`` -- ``shift_target_sd`` divided by the learning rate, the least-squares slope
+      (through the origin) of the learned cursor shift (:func:`learned_cursor_shift`, ground truth, in baseline
+      sd) against day. It is defined even when the target is not reached within ``days`` (then it
+      extrapolates; ``reached_days`` is NaN), which keeps slow learners comparable.
+    * ``reached_days`` -- the (interpolated) day at which the learned shift first reaches ``shift_target_sd``.
+    * ``behaviour_time_days`` -- the day at which the running hit rate over ``window`` trials first reaches
+      ``criterion`` (noisier: the daily threshold calibration adds day-to-day variance; the hit rate saturates).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``learning_time_days``, ``learning_rate_sd_per_day``, ``reached_days``, ``behaviour_time_days``,
+        ``final_accuracy``, ``final_shift_sd`` over dims ``rule``, ``n_bci``, ``seed``; and ``slowdown``
+        (median scalar / median vectorized learning time, over ``n_bci``) when both rules ran; settings in
+        ``attrs``.
+    """
+    import xarray as xr
+
+    rules = [_check_rule(r) for r in rules]
+    n_values = [int(n) for n in n_bci_values]
+    shape = (len(rules), len(n_values), len(seeds))
+    t_shift = np.full(shape, np.nan)
+    rate = np.full(shape, np.nan)
+    t_behav = np.full(shape, np.nan)
+    final_acc = np.full(shape, np.nan)
+    final_shift = np.full(shape, np.nan)
+    for a, rule in enumerate(rules):
+        for b, n in enumerate(n_values):
+            for c, s in enumerate(seeds):
+                hits, day_of_trial, shifts = [], [], [0.0]
+                acc = float("nan")
+                for sess in simulate_bci_experiment(rule, days=days, session_minutes=session_minutes, n_p0=0,
+                                                    n_bci=n, seed=int(s), task=task, params=params, record=False):
+                    h = sess.trials["target_hit"].to_numpy()
+                    hits.append(h)
+                    day_of_trial.append(sess.day - 1 + (np.arange(h.size) + 1) / max(h.size, 1))
+                    shifts.append(learned_cursor_shift(sess))
+                    acc = sess.accuracy
+                shifts_arr = np.asarray(shifts)
+                day_axis = np.arange(shifts_arr.size, dtype=float)
+                rate[a, b, c] = float(day_axis @ shifts_arr / (day_axis @ day_axis))
+                above = np.flatnonzero(shifts_arr >= shift_target_sd)
+                if above.size:
+                    k = above[0]
+                    lo, hi = shifts_arr[k - 1], shifts_arr[k]
+                    t_shift[a, b, c] = (k - 1) + (shift_target_sd - lo) / (hi - lo) if hi > lo else float(k)
+                t_needed = _trials_to_criterion(np.concatenate(hits), criterion, window)
+                if np.isfinite(t_needed):
+                    t_behav[a, b, c] = np.concatenate(day_of_trial)[int(t_needed) - 1]
+                final_acc[a, b, c] = acc
+                final_shift[a, b, c] = shifts_arr[-1]
+    dims = ("rule", "n_bci", "seed")
+    ds = xr.Dataset(
+        {"learning_time_days": (dims, shift_target_sd / np.where(rate > 0, rate, np.nan)),
+         "learning_rate_sd_per_day": (dims, rate), "reached_days": (dims, t_shift),
+         "behaviour_time_days": (dims, t_behav),
+         "final_accuracy": (dims, final_acc), "final_shift_sd": (dims, final_shift)},
+        coords={"rule": list(rules), "n_bci": n_values, "seed": [int(s) for s in seeds]},
+        attrs={"shift_target_sd": shift_target_sd, "criterion": criterion, "window_trials": window,
+               "days": days, "session_minutes": session_minutes,
+               "description": "learning_time_days = shift_target_sd / learning rate of the learned cursor "
+                              "shift (baseline sd per day); reached_days / behaviour_time_days: first day "
+                              "the shift / the running hit rate reaches its target (NaN: not within days)"})
+    if "vectorized" in rules and "scalar" in rules:
+        # a rate <= 0 (no learning) is an infinitely long learning time
+        times = ds["learning_time_days"].fillna(np.inf)
+        ds["slowdown"] = times.sel(rule="scalar").median("seed") / times.sel(rule="vectorized").median("seed")
+        ds["slowdown"].attrs["description"] = "median scalar / median vectorized learning_time_days"
+    return ds

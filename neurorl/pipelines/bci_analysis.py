@@ -1,0 +1,376 @@
+"""``neurorl analyze bci`` and ``neurorl reproduce bci``: the analyses of Francioni et al. (2026).
+
+``analyze bci DIR|FILES --out DIR2``
+    Reads BCI sessions (NWB, simulated or real, layout of :mod:`neurorl.io.bci_nwb`), runs
+    :func:`neurorl.analysis.bci.analyze_session` on each and pools them per animal (each folder given, or the
+    parent folder of each file given, is one animal; its files are its days). Writes tables (CSV) and figures.
+``reproduce bci --out DIR``
+    Simulates the experiment under the three learning rules (``vectorized``, ``scalar``, ``none``), analyses
+    every day in memory (or writes NWB with ``--write-nwb``), and writes the comparison figures and tables,
+    with the learning time against the number of BCI neurons for ``vectorized`` vs ``scalar``.
+
+The pipeline owns no maths: it wires io -> analysis -> plotting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .._progress import progress
+from ..errors import InvalidArgumentError
+
+__all__ = ["register", "analyze_sessions", "run_analyze", "run_reproduce", "reproduce", "write_outputs",
+           "summary_table", "RULES"]
+
+#: The three learning rules, in plotting order.
+RULES: tuple[str, ...] = ("vectorized", "scalar", "none")
+
+
+# ----------------------------------------------------------------------------------------------- wiring
+def analyze_sessions(sessions: Iterable[Any], *, n_shuffles: int = 1000, seed: int = 0,
+                     **analysis_kwargs) -> dict[str, xr.Dataset]:
+    """Analyse the days of one animal (an iterable of ``BCISession`` / ``BCIRecording``, one day at a time).
+
+    Only the small per-session results are kept, so memory is bounded by one day.
+
+    Returns
+    -------
+    dict of xarray.Dataset
+        :func:`neurorl.analysis.bci.combine_sessions` output plus ``learning_curve``.
+    """
+    from ..analysis.bci import analyze_session, combine_sessions, learning_curves
+
+    results, trials, minutes = {}, {}, {}
+    for index, session in enumerate(sessions, start=1):
+        day = getattr(session, "day", None)
+        day = index if day is None else int(day)
+        if day in results:
+            raise InvalidArgumentError(f"two sessions for day {day}"
+                                       + (f" ({getattr(session, 'path', '')})" if getattr(session, "path", None) else ""))
+        results[day] = analyze_session(session, **analysis_kwargs)
+        trials[day] = session.trials
+        minutes[day] = (np.shape(session.soma_dff)[0] - int(session.baseline_frames)) / float(session.frame_rate_hz) / 60
+    if not results:
+        raise InvalidArgumentError("no sessions to analyse")
+    combined = combine_sessions(results, n_shuffles=n_shuffles, seed=seed)
+    combined["learning_curve"] = learning_curves(trials, minutes)
+    return combined
+
+
+def _concat(groups: dict[str, dict[str, xr.Dataset]], key: str, dim: str) -> xr.Dataset:
+    names = list(groups)
+    return xr.concat([groups[n][key] for n in names], dim=pd.Index(names, name=dim), join="outer")
+
+
+def _table(ds: xr.Dataset, variables: Sequence[str]) -> pd.DataFrame:
+    return ds[list(variables)].to_dataframe().reset_index()
+
+
+def write_outputs(groups: dict[str, dict[str, xr.Dataset]], out: Path, *, dim: str = "group",
+                  formats: Sequence[str] = ("png",), learning_time: xr.Dataset | None = None) -> list[Path]:
+    """Write the tables and figures of several animals/rules (``dim`` names them) into ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from ..io._atomic import save_figure, write_csv, write_netcdf
+    from ..plotting.bci import (
+        plot_decoding,
+        plot_event_rate_change,
+        plot_learning_curves,
+        plot_learning_time_vs_n_bci,
+        plot_residuals_by_epoch,
+        plot_signature_by_rule,
+    )
+
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    curves = _concat(groups, "learning_curve", dim)
+    written.append(write_csv(out / "learning_curve.csv", _table(curves, list(curves.data_vars))))
+    by_epoch = _concat(groups, "by_epoch", dim)
+    written.append(write_csv(out / "residuals_by_epoch.csv",
+                             _table(by_epoch, ["mean", "sem", "n", "difference", "p_value", "signature",
+                                               "signature_p_value"])))
+    by_epoch_day = _concat(groups, "by_epoch_day", dim)
+    written.append(write_csv(out / "residuals_by_epoch_day.csv",
+                             _table(by_epoch_day, ["mean", "sem", "n", "difference", "signature"])))
+    decoding = _concat(groups, "decoding", dim)
+    written.append(write_csv(out / "decoding.csv",
+                             _table(decoding, ["accuracy", "shuffle_mean", "p_value", "n_trials", "n_rewarded"])))
+    decoding_day = _concat(groups, "decoding_day", dim)
+    written.append(write_csv(out / "decoding_day.csv",
+                             _table(decoding_day, ["accuracy", "shuffle_mean", "p_value", "n_trials", "n_rewarded"])))
+    change = _concat(groups, "event_rate_change", dim)
+    written.append(write_csv(out / "event_rate_change.csv", _table(change, list(change.data_vars))))
+    pairing = _concat(groups, "pairing", dim)
+    written.append(write_csv(out / "pairing.csv", _table(pairing, list(pairing.data_vars))))
+    summary = xr.Dataset({"accuracy": curves["accuracy"], "rewards_per_min": curves["rewards_per_min"],
+                          "residual_mean": by_epoch["mean"], "signature": by_epoch["signature"],
+                          "signature_p_value": by_epoch["signature_p_value"],
+                          "decoding_accuracy": decoding["accuracy"], "decoding_p_value": decoding["p_value"],
+                          "decoding_shuffle_mean": decoding["shuffle_mean"],
+                          "event_rate_change": change["mean_change"]})
+    summary.attrs.update(description="BCI analyses (Francioni et al. 2026) computed by neurorl",
+                         decoding=str(decoding.attrs), epochs=str(by_epoch.attrs))
+    written.append(write_netcdf(out / "bci_analysis.nc", summary))
+    written.append(write_csv(out / "summary.csv", summary_table(groups, dim=dim)))
+
+    names = list(groups)
+    curves_rule = curves.rename({dim: "rule"})
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    plot_learning_curves(curves_rule, "accuracy", ax=axes[0])
+    plot_learning_curves(curves_rule, "rewards_per_min", ax=axes[1], chance=None)
+    fig.tight_layout()
+    written += _save(fig, out / "learning_curves", formats, save_figure)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        plot_residuals_by_epoch(by_epoch.sel({dim: name}), ax=ax, title=str(name))
+    fig.tight_layout()
+    written += _save(fig, out / "residuals_by_epoch", formats, save_figure)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(names), 3))
+    plot_decoding(decoding.rename({dim: "rule"}), ax=ax)
+    fig.tight_layout()
+    written += _save(fig, out / "decoding", formats, save_figure)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False, sharey=True)
+    for ax, name in zip(axes[0], names, strict=True):
+        plot_event_rate_change(change.sel({dim: name}), ax=ax)
+        ax.set_title(str(name), fontsize=9)
+    fig.tight_layout()
+    written += _save(fig, out / "event_rate_change", formats, save_figure)
+    if dim == "rule":
+        fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+        plot_learning_curves(curves_rule, "accuracy", ax=axes[0, 0])
+        axes[0, 0].set_title("learning (fraction of trials hit)", fontsize=9)
+        plot_learning_curves(curves_rule, "rewards_per_min", ax=axes[0, 1], chance=None)
+        axes[0, 1].set_title("rewards per minute", fontsize=9)
+        plot_signature_by_rule(by_epoch, dim, ax=axes[0, 2])
+        axes[0, 2].set_title("dendritic residual: vectorized signature", fontsize=9)
+        plot_decoding(decoding.rename({dim: "rule"}), ax=axes[1, 0])
+        axes[1, 0].set_title("reward decoding from residuals", fontsize=9)
+        first = "vectorized" if "vectorized" in names else names[0]
+        plot_event_rate_change(change.sel({dim: first}), ax=axes[1, 1])
+        axes[1, 1].set_title(f"event rate change ({first})", fontsize=9)
+        if learning_time is not None:
+            plot_learning_time_vs_n_bci(learning_time, ax=axes[1, 2])
+            axes[1, 2].set_title("learning time vs BCI ensemble size", fontsize=9)
+        else:
+            axes[1, 2].axis("off")
+        fig.tight_layout()
+        written += _save(fig, out / "comparison", formats, save_figure)
+    if learning_time is not None:
+        fig, ax = plt.subplots(figsize=(4, 3))
+        plot_learning_time_vs_n_bci(learning_time, ax=ax)
+        fig.tight_layout()
+        written += _save(fig, out / "learning_time_vs_n_bci", formats, save_figure)
+        lt = learning_time.to_dataframe().reset_index()
+        written.append(write_csv(out / "learning_time_vs_n_bci.csv", lt))
+    plt.close("all")
+    return written
+
+
+def summary_table(groups: dict[str, dict[str, xr.Dataset]], *, dim: str = "group", last_days: int = 3) -> pd.DataFrame:
+    """One row per animal/rule: accuracy on day 1 and over the last days, rewards per minute, the residual
+    signature, reward decoding against its shuffle control, and the last day's event-rate change by group."""
+    rows = []
+    for name, result in groups.items():
+        curve = result["learning_curve"]
+        be = result["by_epoch"]
+        dec = result["decoding"]
+        change = result["event_rate_change"].isel(day=-1)
+        rows.append({
+            dim: name,
+            "days": int(curve.sizes["day"]),
+            "accuracy_day1": float(curve["accuracy"][0]),
+            f"accuracy_last{last_days}": float(curve["accuracy"][-last_days:].mean()),
+            "rewards_per_min_day1": float(curve["rewards_per_min"][0]),
+            f"rewards_per_min_last{last_days}": float(curve["rewards_per_min"][-last_days:].mean()),
+            "residual_diff_error_fell": float(be["difference"].sel(epoch_type="error_fell")),
+            "residual_diff_error_rose": float(be["difference"].sel(epoch_type="error_rose")),
+            "signature": float(be["signature"]),
+            "signature_p": float(be["signature_p_value"]),
+            "decoding_accuracy": float(dec["accuracy"]),
+            "decoding_shuffle_mean": float(dec["shuffle_mean"]),
+            "decoding_p": float(dec["p_value"]),
+            "n_trials": int(dec["n_trials"]),
+            **{f"rate_change_last_{g}": float(change["mean_change"].sel(ensemble=g)) for g in ("P+", "P-", "P0")},
+        })
+    return pd.DataFrame(rows)
+
+
+def _save(fig, stem: Path, formats: Sequence[str], save_figure) -> list[Path]:
+    return [save_figure(stem.with_suffix(f".{fmt}"), fig) for fmt in formats]
+
+
+def _formats(text: str) -> list[str]:
+    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    bad = [f for f in formats if f not in ("png", "pdf", "svg")]
+    if bad or not formats:
+        raise InvalidArgumentError(f"--format must list png, pdf or svg (got {text!r})")
+    return formats
+
+
+def _analysis_kwargs(args) -> dict[str, Any]:
+    return {"min_r": args.min_r, "window_s": args.window_ms / 1000.0, "epoch_s": args.epoch_s}
+
+
+# ------------------------------------------------------------------------------------------------ analyze
+def run_analyze(args: argparse.Namespace) -> int:
+    """``neurorl analyze bci``."""
+    from ..io.bci_nwb import list_bci_files, read_bci_session
+
+    groups_files: dict[str, list[Path]] = {}
+    for raw in args.paths:
+        path = Path(raw)
+        files = list_bci_files([path])
+        name = path.name if path.is_dir() else path.parent.name or "sessions"
+        groups_files.setdefault(name, []).extend(files)
+    started = time.perf_counter()
+    groups = {}
+    for name, files in groups_files.items():
+        sessions = (read_bci_session(f, load_ground_truth=False)
+                    for f in progress(files, desc=f"analyse {name}", total=len(files)))
+        groups[name] = analyze_sessions(sessions, n_shuffles=args.shuffles, seed=args.seed, **_analysis_kwargs(args))
+    written = write_outputs(groups, Path(args.out), formats=_formats(args.format))
+    _report(groups, written, Path(args.out), time.perf_counter() - started)
+    return 0
+
+
+def _report(groups, written, out: Path, seconds: float) -> None:
+    for name, result in groups.items():
+        curve = result["learning_curve"]
+        by_epoch = result["by_epoch"]
+        dec = result["decoding"]
+        print(f"{name}: days {int(curve.day.min())}-{int(curve.day.max())}, accuracy first/last "
+              f"{float(curve.accuracy[0]):.2f}/{float(curve.accuracy[-1]):.2f}; residual signature "
+              f"{float(by_epoch.signature):.4f} (p={float(by_epoch.signature_p_value):.2g}); reward decoding "
+              f"{float(dec.accuracy):.2f} vs shuffle {float(dec.shuffle_mean):.2f} (p={float(dec.p_value):.2g})")
+    print(f"wrote {len(written)} files to {out} in {seconds:.1f} s")
+
+
+# ---------------------------------------------------------------------------------------------- reproduce
+def reproduce(out: Path, *, rules: Sequence[str] = RULES, days: int = 14, session_minutes: float = 41.0,
+              n_p0: int = 300, n_bci: int = 10, seed: int = 0, n_shuffles: int = 1000,
+              n_bci_values: Sequence[int] | None = (2, 4, 6, 8, 10, 16, 24), curve_seeds: int = 3,
+              curve_days: int | None = None, curve_minutes: float | None = None,
+              write_nwb: bool = False, formats: Sequence[str] = ("png",),
+              analysis_kwargs: dict[str, Any] | None = None) -> tuple[dict[str, dict[str, xr.Dataset]], list[Path]]:
+    """Simulate the three rules, analyse them and write the comparison tables and figures into ``out``.
+
+    The learning-time curve (``n_bci_values``, ``vectorized`` vs ``scalar``, ``curve_seeds`` seeds from
+    ``seed``) is computed by ``neurorl.models.bci_learning.learning_time_vs_n_bci`` with ``curve_days`` and
+    ``curve_minutes`` (default: its own defaults). Returns the per-rule analysis results and the files written.
+    """
+    from ..models.bci_learning import simulate_bci_experiment
+
+    analysis_kwargs = analysis_kwargs or {}
+    groups = {}
+    for rule in rules:
+        sessions = simulate_bci_experiment(rule, days=days, session_minutes=session_minutes, n_p0=n_p0,
+                                           n_bci=n_bci, seed=seed)
+        if write_nwb:
+            sessions = _writing(sessions, out / rule)
+        groups[rule] = analyze_sessions(progress(sessions, desc=f"simulate+analyse {rule}", total=days),
+                                        n_shuffles=n_shuffles, seed=seed, **analysis_kwargs)
+    learning_time = None
+    if n_bci_values:
+        from ..models.bci_learning import learning_time_vs_n_bci
+
+        kwargs = {"n_bci_values": tuple(int(n) for n in n_bci_values), "rules": ("vectorized", "scalar"),
+                  "seeds": tuple(range(seed, seed + curve_seeds))}
+        for key, value in (("days", curve_days), ("session_minutes", curve_minutes)):
+            if value is not None:
+                kwargs[key] = value
+        learning_time = _call_compatible(learning_time_vs_n_bci, kwargs)
+    written = write_outputs(groups, out, dim="rule", formats=formats, learning_time=learning_time)
+    return groups, written
+
+
+def _call_compatible(function, kwargs: dict[str, Any]):
+    """Call ``function`` with the keyword arguments it accepts (the simulator's signature may grow)."""
+    import inspect
+
+    accepted = inspect.signature(function).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        kwargs = {k: v for k, v in kwargs.items() if k in accepted}
+    return function(**kwargs)
+
+
+def _writing(sessions, folder: Path):
+    from ..io.bci_nwb import write_bci_session
+
+    for session in sessions:
+        write_bci_session(folder / f"day{int(session.day):02d}.nwb", session)
+        yield session
+
+
+def run_reproduce(args: argparse.Namespace) -> int:
+    """``neurorl reproduce bci``."""
+    started = time.perf_counter()
+    rules = [r.strip() for r in args.rules.split(",") if r.strip()]
+    bad = [r for r in rules if r not in RULES]
+    if bad or not rules:
+        raise InvalidArgumentError(f"--rules must list some of {', '.join(RULES)} (got {args.rules!r})")
+    for name in ("days", "p0", "n_bci", "shuffles", "curve_seeds"):
+        if getattr(args, name) < (0 if name in ("p0", "shuffles") else 1):
+            raise InvalidArgumentError(f"--{name.replace('_', '-')} must be positive")
+    if args.session_minutes <= 0:
+        raise InvalidArgumentError("--session-minutes must be positive")
+    n_bci_values = [] if args.no_curve else [int(v) for v in args.n_bci_values.split(",") if v.strip()]
+    groups, written = reproduce(
+        Path(args.out), rules=rules, days=args.days, session_minutes=args.session_minutes, n_p0=args.p0,
+        n_bci=args.n_bci, seed=args.seed, n_shuffles=args.shuffles, n_bci_values=n_bci_values,
+        curve_seeds=args.curve_seeds, curve_days=args.curve_days, curve_minutes=args.curve_minutes,
+        write_nwb=args.write_nwb, formats=_formats(args.format),
+        analysis_kwargs=_analysis_kwargs(args))
+    _report(groups, written, Path(args.out), time.perf_counter() - started)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------ register
+def _add_analysis_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="output folder (tables, figures)")
+    p.add_argument("--min-r", type=float, default=0.6, help="soma-dendrite pairing threshold (Pearson r)")
+    p.add_argument("--window-ms", type=float, default=500.0, help="coincidence window for events (ms)")
+    p.add_argument("--epoch-s", type=float, default=2.0, help="length of the error epochs (s)")
+    p.add_argument("--shuffles", type=int, default=1000, help="label shuffles for the decoding control")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--format", default="png", help="figure formats, comma-separated (png,pdf,svg)")
+
+
+def register(groups: dict[str, argparse._SubParsersAction], parent: argparse.ArgumentParser) -> None:
+    """Add ``analyze bci`` and ``reproduce bci``."""
+    p = groups["analyze"].add_parser(
+        "bci", parents=[parent], help="BCI dendritic analyses on NWB sessions (real or simulated)",
+        description="Run the analyses of Francioni et al. 2026 on BCI sessions in neurorl's NWB layout. Each "
+                    "folder (or each file's folder) is one animal; its .nwb files are its days.")
+    p.add_argument("paths", nargs="+", metavar="DIR|FILE", help="folders of .nwb sessions or .nwb files")
+    _add_analysis_options(p)
+    p.set_defaults(func=run_analyze)
+
+    p = groups["reproduce"].add_parser(
+        "bci", parents=[parent], help="simulate the BCI experiment under three rules and compare them",
+        description="Simulate Francioni et al. 2026's BCI experiment under vectorized, scalar and no "
+                    "instructive signals, analyse it and write the comparison figures.")
+    _add_analysis_options(p)
+    p.add_argument("--rules", default=",".join(RULES), help="rules to simulate, comma-separated")
+    p.add_argument("--days", type=int, default=14, help="days per experiment")
+    p.add_argument("--session-minutes", type=float, default=41.0, help="closed-loop minutes per day")
+    p.add_argument("--p0", type=int, default=300, help="number of P0 (non-BCI) neurons")
+    p.add_argument("--n-bci", type=int, default=10, help="number of BCI neurons (P+ and P-)")
+    p.add_argument("--n-bci-values", default="2,4,6,8,10,16,24",
+                   help="BCI ensemble sizes of the learning-time curve (vectorized vs scalar)")
+    p.add_argument("--curve-seeds", type=int, default=3, help="seeds per point of the learning-time curve")
+    p.add_argument("--curve-days", type=int, default=None, help="days simulated per run of the curve")
+    p.add_argument("--curve-minutes", type=float, default=None, help="minutes per day for the curve runs")
+    p.add_argument("--no-curve", action="store_true", help="skip the learning-time vs n-bci curve")
+    p.add_argument("--write-nwb", action="store_true", help="also write every simulated day as NWB (OUT/RULE/dayNN.nwb)")
+    p.set_defaults(func=run_reproduce)

@@ -1,0 +1,314 @@
+"""``neurorl fit dopamine`` and ``neurorl reproduce dopamine``: the distributional-TD analyses of dopamine cells.
+
+``neurorl fit dopamine RECORDING.nwb|FOLDER --out DIR`` reads one NWB recording or every ``*.nwb`` of a folder
+(pooled, each cell named by file stem and unit id) and writes into ``DIR``:
+
+* ``cells.csv`` — per cell: ``session``, ``cell`` (unit id), ``reversal_point`` (µl), ``reversal_point_low``,
+  ``reversal_point_high`` (95% bootstrap CI), ``reversal_point_utility``, ``alpha_pos``, ``alpha_neg``,
+  ``asymmetry`` (tau = a+/(a+ + a-));
+* ``decoded_distribution.csv`` — ``reward_volume`` (decoded samples, µl) and ``weight``;
+* ``summary.json`` — ``n_cells``, ``n_trials``, ``tau_reversal_r``/``_p`` (split-half, median over splits,
+  utility axis as the original), ``reversal_split_half_r``/``_p``, ``decode_loss`` and the settings;
+* ``fit.nc`` — the per-cell fit, the split statistics and the decoded distribution (netCDF);
+* figures (PNG; more formats with ``--format``): ``summary``, ``responses``, ``reversal_points``,
+  ``split_half``, ``asymmetry``, ``decoded_distribution``.
+
+``neurorl reproduce dopamine [--data FILE|FOLDER] --out DIR`` does the same; without ``--data`` it runs on the
+embedded, simulated example recording ``data/dopamine_example/``.
+
+The pipeline only wires :mod:`neurorl.io.nwb` -> :mod:`neurorl.analysis` -> :mod:`neurorl.plotting`. Inputs
+are read and every result is computed before the first file is written, so bad input leaves no output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..errors import InvalidArgumentError, MissingDataError
+
+__all__ = ["register", "DopamineResults", "analyze_dopamine", "write_dopamine_results", "default_example_data",
+           "run_fit_dopamine", "run_reproduce_dopamine", "CELL_COLUMNS", "FIGURE_NAMES"]
+
+#: Columns of cells.csv, in order.
+CELL_COLUMNS: tuple[str, ...] = ("session", "cell", "reversal_point", "reversal_point_low", "reversal_point_high",
+                                 "reversal_point_utility", "alpha_pos", "alpha_neg", "asymmetry")
+#: Figure file stems written by the pipeline.
+FIGURE_NAMES: tuple[str, ...] = ("summary", "responses", "reversal_points", "split_half", "asymmetry",
+                                 "decoded_distribution")
+
+
+@dataclass
+class DopamineResults:
+    """Everything ``fit dopamine`` computes, before anything is written."""
+
+    fit: xr.Dataset
+    tau_reversal: xr.Dataset
+    split_half: xr.Dataset
+    decoded: xr.Dataset
+    summary: dict
+    cells: pd.DataFrame
+    figures: dict = field(default_factory=dict)
+
+
+def default_example_data() -> Path:
+    """The embedded simulated example recording (``data/dopamine_example``), found beside the package."""
+    import neurorl
+
+    package = Path(neurorl.__file__).resolve().parent
+    for candidate in (package / "data" / "dopamine_example", package.parent / "data" / "dopamine_example"):
+        if candidate.is_dir() and any(candidate.glob("*.nwb")):
+            return candidate
+    raise MissingDataError("the embedded example recording is not installed; pass --data FILE|FOLDER",
+                           package.parent / "data" / "dopamine_example")
+
+
+def _json_value(value):
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    return value
+
+
+def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int = 200, n_splits: int = 1000,
+                     seed: int = 0, decode_code: str = "expectile", smoothing: str | None = None,
+                     data_name: str = "", make_figures: bool = True) -> DopamineResults:
+    """Run the dopamine analyses on recordings (objects with ``session``, ``units``, ``trials``).
+
+    Calls :func:`neurorl.analysis.responses.compute_responses`, :func:`neurorl.analysis.reversal.fit_cells`,
+    :func:`~neurorl.analysis.reversal.tau_reversal_correlation`,
+    :func:`~neurorl.analysis.reversal.reversal_split_half` and
+    :func:`neurorl.analysis.decoding.decode_distribution`, then draws the figures.
+    """
+    from .. import __version__
+    from ..analysis.decoding import decode_distribution
+    from ..analysis.responses import compute_responses
+    from ..analysis.reversal import fit_cells, reversal_split_half, tau_reversal_correlation
+    from ..tasks.variable_reward import VariableRewardTask
+
+    if method not in ("counting", "model"):
+        raise InvalidArgumentError(f"--method must be 'counting' or 'model', not {method!r}")
+    if n_bootstrap < 1 or n_splits < 1:
+        raise InvalidArgumentError("--bootstrap and --splits must be at least 1")
+    responses = compute_responses(recordings, smoothing=smoothing)
+    if responses.sizes.get("cell", 0) < 3:
+        raise MissingDataError(f"need at least 3 cells with rewarded trials, found {responses.sizes.get('cell', 0)}",
+                               data_name or None)
+    rng = np.random.default_rng(seed)
+    fit = fit_cells(responses, method=method, n_bootstrap=n_bootstrap, seed=rng)
+    tau_reversal = tau_reversal_correlation(responses, n_splits=n_splits, seed=rng, method=method)
+    split_half = reversal_split_half(responses, n_splits=n_splits, seed=rng, method=method)
+
+    reversal = fit["reversal_point"].to_numpy()
+    asymmetry = fit["asymmetry"].to_numpy()
+    usable = np.isfinite(reversal) & np.isfinite(asymmetry)
+    if "reversal_censored" in fit:
+        usable &= fit["reversal_censored"].to_numpy() == 0
+    if usable.sum() < 2:
+        raise MissingDataError("fewer than 2 cells have a reversal point inside the reward range; cannot decode",
+                               data_name or None)
+    decoded = decode_distribution(reversal[usable], asymmetry[usable], code=decode_code, seed=rng)
+
+    ci = fit["reversal_point_ci"].transpose("cell", "bound")
+    cells = pd.DataFrame({
+        "session": fit["session"].to_numpy().astype(str),
+        "cell": fit["unit"].to_numpy(),
+        "reversal_point": reversal,
+        "reversal_point_low": ci.sel(bound="low").to_numpy(),
+        "reversal_point_high": ci.sel(bound="high").to_numpy(),
+        "reversal_point_utility": fit["reversal_point_utility"].to_numpy(),
+        "alpha_pos": fit["alpha_pos"].to_numpy(),
+        "alpha_neg": fit["alpha_neg"].to_numpy(),
+        "asymmetry": asymmetry,
+    }, columns=list(CELL_COLUMNS))
+
+    summary = {
+        "n_cells": int(fit.sizes["cell"]),
+        "n_sessions": int(len(np.unique(cells["session"]))),
+        "n_trials": int(fit["n_trials"].sum()),
+        "tau_reversal_r": _json_value(float(tau_reversal["r_median"])),
+        "tau_reversal_p": _json_value(float(tau_reversal["p_median"])),
+        "tau_reversal_p_greater": _json_value(float(tau_reversal["p_greater_median"])),
+        "tau_reversal_fraction_significant": _json_value(float(tau_reversal["fraction_significant"])),
+        "reversal_split_half_r": _json_value(float(split_half["r_median"])),
+        "reversal_split_half_p": _json_value(float(split_half["p_median"])),
+        "decode_loss": _json_value(float(decoded.attrs["loss"])),
+        "decode_rmse_ul": _json_value(float(decoded.attrs["rmse"])),
+        "decode_n_cells": int(decoded.attrs["n_cells"]),
+        "decode_code": decode_code,
+        "method": method,
+        "n_bootstrap": int(n_bootstrap),
+        "n_splits": int(n_splits),
+        "split_axis": str(tau_reversal.attrs.get("axis", "utility")),
+        "seed": int(seed),
+        "smoothing": smoothing or "none",
+        "data": data_name,
+        "neurorl_version": __version__,
+    }
+    results = DopamineResults(fit=fit, tau_reversal=tau_reversal, split_half=split_half, decoded=decoded,
+                              summary=summary, cells=cells)
+    if make_figures:
+        results.figures = _figures(fit, decoded, VariableRewardTask())
+    return results
+
+
+def _figures(fit: xr.Dataset, decoded: xr.Dataset, task) -> dict:
+    from matplotlib.figure import Figure
+
+    from ..plotting import dopamine as plots
+
+    taus = np.linspace(0.01, 0.99, 99)
+    curves = {"distributional TD (task expectiles)": (task.expectile(taus), taus),
+              "classic TD (task mean)": ([task.mean, task.mean], [0.0, 1.0])}
+    figures = {"summary": plots.plot_dopamine_summary(fit, decoded, model_curves=curves,
+                                                      task_volumes=task.volumes, task_probabilities=task.probs)}
+    single = {
+        "responses": lambda ax: plots.plot_response_curves(fit, ax=ax),
+        "reversal_points": lambda ax: plots.plot_reversal_points(fit, ax=ax),
+        "split_half": lambda ax: plots.plot_split_half(fit, ax=ax),
+        "asymmetry": lambda ax: plots.plot_asymmetry_vs_reversal(fit, ax=ax, model_curves=curves),
+        "decoded_distribution": lambda ax: plots.plot_decoded_distribution(
+            decoded, ax=ax, task_volumes=task.volumes, task_probabilities=task.probs),
+    }
+    for name, draw in single.items():
+        fig = Figure(figsize=(4.8, 3.6), layout="constrained")
+        draw(fig.add_subplot())
+        figures[name] = fig
+    return figures
+
+
+def _fit_netcdf(results: DopamineResults) -> xr.Dataset:
+    """One netCDF-ready Dataset: the fit, the split statistics (dim split) and the decoded distribution."""
+    ds = results.fit.copy()
+    for prefix, split in (("tau_reversal", results.tau_reversal), ("reversal_split_half", results.split_half)):
+        renamed = split.rename({name: f"{prefix}_{name}" for name in split.data_vars})
+        if "split" in renamed.dims:
+            renamed = renamed.rename({"split": f"{prefix}_split"})
+        ds = ds.merge(renamed.drop_vars([c for c in renamed.coords if c not in renamed.dims]), compat="override")
+    decoded = results.decoded.rename({name: f"decoded_{name}" for name in results.decoded.data_vars})
+    decoded = decoded.rename({"cell": "decoded_cell", "restart": "decoded_restart", "sample": "decoded_sample",
+                              "reward": "decoded_reward"})
+    ds = ds.merge(decoded, compat="override", combine_attrs="drop")
+    ds.attrs = {**results.fit.attrs,
+                **{f"decode_{k}": v for k, v in results.decoded.attrs.items()},
+                **{f"summary_{k}": v for k, v in results.summary.items() if v is not None}}
+    for key, value in list(ds.attrs.items()):
+        if isinstance(value, bool):
+            ds.attrs[key] = int(value)
+        elif value is None:
+            del ds.attrs[key]
+    for name in ds.variables:
+        if ds[name].dtype == bool:
+            ds[name] = ds[name].astype(np.int8)
+    return ds
+
+
+def write_dopamine_results(results: DopamineResults, out: str | os.PathLike, *,
+                           formats: tuple[str, ...] = ("png",)) -> list[Path]:
+    """Write the result files into ``out`` (each file atomically; on failure the files of this call are removed)."""
+    from ..io._atomic import save_figure, write_csv, write_netcdf, write_text
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InvalidArgumentError("--out exists and is not a folder", out)
+    samples = results.decoded["samples"].to_numpy()
+    kept = results.decoded["kept"].to_numpy()
+    pooled = np.sort(samples[kept].ravel())
+    decoded_table = pd.DataFrame({"reward_volume": pooled, "weight": np.full(pooled.size, 1.0 / pooled.size)})
+    written: list[Path] = []
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        written.append(write_csv(out / "cells.csv", results.cells))
+        written.append(write_csv(out / "decoded_distribution.csv", decoded_table))
+        written.append(write_text(out / "summary.json", json.dumps(results.summary, indent=2) + "\n"))
+        written.append(write_netcdf(out / "fit.nc", _fit_netcdf(results)))
+        for name, fig in results.figures.items():
+            for fmt in formats:
+                written.append(save_figure(out / f"{name}.{fmt}", fig))
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    return written
+
+
+def _run(args: argparse.Namespace, source: Path) -> int:
+    from ..io.nwb import read_dopamine_folder
+
+    formats = tuple(dict.fromkeys(args.format))
+    for fmt in formats:
+        if fmt not in ("png", "pdf", "svg"):
+            raise InvalidArgumentError(f"--format must be png, pdf or svg, not {fmt!r}")
+    recordings = read_dopamine_folder(source)
+    results = analyze_dopamine(recordings, method=args.method, n_bootstrap=args.bootstrap, n_splits=args.splits,
+                               seed=args.seed, decode_code=args.decode_code, smoothing=args.smoothing,
+                               data_name=source.name)
+    written = write_dopamine_results(results, args.out, formats=formats)
+    s = results.summary
+    print(f"{s['n_cells']} cells, {s['n_trials']} cell-trials: tau-reversal r = {s['tau_reversal_r']:.2f} "
+          f"(p = {s['tau_reversal_p']:.2g}), reversal split-half r = {s['reversal_split_half_r']:.2f}, "
+          f"decode loss = {s['decode_loss']:.2g}")
+    print(f"wrote {len(written)} files to {Path(args.out)} (figure: {Path(args.out) / 'summary.png'})")
+    return 0
+
+
+def run_fit_dopamine(args: argparse.Namespace) -> int:
+    """``neurorl fit dopamine RECORDING|FOLDER --out DIR``."""
+    return _run(args, Path(args.recording))
+
+
+def run_reproduce_dopamine(args: argparse.Namespace) -> int:
+    """``neurorl reproduce dopamine [--data FILE|FOLDER] --out DIR``."""
+    source = Path(args.data) if args.data is not None else default_example_data()
+    if args.data is None:
+        print(f"no --data given: using the embedded SIMULATED example recording {source.name}/ "
+              "(see its README.md; ground_truth.csv beside it)")
+    return _run(args, source)
+
+
+def _common_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--method", choices=("counting", "model"), default="counting",
+                   help="reversal-point estimator (default counting, as the original analysis)")
+    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs (default 200)")
+    p.add_argument("--splits", type=int, default=1000, help="random split-halves for the population tests (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--decode-code", choices=("expectile", "quantile"), default="expectile",
+                   help="code assumed when decoding the reward distribution (default expectile)")
+    p.add_argument("--smoothing", choices=("original",), default=None,
+                   help="spike smoothing of the original analysis (default: plain spike counts)")
+    p.add_argument("--format", nargs="+", default=["png"], metavar="FMT",
+                   help="figure formats: png (default), pdf, svg")
+
+
+def register(groups: dict, parent: argparse.ArgumentParser) -> None:
+    """Add ``fit dopamine`` and ``reproduce dopamine`` to the command line."""
+    p = groups["fit"].add_parser(
+        "dopamine", parents=[parent],
+        help="reversal points, asymmetries, population tests and decoding for dopamine recordings (NWB)",
+        description="Fit reversal points and asymmetries of dopamine cells in the variable-reward task, run the "
+                    "split-half population tests and decode the reward distribution (Dabney et al. 2020).")
+    p.add_argument("recording", metavar="RECORDING", help="an NWB file or a folder of NWB files (pooled)")
+    _common_options(p)
+    p.set_defaults(func=run_fit_dopamine)
+
+    r = groups["reproduce"].add_parser(
+        "dopamine", parents=[parent],
+        help="Dabney et al. 2020 analyses and figures (default: the embedded simulated example)",
+        description="Reproduce the Dabney et al. (2020) dopamine analyses and figures on NWB recordings; without "
+                    "--data, on the embedded simulated example recording.")
+    r.add_argument("--data", metavar="FILE|FOLDER", default=None,
+                   help="NWB file or folder (default: the embedded simulated example)")
+    _common_options(r)
+    r.set_defaults(func=run_reproduce_dopamine)

@@ -1,0 +1,280 @@
+"""Figures of the distributional-TD / dopamine analyses (Dabney et al., Nature 2020).
+
+Every function takes the result objects of :mod:`neurorl.analysis` (the ``fit_cells`` Dataset, the
+``decode_distribution`` Dataset), draws into ``ax`` (a new figure when omitted) and returns the Axes;
+:func:`plot_dopamine_summary` returns a whole Figure. Nothing here computes a fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+__all__ = [
+    "plot_response_curves",
+    "plot_reversal_points",
+    "plot_split_half",
+    "plot_asymmetry_vs_reversal",
+    "plot_decoded_distribution",
+    "plot_dopamine_summary",
+]
+
+
+def _axes(ax, figsize=(4.0, 3.2)):
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=figsize, layout="constrained")
+        ax = fig.add_subplot()
+    return ax
+
+
+def _axis_names(axis: str) -> tuple[str, str, str]:
+    if axis == "volume":
+        return "reversal_point", "asymmetry", "reversal point (µl)"
+    if axis == "utility":
+        return "reversal_point_utility", "asymmetry_utility", "reversal point (utility axis, spikes/s)"
+    from ..errors import InvalidArgumentError
+
+    raise InvalidArgumentError(f"axis must be 'volume' or 'utility', not {axis!r}")
+
+
+def _pearson(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    ok = np.isfinite(x) & np.isfinite(y)
+    if ok.sum() < 3:
+        return float("nan"), int(ok.sum())
+    return float(np.corrcoef(x[ok], y[ok])[0, 1]), int(ok.sum())
+
+
+def plot_response_curves(fit: xr.Dataset, *, ax=None, cmap: str = "viridis", log_x: bool = True):
+    """Mean baseline-subtracted response vs reward size, one line per cell coloured by its reversal point.
+
+    Parameters
+    ----------
+    fit
+        ``fit_cells`` result with ``mean_response(cell, reward_volume)`` (spikes/s) and ``reversal_point`` (µl).
+    ax
+        Axes to draw into; a new figure when omitted.
+    cmap
+        Colormap for the reversal points.
+    log_x
+        Reward axis on a log scale (the sizes span 0.1-20 µl).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib as mpl
+
+    ax = _axes(ax)
+    volumes = fit["reward_volume"].to_numpy()
+    mean = fit["mean_response"].to_numpy()
+    reversal = fit["reversal_point"].to_numpy()
+    finite = reversal[np.isfinite(reversal)]
+    low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+    norm = mpl.colors.Normalize(vmin=low, vmax=high if high > low else low + 1)
+    colormap = mpl.colormaps[cmap]
+    for order in np.argsort(np.nan_to_num(reversal, nan=-np.inf)):
+        colour = colormap(norm(reversal[order])) if np.isfinite(reversal[order]) else "0.6"
+        ax.plot(volumes, mean[order], "-", color=colour, lw=1.0, alpha=0.85)
+    ax.axhline(0, color="k", lw=0.6, ls=":")
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel("reward (µl)")
+    ax.set_ylabel("response (spikes/s, baseline-subtracted)")
+    ax.set_title("responses by reward size")
+    mappable = mpl.cm.ScalarMappable(norm=norm, cmap=colormap)
+    ax.figure.colorbar(mappable, ax=ax, label="reversal point (µl)")
+    return ax
+
+
+def plot_reversal_points(fit: xr.Dataset, *, ax=None, axis: str = "volume"):
+    """Reversal points of all cells, sorted, with their bootstrap confidence intervals.
+
+    Parameters
+    ----------
+    fit
+        ``fit_cells`` result (``reversal_point[_utility]`` and, if present, ``..._ci`` over ``bound``).
+    axis
+        ``"volume"`` (µl) or ``"utility"``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax)
+    name, _, label = _axis_names(axis)
+    value = fit[name].to_numpy()
+    order = np.argsort(np.nan_to_num(value, nan=np.inf))
+    rank = np.arange(value.size)
+    if f"{name}_ci" in fit:
+        ci = fit[f"{name}_ci"].transpose("cell", "bound").to_numpy()[order]
+        low = np.clip(value[order] - ci[:, 0], 0, None)
+        high = np.clip(ci[:, 1] - value[order], 0, None)
+        ax.errorbar(rank, value[order], yerr=np.vstack([np.nan_to_num(low), np.nan_to_num(high)]), fmt="o",
+                    ms=3, color="C0", ecolor="0.6", elinewidth=0.8, capsize=0)
+    else:
+        ax.plot(rank, value[order], "o", ms=3, color="C0")
+    if axis == "volume":
+        for volume in fit["reward_volume"].to_numpy():
+            ax.axhline(volume, color="0.85", lw=0.5, zorder=0)
+    ax.set_xlabel("cell (sorted)")
+    ax.set_ylabel(label)
+    ax.set_title("reversal points (95% CI)")
+    return ax
+
+
+def plot_split_half(fit: xr.Dataset, *, ax=None, axis: str = "volume"):
+    """Reversal point from one half of the trials vs the other half, one dot per cell, with Pearson r.
+
+    Needs ``reversal_point[_utility]_half`` over ``half`` (``fit_cells(..., split_half=True)``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax)
+    name, _, label = _axis_names(axis)
+    halves = fit[f"{name}_half"].transpose("cell", "half").to_numpy()
+    a, b = halves[:, 0], halves[:, 1]
+    ax.plot(a, b, "o", ms=4, color="C1", alpha=0.8)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.any():
+        low, high = min(a[ok].min(), b[ok].min()), max(a[ok].max(), b[ok].max())
+        ax.plot([low, high], [low, high], "k:", lw=0.8)
+    r, n = _pearson(a, b)
+    ax.set_xlabel(f"{label}, half A")
+    ax.set_ylabel(f"{label}, half B")
+    ax.set_title(f"split-half reliability (r = {r:.2f}, n = {n})")
+    return ax
+
+
+def plot_asymmetry_vs_reversal(fit: xr.Dataset, *, ax=None, axis: str = "volume",
+                               model_curves: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+                               halves: bool = False):
+    """Asymmetry tau = a+/(a+ + a-) vs reversal point per cell, with a least-squares line and model curves.
+
+    Parameters
+    ----------
+    fit
+        ``fit_cells`` result.
+    axis
+        ``"volume"`` or ``"utility"``.
+    model_curves
+        Label -> ``(reversal_points, taus)`` of simulated populations, e.g. the expectiles of the task's reward
+        distribution (the distributional-TD prediction) drawn as lines.
+    halves
+        Plot the asymmetry of half B of the trials against the reversal point of half A (``*_half``
+        variables of ``fit_cells``), as the paper's test does: estimated from the same trials, noise alone
+        correlates the two even under classic TD.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax)
+    name, tau_name, label = _axis_names(axis)
+    if halves:
+        x = fit[f"{name}_half"].sel(half="a").to_numpy()
+        y = fit[f"{tau_name}_half"].sel(half="b").to_numpy()
+        label = f"{label}, half A"
+    else:
+        x, y = fit[name].to_numpy(), fit[tau_name].to_numpy()
+    ok = np.isfinite(x) & np.isfinite(y)
+    ax.plot(x[ok], y[ok], "o", ms=4, color="C0", alpha=0.85, label="cells")
+    r, n = _pearson(x, y)
+    if ok.sum() >= 3 and np.ptp(x[ok]) > 0:
+        slope, intercept = np.polyfit(x[ok], y[ok], 1)
+        grid = np.linspace(x[ok].min(), x[ok].max(), 50)
+        ax.plot(grid, intercept + slope * grid, "-", color="C0", lw=1.2, label=f"linear fit (r = {r:.2f})")
+    for index, (curve_label, (cx, cy)) in enumerate((model_curves or {}).items()):
+        ax.plot(np.asarray(cx, float), np.asarray(cy, float), "--", color=f"C{index + 2}", lw=1.4, label=curve_label)
+    ax.axhline(0.5, color="0.7", lw=0.6, ls=":")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(label)
+    ax.set_ylabel("asymmetry  a+/(a+ + a-)" + (", half B" if halves else ""))
+    ax.set_title("asymmetry vs reversal point" + (" (split halves)" if halves else ""))
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    return ax
+
+
+def plot_decoded_distribution(decoded: xr.Dataset, *, ax=None, task_volumes: Sequence[float] | None = None,
+                              task_probabilities: Sequence[float] | None = None, log_x: bool = False):
+    """Decoded reward density (``decode_distribution``) against the task's reward distribution.
+
+    The task distribution is drawn as stems (probabilities, right axis); the decoded density as a line with a
+    histogram of the pooled samples (left axis, per µl).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The density axes (the stems live on ``ax.right_ax``-like twin created here).
+    """
+    ax = _axes(ax)
+    grid = decoded["reward"].to_numpy()
+    density = decoded["density"].to_numpy()
+    samples = decoded["samples"].to_numpy()
+    kept = decoded["kept"].to_numpy() if "kept" in decoded else np.ones(samples.shape[0], bool)
+    pooled = samples[kept].ravel()
+    ax.hist(pooled, bins=40, range=(grid.min(), grid.max()), density=True, color="C0", alpha=0.25,
+            label="decoded samples")
+    ax.plot(grid, density, color="C0", lw=1.5, label="decoded density")
+    ax.set_xlabel("reward (µl)")
+    ax.set_ylabel("density (1/µl)")
+    loss = decoded.attrs.get("loss", np.nan)
+    ax.set_title(f"decoded distribution ({decoded.attrs.get('code', 'expectile')}, loss {loss:.2g})")
+    if task_volumes is not None and task_probabilities is not None:
+        twin = ax.twinx()
+        volumes = np.asarray(task_volumes, float)
+        probabilities = np.asarray(task_probabilities, float)
+        twin.vlines(volumes, 0, probabilities, color="C3", lw=2)
+        twin.plot(volumes, probabilities, "o", color="C3", ms=4, label="task distribution")
+        twin.set_ylim(0, probabilities.max() * 1.15)
+        twin.set_ylabel("task probability", color="C3")
+        handles = ax.get_legend_handles_labels()
+        twin_handles = twin.get_legend_handles_labels()
+        ax.legend(handles[0] + twin_handles[0], handles[1] + twin_handles[1], fontsize=7, frameon=False)
+    else:
+        ax.legend(fontsize=7, frameon=False)
+    if log_x:
+        ax.set_xscale("symlog", linthresh=0.1)
+    return ax
+
+
+def plot_dopamine_summary(fit: xr.Dataset, decoded: xr.Dataset | None = None, *,
+                          model_curves: dict | None = None, task_volumes=None, task_probabilities=None,
+                          title: str | None = None):
+    """The main-job figure: response curves, sorted reversal points, split-half scatter, asymmetry vs
+    reversal point, and the decoded distribution (2 x 3 panels).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(13, 7.5), layout="constrained")
+    axes = fig.subplots(2, 3)
+    plot_response_curves(fit, ax=axes[0, 0])
+    plot_reversal_points(fit, ax=axes[0, 1])
+    if "reversal_point_half" in fit:
+        plot_split_half(fit, ax=axes[0, 2])
+    else:
+        axes[0, 2].set_axis_off()
+    plot_asymmetry_vs_reversal(fit, ax=axes[1, 0], model_curves=model_curves)
+    if "reversal_point_utility_half" in fit and "asymmetry_utility_half" in fit:
+        plot_asymmetry_vs_reversal(fit, ax=axes[1, 1], axis="utility", halves=True)
+    elif "reversal_point_utility" in fit:
+        plot_asymmetry_vs_reversal(fit, ax=axes[1, 1], axis="utility")
+    else:
+        axes[1, 1].set_axis_off()
+    if decoded is not None:
+        plot_decoded_distribution(decoded, ax=axes[1, 2], task_volumes=task_volumes,
+                                  task_probabilities=task_probabilities)
+    else:
+        axes[1, 2].set_axis_off()
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -1,0 +1,264 @@
+"""Tests of the simulated BCI learner (neurorl.models.bci_learning).
+
+Behaviour with the default settings is asserted on small seeded runs (BCI neurons only, ``record=False``; the
+P0 neurons do not affect the cursor). Paper-scale runs (300 P0 neurons, the full learning-time curve) are marked
+``slow``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from neurorl.errors import InvalidArgumentError
+from neurorl.models.bci_learning import (
+    BCILearnerParams,
+    BCISession,
+    learned_cursor_shift,
+    learning_time_vs_n_bci,
+    simulate_bci_experiment,
+    summarize_session,
+)
+from neurorl.tasks.bci import BCITask
+
+SEEDS = (0, 1, 2)
+
+
+def _days(rule, days, seed, **kwargs):
+    kwargs.setdefault("n_p0", 0)
+    kwargs.setdefault("record", False)
+    return [summarize_session(s) for s in simulate_bci_experiment(rule, days=days, seed=seed, **kwargs)]
+
+
+@pytest.fixture(scope="module")
+def small_sessions() -> dict[str, BCISession]:
+    """One 3-minute day of each rule with 12 P0 neurons, all arrays recorded."""
+    return {rule: next(iter(simulate_bci_experiment(rule, days=1, session_minutes=3, n_p0=12, seed=7)))
+            for rule in ("vectorized", "scalar", "none")}
+
+
+@pytest.fixture(scope="module")
+def default_runs() -> dict:
+    """Default settings, 10 BCI neurons, 41-min sessions: vectorized 8 days, scalar and none 4 days, 3 seeds."""
+    return {(rule, seed): _days(rule, days, seed)
+            for rule, days in (("vectorized", 8), ("scalar", 4), ("none", 4)) for seed in SEEDS}
+
+
+# ------------------------------------------------------------------------------------------------ structure
+def test_session_shapes_and_labels(small_sessions):
+    s = small_sessions["vectorized"]
+    task = BCITask()
+    n_frames = task.baseline_frames + task.frames(3 * 60)
+    assert s.soma_dff.shape == s.dendrite_dff.shape == s.teaching_signal.shape == (n_frames, 22)
+    assert s.soma_dff.dtype == np.float32 and s.dendrite_dff.dtype == np.float32
+    assert s.spike_counts.dtype == np.uint8 and s.spike_counts.shape == (n_frames, 22)
+    assert s.cursor.shape == s.grating_angle.shape == s.error.shape == (n_frames,)
+    assert s.baseline_frames == 12_000 and s.frame_rate_hz == 15.46
+    assert sorted(np.unique(s.ensemble)) == ["P+", "P-", "P0"]
+    assert (s.ensemble == "P+").sum() == 5 and (s.ensemble == "P-").sum() == 5
+    np.testing.assert_allclose(s.bci_weight[s.ensemble == "P+"], 0.2)
+    np.testing.assert_allclose(s.bci_weight[s.ensemble == "P-"], -0.2)
+    assert isinstance(s.trials, pd.DataFrame) and len(s.trials) > 3
+    for col in ("start_time", "stop_time", "target_hit", "rewarded", "time_to_target", "threshold",
+                "reward_time", "reward_volume", "response_start_time", "rpe"):
+        assert col in s.trials
+    assert s.session_minutes == pytest.approx(3.0, abs=0.01)
+    assert s.rewards_per_min == pytest.approx(s.trials["rewarded"].sum() / s.session_minutes)
+
+
+def test_same_seed_same_numbers_and_different_seed_differs():
+    a = next(iter(simulate_bci_experiment("scalar", days=1, session_minutes=1, n_p0=3, seed=11)))
+    b = next(iter(simulate_bci_experiment("scalar", days=1, session_minutes=1, n_p0=3, seed=11)))
+    c = next(iter(simulate_bci_experiment("scalar", days=1, session_minutes=1, n_p0=3, seed=12)))
+    for name in ("soma_dff", "dendrite_dff", "cursor", "teaching_signal", "spike_counts"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+    pd.testing.assert_frame_equal(a.trials, b.trials)
+    assert not np.array_equal(a.cursor, c.cursor)
+
+
+def test_bad_arguments():
+    with pytest.raises(InvalidArgumentError):
+        next(iter(simulate_bci_experiment("hebbian", days=1)))
+    with pytest.raises(InvalidArgumentError):
+        next(iter(simulate_bci_experiment("none", days=1, n_bci=1)))
+    with pytest.raises(InvalidArgumentError):
+        next(iter(simulate_bci_experiment("none", days=1, n_p0=-1)))
+    with pytest.raises(InvalidArgumentError):
+        BCILearnerParams(calcium_tau_s=0)
+
+
+def test_trial_timing_follows_the_task(small_sessions):
+    s = small_sessions["none"]
+    task = BCITask()
+    fr = s.frame_rate_hz
+    tr = s.trials
+    frame = 1 / fr
+    grey = task.frames(task.grey_s) / fr
+    hits, misses = tr[tr.target_hit], tr[~tr.target_hit]
+    assert len(hits) and len(misses)
+    # grey screen, then the grating
+    np.testing.assert_allclose(tr.response_start_time - tr.start_time, grey, atol=1e-9)
+    # hit: freeze 2 s then 1 s black; reward 1 s after the hit
+    hit_time = hits.response_start_time + hits.time_to_target
+    np.testing.assert_allclose(hits.stop_time - hit_time, (task.frames(2) + task.frames(1) + 1) / fr, atol=1e-9)
+    np.testing.assert_allclose(hits.reward_time - hit_time, task.frames(1) / fr, atol=1e-9)
+    assert np.all(hits.time_to_target <= task.response_max_s) and np.all(hits.reward_volume == 4.0)
+    # miss: the full 28 s, then a 3 s timeout; no reward
+    np.testing.assert_allclose(misses.stop_time - misses.response_start_time,
+                               (task.frames(28) + task.frames(3)) / fr, atol=1e-9)
+    assert misses.time_to_target.isna().all() and misses.reward_time.isna().all()
+    assert np.all(misses.reward_volume == 0)
+    # trials tile the closed loop back to back, after the baseline
+    assert tr.start_time.iloc[0] == pytest.approx(s.baseline_frames / fr)
+    np.testing.assert_allclose(tr.start_time.to_numpy()[1:], tr.stop_time.to_numpy()[:-1])
+    # the cursor reached the threshold exactly at each hit and never during a miss
+    for _, row in hits.iterrows():
+        f = int(round((row.response_start_time + row.time_to_target) * fr))
+        assert s.cursor[f] >= row.threshold - 1e-6 and np.all(s.cursor[int(round(row.response_start_time * fr)):f]
+                                                           < row.threshold + 1e-6)
+    assert frame > 0
+
+
+def test_grating_angle_and_error(small_sessions):
+    s = small_sessions["vectorized"]
+    base = s.grating_angle[:s.baseline_frames]
+    assert np.isnan(base).all() and np.isnan(s.error[:s.baseline_frames]).all()
+    shown = s.grating_angle[np.isfinite(s.grating_angle)]
+    assert set(np.unique(shown)) <= {0.0, 15.0, 30.0, 45.0, 60.0, 75.0, 90.0}
+    err = s.error[np.isfinite(s.error)]
+    assert err.min() >= 0 and err.max() <= 1
+    # 90 degrees only at or past the threshold (hit and freeze)
+    during = np.isfinite(s.error)
+    at_target = during & (s.grating_angle == 90)
+    assert np.all(s.cursor[at_target] >= s.threshold - 1e-6)
+
+
+def test_teaching_signals_by_rule(small_sessions):
+    none, vec, sca = small_sessions["none"], small_sessions["vectorized"], small_sessions["scalar"]
+    assert not none.teaching_signal.any()
+    assert np.all(none.drive_end == 0)
+    # vectorized: P+ and P- get opposite signals, P0 nothing
+    t = vec.teaching_signal
+    plus, minus, p0 = vec.ensemble == "P+", vec.ensemble == "P-", vec.ensemble == "P0"
+    assert np.abs(t[:, plus]).sum() > 0 and not t[:, p0].any()
+    np.testing.assert_allclose(t[:, plus], -t[:, minus][:, :1].repeat(plus.sum(), 1), atol=1e-7)
+    # ... equal to minus the gain times the sign times the change in error over the lag
+    params = BCILearnerParams()
+    lag = BCITask().frames(params.error_lag_s)
+    e = vec.error.astype(float)
+    resp = np.flatnonzero(np.isfinite(e))
+    inner = [f for f in resp if f - lag in set(resp) and np.all(np.isfinite(e[f - lag:f + 1]))]
+    f = np.asarray(inner[:200])
+    np.testing.assert_allclose(t[f, np.flatnonzero(plus)[0]], -params.vectorized_gain * (e[f] - e[f - lag]),
+                               atol=1e-6)
+    # drives move in the ensemble's direction
+    assert np.all(vec.drive_end[plus] >= 0) and np.all(vec.drive_end[minus] <= 0)
+    # scalar: one broadcast value per frame for every neuron (P0 included), equal to gain x RPE
+    ts = sca.teaching_signal
+    assert np.abs(ts).sum() > 0
+    np.testing.assert_array_equal(ts, np.repeat(ts[:, :1], ts.shape[1], axis=1))
+    rpes = set(np.round(sca.trials.rpe.dropna().to_numpy() * params.scalar_gain, 5))
+    assert set(np.round(np.unique(ts[ts != 0]), 5)) <= rpes | set(np.round(ts[ts != 0], 5))
+
+
+def test_dendrite_is_linear_in_soma_plus_teaching_signal(small_sessions):
+    """At isolated single-spike events, dendritic jump - coupling x somatic jump ~ offset + beta x T."""
+    s = small_sessions["vectorized"]
+    params = BCILearnerParams()
+    fr = s.frame_rate_hz
+    decay_d = np.exp(-1 / (params.dendrite_tau_s * fr))
+    sp = s.spike_counts.astype(int)
+    d = s.dendrite_dff.astype(float)
+    cols = np.flatnonzero(s.ensemble != "P0")
+    xs, ys = [], []
+    for c in cols:
+        f = np.flatnonzero(sp[1:, c] == 1) + 1
+        jump = d[f, c] - decay_d * d[f - 1, c]
+        xs.append(s.teaching_signal[f, c])
+        ys.append(jump - params.dendrite_coupling * params.spike_amplitude_dff)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    slope, intercept = np.polyfit(x, y, 1)
+    # noise: event sd 0.05 plus imaging noise sqrt(1 + decay^2) x 0.12 per jump
+    assert slope == pytest.approx(params.teaching_coupling, abs=0.25)
+    assert intercept == pytest.approx(params.dendrite_offset, abs=0.03)
+
+
+# ------------------------------------------------------------------------------------------------ behaviour
+def test_day1_accuracy_near_calibrated_half(default_runs):
+    day1 = [default_runs[("none", s)][0]["accuracy"] for s in SEEDS]
+    # the threshold comes from ~26 independent 28-s windows: sd of the success rate ~0.1 per seed
+    assert abs(np.mean(day1) - 0.5) < 0.12
+    assert all(0.25 < a < 0.8 for a in day1)
+    assert all(abs(default_runs[("none", s)][0]["pseudo_success"] - 0.5) < 0.05 for s in SEEDS)
+
+
+def test_no_instructive_signal_stays_near_half(default_runs):
+    acc = np.array([[row["accuracy"] for row in default_runs[("none", s)]] for s in SEEDS])
+    assert abs(acc.mean() - 0.5) < 0.1
+    assert np.all(np.abs(acc.mean(axis=0) - 0.5) < 0.15)
+    assert all(row["learned_shift_sd"] == 0 for s in SEEDS for row in default_runs[("none", s)])
+
+
+def test_vectorized_learns_above_07(default_runs):
+    last = [np.mean([row["accuracy"] for row in default_runs[("vectorized", s)][-3:]]) for s in SEEDS]
+    assert all(a > 0.7 for a in last) and np.mean(last) > 0.75, last
+    for s in SEEDS:
+        rows = default_runs[("vectorized", s)]
+        assert rows[-1]["drive_p_plus"] > 0.2 and rows[-1]["drive_p_minus"] < -0.2
+
+
+def test_scalar_learns_more_slowly_than_vectorized(default_runs):
+    vec = np.array([default_runs[("vectorized", s)][3]["learned_shift_sd"] for s in SEEDS])
+    sca = np.array([default_runs[("scalar", s)][3]["learned_shift_sd"] for s in SEEDS])
+    assert np.all(vec > sca), (vec, sca)
+    assert vec.mean() > 1.5 * sca.mean(), (vec, sca)
+    # the scalar rule does learn, in the right direction, just slowly
+    assert np.all(sca > 0)
+    acc_vec = np.mean([[r["accuracy"] for r in default_runs[("vectorized", s)][:4]] for s in SEEDS])
+    acc_sca = np.mean([[r["accuracy"] for r in default_runs[("scalar", s)][:4]] for s in SEEDS])
+    assert acc_vec > acc_sca
+
+
+def test_scalar_slowdown_grows_with_n_bci():
+    ds = learning_time_vs_n_bci((4, 16), seeds=(0, 1), days=4)
+    slow = ds["slowdown"].to_series()
+    assert slow.loc[4] > 1.5
+    assert slow.loc[16] > 1.3 * slow.loc[4], slow.to_dict()
+    rate = ds["learning_rate_sd_per_day"]
+    # vectorized: coherent steps, rate grows with n; scalar: each neuron's share of the broadcast signal shrinks
+    assert float(rate.sel(rule="vectorized", n_bci=16).median()) > float(rate.sel(rule="vectorized", n_bci=4).median())
+
+
+def test_learned_cursor_shift_is_zero_without_learning(small_sessions):
+    assert learned_cursor_shift(small_sessions["none"]) == 0.0
+    assert learned_cursor_shift(small_sessions["vectorized"]) > 0.0
+
+
+def test_one_day_at_a_time():
+    gen = simulate_bci_experiment("none", days=3, session_minutes=1, n_p0=2, seed=0)
+    first = next(gen)
+    assert first.day == 1
+    assert [s.day for s in gen] == [2, 3]
+
+
+@pytest.mark.slow
+def test_paper_scale_learning_curves():
+    """14 days x 41 min x 300 P0: vectorized > 0.7 at the end, none ~0.5, scalar in between."""
+    rows = {rule: _days(rule, 14, 0, n_p0=300, record=True) for rule in ("vectorized", "scalar", "none")}
+    assert np.mean([r["accuracy"] for r in rows["vectorized"][-3:]]) > 0.7
+    assert abs(np.mean([r["accuracy"] for r in rows["none"]]) - 0.5) < 0.12
+    assert rows["scalar"][-1]["learned_shift_sd"] < rows["vectorized"][-1]["learned_shift_sd"]
+
+
+@pytest.mark.slow
+def test_learning_time_curve_full():
+    """Equal per-neuron step budgets: same speed with one neuron per ensemble, scalar falls behind as n grows."""
+    ds = learning_time_vs_n_bci((2, 4, 8, 16), seeds=(0, 1, 2), days=4)
+    slow = ds["slowdown"].to_series()
+    assert 0.7 < slow.loc[2] < 1.4  # n = 2: the scalar signal carries the same credit as the vectorized one
+    assert slow.loc[4] > 1.3 and slow.loc[8] > 1.3
+    assert slow.loc[16] > 2.0 and slow.loc[16] > 1.3 * slow.loc[4]
+    scalar_rate = ds["learning_rate_sd_per_day"].sel(rule="scalar").median("seed")
+    # the scalar rule's rate (in baseline sd) does not depend on n (see the module docstring)
+    assert float(scalar_rate.max() / scalar_rate.min()) < 1.3
