@@ -142,6 +142,12 @@ class ReluMLP:
         self._activations = activations
         return h
 
+    def _last_outputs(self) -> np.ndarray:
+        """Outputs of the last :meth:`forward` batch (the state :meth:`learn` works on)."""
+        if not self._activations:
+            raise InvalidArgumentError("call forward() before learn()")
+        return self._activations[-1]
+
     def q_values(self, x: np.ndarray, chunk: int = 5000) -> np.ndarray:
         """Q-values for many inputs, computed in chunks, without touching the learning state."""
         saved = self._activations

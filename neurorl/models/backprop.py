@@ -55,12 +55,6 @@ class BackpropMLP(ReluMLP):
         super().__init__(layer_sizes, bias=bias, init_scale=init_scale, dtype=dtype, seed=seed)
         self.learning_rate = float(learning_rate)
         self.loss = loss
-        self._q: np.ndarray | None = None
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        q = super().forward(x)
-        self._q = q
-        return q
 
     def select(self, q_values: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """Greedy choice (the class with the largest output)."""
@@ -69,9 +63,7 @@ class BackpropMLP(ReluMLP):
     def learn(self, actions: np.ndarray | None, rewards: np.ndarray | None, labels: np.ndarray,
               learning_rate: float | None = None) -> np.ndarray:
         """One SGD step on the last :meth:`forward` batch given the true ``labels``; returns per-trial loss."""
-        q = self._q
-        if q is None:
-            raise InvalidArgumentError("call forward() before learn()")
+        q = self._last_outputs()
         labels = np.asarray(labels)
         n = q.shape[0]
         rows = np.arange(n)

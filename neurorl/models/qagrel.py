@@ -120,12 +120,6 @@ class QAGREL(ReluMLP):
                                                     zip(self.weights[1:], self.feedback_weights[1:], strict=True)]
         else:
             self._targets = [[w] for w in self.weights]
-        self._q: np.ndarray | None = None
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        q = super().forward(x)
-        self._q = q
-        return q
 
     def select(self, q_values: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """Max-Boltzmann choice of one action per row of ``q_values`` (uses the network's generator)."""
@@ -152,9 +146,7 @@ class QAGREL(ReluMLP):
         numpy.ndarray
             ``(n,)`` reward-prediction errors ``delta = r - q_a``.
         """
-        q = self._q
-        if q is None:
-            raise InvalidArgumentError("call forward() before learn()")
+        q = self._last_outputs()
         actions = np.asarray(actions)
         n = q.shape[0]
         rows = np.arange(n)
