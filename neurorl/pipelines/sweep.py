@@ -90,7 +90,9 @@ def _label(config: dict) -> str:
     parts = [rule] + ([config.get("feedback", "symmetric")] if rule == "qagrel" else []) + [
         hidden or "0", f"lr{config.get('learning_rate', 0.5):g}"]
     extra = {k: v for k, v in config.items() if k not in ("rule", "feedback", "hidden", "learning_rate")}
-    return "_".join(parts) + (f"_{json.dumps(extra, sort_keys=True)}" if extra else "")
+    settings = ",".join(f"{key}={'-'.join(map(str, value)) if isinstance(value, list | tuple) else value}"
+                        for key, value in sorted(extra.items()))
+    return "_".join(parts) + (f"_{settings}" if settings else "")
 
 
 def _run_qagrel(args: argparse.Namespace) -> int:
