@@ -10,10 +10,11 @@ from neurorl.analysis.decoding import (
     _expectile_kernel_numpy,
     _make_expectile_kernel,
     decode_distribution,
+    decode_fit,
     expectiles_of_samples,
     quantiles_of_samples,
 )
-from neurorl.errors import InvalidArgumentError
+from neurorl.errors import InvalidArgumentError, MissingDataError
 
 VOLUMES = np.array([0.1, 0.3, 1.2, 2.5, 5.0, 10.0, 20.0])
 PROBS = np.array([0.0661, 0.0909, 0.1485, 0.1549, 0.3116, 0.1510, 0.0771])
@@ -149,3 +150,20 @@ def test_bad_arguments(kwargs):
 def test_too_few_cells():
     with pytest.raises(InvalidArgumentError, match="at least 2"):
         decode_distribution([1.0, np.nan], [0.5, 0.5])
+
+
+def test_decode_fit_uses_uncensored_finite_cells_only():
+    import xarray as xr
+
+    points = task_expectiles(TAUS[:12])
+    fit = xr.Dataset({
+        "reversal_point": ("cell", np.append(points, [0.1, np.nan])),
+        "asymmetry": ("cell", np.append(TAUS[:12], [0.2, 0.6])),
+        "reversal_censored": ("cell", np.append(np.zeros(12, int), [1, 0])),
+    })
+    decoded = decode_fit(fit, seed=5, n_restarts=4)
+    direct = decode_distribution(points, TAUS[:12], seed=5, n_restarts=4)
+    np.testing.assert_array_equal(decoded["samples"], direct["samples"])
+    assert decoded.attrs["n_cells"] == 12 and decoded.attrs["n_censored"] == 1
+    with pytest.raises(MissingDataError, match="fewer than 2 of 3 cells"):
+        decode_fit(fit.isel(cell=[0, 12, 13]))

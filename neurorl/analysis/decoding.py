@@ -27,9 +27,9 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, MissingDataError
 
-__all__ = ["decode_distribution", "expectiles_of_samples", "quantiles_of_samples"]
+__all__ = ["decode_distribution", "decode_fit", "expectiles_of_samples", "quantiles_of_samples"]
 
 
 def expectiles_of_samples(samples: np.ndarray, taus: np.ndarray, weights: np.ndarray | None = None,
@@ -403,3 +403,29 @@ def decode_distribution(
             "n_iterations": int(result.nit), "optimizer": "L-BFGS-B (analytic gradient, restarts batched)",
         },
     )
+
+
+def decode_fit(fit: xr.Dataset, **kwargs) -> xr.Dataset:
+    """Decode the reward distribution from a :func:`neurorl.analysis.reversal.fit_cells` result.
+
+    Uses each cell's ``reversal_point`` (µl) and ``asymmetry`` (tau), keeping the cells where both are finite
+    and whose reversal point is not censored at the edge of the reward range (``reversal_censored``), then
+    calls :func:`decode_distribution` with ``kwargs``. The result's attrs add ``n_censored``, the number
+    of cells left out because their reversal point was censored.
+
+    Raises
+    ------
+    MissingDataError
+        Fewer than 2 usable cells.
+    """
+    reversal_points = fit["reversal_point"].to_numpy().astype(float)
+    asymmetries = fit["asymmetry"].to_numpy().astype(float)
+    censored = (fit["reversal_censored"].to_numpy() != 0 if "reversal_censored" in fit
+                else np.zeros(reversal_points.shape, bool))
+    usable = np.isfinite(reversal_points) & np.isfinite(asymmetries) & ~censored
+    if usable.sum() < 2:
+        raise MissingDataError(f"fewer than 2 of {usable.size} cells have a reversal point inside the reward "
+                               "range; cannot decode")
+    decoded = decode_distribution(reversal_points[usable], asymmetries[usable], **kwargs)
+    decoded.attrs["n_censored"] = int(censored.sum())
+    return decoded

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,10 +93,12 @@ def write_netcdf(target: str | os.PathLike, dataset) -> Path:
 
 
 def save_figure(target: str | os.PathLike, figure, **kwargs) -> Path:
-    """Save a matplotlib figure atomically; the format follows ``target``'s suffix."""
+    """Save a matplotlib figure atomically; the format follows ``target``'s suffix. A pyplot figure is closed."""
     target = Path(target)
     kwargs.setdefault("dpi", 150)
     kwargs.setdefault("bbox_inches", "tight")
     with atomic_path(target) as tmp:
         figure.savefig(tmp, format=target.suffix.lstrip(".") or "png", **kwargs)
+    if "matplotlib.pyplot" in sys.modules:  # a saved pyplot figure is done with: free it (no-op otherwise)
+        sys.modules["matplotlib.pyplot"].close(figure)
     return target

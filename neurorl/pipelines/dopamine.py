@@ -86,10 +86,10 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
     Calls :func:`neurorl.analysis.responses.compute_responses`, :func:`neurorl.analysis.reversal.fit_cells`,
     :func:`~neurorl.analysis.reversal.tau_reversal_correlation`,
     :func:`~neurorl.analysis.reversal.reversal_split_half` and
-    :func:`neurorl.analysis.decoding.decode_distribution`, then draws the figures.
+    :func:`neurorl.analysis.decoding.decode_fit`, then draws the figures.
     """
     from .. import __version__
-    from ..analysis.decoding import decode_distribution
+    from ..analysis.decoding import decode_fit
     from ..analysis.responses import compute_responses
     from ..analysis.reversal import fit_cells, reversal_split_half, tau_reversal_correlation
     from ..tasks.variable_reward import VariableRewardTask
@@ -107,27 +107,22 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
     tau_reversal = tau_reversal_correlation(responses, n_splits=n_splits, seed=rng, method=method)
     split_half = reversal_split_half(responses, n_splits=n_splits, seed=rng, method=method)
 
-    reversal = fit["reversal_point"].to_numpy()
-    asymmetry = fit["asymmetry"].to_numpy()
-    usable = np.isfinite(reversal) & np.isfinite(asymmetry)
-    if "reversal_censored" in fit:
-        usable &= fit["reversal_censored"].to_numpy() == 0
-    if usable.sum() < 2:
-        raise MissingDataError("fewer than 2 cells have a reversal point inside the reward range; cannot decode",
-                               data_name or None)
-    decoded = decode_distribution(reversal[usable], asymmetry[usable], code=decode_code, seed=rng)
+    try:
+        decoded = decode_fit(fit, code=decode_code, seed=rng)
+    except MissingDataError as error:
+        raise MissingDataError(error.message, data_name or None) from None
 
     ci = fit["reversal_point_ci"].transpose("cell", "bound")
     cells = pd.DataFrame({
         "session": fit["session"].to_numpy().astype(str),
         "cell": fit["unit"].to_numpy(),
-        "reversal_point": reversal,
+        "reversal_point": fit["reversal_point"].to_numpy(),
         "reversal_point_low": ci.sel(bound="low").to_numpy(),
         "reversal_point_high": ci.sel(bound="high").to_numpy(),
         "reversal_point_utility": fit["reversal_point_utility"].to_numpy(),
         "alpha_pos": fit["alpha_pos"].to_numpy(),
         "alpha_neg": fit["alpha_neg"].to_numpy(),
-        "asymmetry": asymmetry,
+        "asymmetry": fit["asymmetry"].to_numpy(),
     }, columns=list(CELL_COLUMNS))
 
     summary = {

@@ -23,11 +23,11 @@ __all__ = [
 
 
 def _axes(ax, figsize=(4.0, 3.2)):
+    # a pyplot figure, so that a call without ``ax`` shows in a notebook; pipelines close it once saved
     if ax is None:
-        from matplotlib.figure import Figure
+        import matplotlib.pyplot as plt
 
-        fig = Figure(figsize=figsize, layout="constrained")
-        ax = fig.add_subplot()
+        _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
 
 
