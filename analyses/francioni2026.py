@@ -45,10 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else RESULTS / stem
     if args.quick:
         scale = dict(days=4, session_minutes=20.0, n_p0=100, n_shuffles=200, n_bci_values=(2, 4, 8, 16),
-                     curve_seeds=2, curve_days=4, curve_minutes=20.0)
+                     curve_seeds=4, curve_days=4, curve_minutes=20.0)
     else:
         scale = dict(days=14, session_minutes=41.0, n_p0=300, n_shuffles=1000, n_bci_values=(2, 4, 6, 8, 10, 16, 24),
-                     curve_seeds=3)
+                     curve_seeds=10, curve_days=4)
     started = time.perf_counter()
     groups, written = reproduce(out, seed=args.seed, **scale)
     seconds = time.perf_counter() - started
@@ -58,6 +58,23 @@ def main(argv: list[str] | None = None) -> int:
     text = (f"# Francioni et al. 2026 — simulated BCI experiment ({'quick' if args.quick else 'paper'} scale)\n\n"
             f"Command: `{command}` (seed {args.seed}; {settings}); {seconds:.0f} s.\n\n"
             + _markdown(table) + "\n")
+    curve_csv = out / "learning_time_vs_n_bci.csv"
+    if curve_csv.exists():
+        import pandas as pd
+
+        lt = pd.read_csv(curve_csv)
+        times = lt.groupby(["n_bci", "rule"])["learning_time_days"].median().unstack("rule")
+        curve = pd.DataFrame({"n_bci": times.index,
+                              "median_learning_time_vectorized_days": times["vectorized"].to_numpy(),
+                              "median_learning_time_scalar_days": times["scalar"].to_numpy()})
+        per_n = lt.groupby("n_bci")[["slowdown", "slowdown_q25", "slowdown_q75"]].first()
+        curve["slowdown_median"] = per_n["slowdown"].to_numpy()
+        curve["slowdown_q25"] = per_n["slowdown_q25"].to_numpy()
+        curve["slowdown_q75"] = per_n["slowdown_q75"].to_numpy()
+        text += ("\nLearning time (0.7 baseline sd / fitted rate of the learned cursor shift, first "
+                 f"{scale['curve_days']} days) against the number of BCI neurons, median over "
+                 f"{scale['curve_seeds']} seeds; slowdown = median over seeds of the paired scalar / vectorized "
+                 "ratio (quartiles):\n\n" + _markdown(curve) + "\n")
     written.append(write_text(out / f"{stem}.md", text))
     print(text)
     for path in written:

@@ -148,6 +148,60 @@ def test_trial_residual_vectors_window():
     np.testing.assert_allclose(v.values, [[1.0, 3.0], [7.0, 0.0], [0.0, 0.0]])
 
 
+def test_soma_locked_events_known_magnitudes():
+    """Isolated transients: magnitude = peak minus the pre-event level, in both compartments, at soma events."""
+    n = 400
+    kernel = np.exp(-np.arange(60) / 6.0)
+    onsets, amps = np.array([50, 150, 250]), np.array([1.0, 2.0, 0.5])
+    impulse = np.zeros(n)
+    impulse[onsets] = amps
+    soma = 0.2 + np.convolve(impulse, kernel)[:n]
+    dend = 0.1 + 0.5 * (soma - 0.2) + 0.3 * (np.arange(n) >= 350)  # a step without a somatic event
+    traces_s = np.column_stack([soma, np.full(n, 0.2)])
+    traces_d = np.column_stack([dend, np.zeros(n)])
+    events = A.detect_events(traces_s + 1e-3 * np.random.default_rng(0).standard_normal((n, 2)), RATE,
+                             threshold_sd=3.0)
+    ev = A.soma_locked_events(traces_s, traces_d, events, dendrites=[0])
+    assert ev["neuron"].values.tolist() == [0, 0, 0]
+    np.testing.assert_allclose(ev["time"].values, onsets / RATE)
+    np.testing.assert_allclose(ev["soma_magnitude"].values, amps, atol=1e-6)
+    np.testing.assert_allclose(ev["dendrite_magnitude"].values, 0.5 * amps, atol=1e-6)
+    fit = A.fit_dendrite_residuals(ev)
+    assert float(fit["slope"][0]) == pytest.approx(0.5) and np.abs(fit["residual"].values).max() < 1e-6
+
+
+def test_trial_window_residuals_known_answer():
+    rng = np.random.default_rng(3)
+    n_frames, n_trials = 3000, 40
+    soma = rng.gamma(2.0, 0.1, size=(n_frames, 2))
+    dend = 0.1 + 0.5 * soma
+    outcome = np.linspace(5.0, (n_frames - 60) / RATE, n_trials)
+    exact = A.trial_window_residuals(soma, dend, outcome, RATE, [0, 1], window_s=(-1.0, 2.5))
+    np.testing.assert_allclose(exact["slope"].values, 0.5)
+    np.testing.assert_allclose(exact["intercept"].values, 0.1)
+    assert np.abs(exact.values).max() < 1e-12
+    # a dendritic bump after rewarded outcomes in neuron 1 only, and neuron 1 has no dendrite in a second call
+    hit = np.arange(n_trials) % 2 == 0
+    bumped = dend.copy()
+    for t in outcome[hit]:
+        f = int(round(t * RATE))
+        bumped[f:f + 10, 1] += 0.4
+    res = A.trial_window_residuals(soma, bumped, outcome, RATE, [0, 1])
+    assert np.abs(res.values[:, 0]).max() < 1e-12
+    # against a direct computation: window means, then numpy's least-squares line over trials
+    lo = np.round((outcome - 1.0) * RATE).astype(int)
+    hi = np.round((outcome + 2.5) * RATE).astype(int)
+    s_win = np.array([soma[a:b, 1].mean() for a, b in zip(lo, hi, strict=True)])
+    d_win = np.array([bumped[a:b, 1].mean() for a, b in zip(lo, hi, strict=True)])
+    slope, intercept = np.polyfit(s_win, d_win, 1)
+    np.testing.assert_allclose(res.values[:, 1], d_win - intercept - slope * s_win, atol=1e-10)
+    # the bump (0.4 over 10 of the window's 54 frames = 0.074) survives the fit
+    gap = res.values[hit, 1].mean() - res.values[~hit, 1].mean()
+    assert 0.05 < gap < 0.09
+    missing = A.trial_window_residuals(soma, dend, outcome, RATE, [0, 1], dendrite_of=[0, -1])
+    assert np.all(missing.values[:, 1] == 0) and np.isnan(float(missing["slope"][1]))
+
+
 def test_learning_curves_time_and_rate_change():
     trials = {1: pd.DataFrame({"target_hit": [True, False, True, False], "rewarded": [True, False, True, False],
                                "time_to_target": [3.0, np.nan, 5.0, np.nan]}),
@@ -240,22 +294,74 @@ def test_vectorized_signature_only_in_vectorized(simulated):
     assert float(vec["signature_p_value"]) < 0.01
     for rule in ("scalar", "none"):
         other = simulated[rule]["by_epoch"]
-        # measured over seeds 11-14 at this size: vectorized 0.086-0.224 (p <= 0.003); scalar and none
-        # |signature| <= 0.052, i.e. at most 0.24 x the vectorized value of the same seed
+        # seed 11 at this size (soma-locked events): vectorized 0.116 (p < 1e-9); none 0.016 and scalar
+        # -0.020, i.e. at most 0.17 x the vectorized value
         assert abs(float(other["signature"])) < 0.35 * float(vec["signature"]), rule
 
 
-def test_residual_decoding_above_chance_only_with_instructive_signal(simulated):
-    # decoding from the P+/P- residual population vector, within-day leave-one-out, 200 label shuffles.
-    # Measured at this size (seeds 11, 12): vectorized 0.75, 0.62; scalar 0.74, 0.71 (all p = 0.005);
-    # none 0.59 (p = 0.015-0.025), 0.57 (p = 0.025-0.03). Without an instructive signal the residuals of BCI
-    # neurons still carry a weak, reward-related dependence on firing (event selection: a dendritic event must
-    # cross its own threshold to be coincident), so `none` sits near chance and well below both instructive rules.
-    accuracy = {rule: float(simulated[rule]["decoding"]["accuracy"]) for rule in simulated}
-    for rule in ("vectorized", "scalar"):
-        dec = simulated[rule]["decoding"]
-        assert float(dec["p_value"]) < 0.02 and accuracy[rule] > 0.65, rule
-        # leave-one-out with a re-fitted intercept scores shuffled labels slightly below 0.5
-        assert float(dec["shuffle_mean"]) == pytest.approx(0.5, abs=0.05)
-    assert accuracy["none"] < 0.62
-    assert accuracy["none"] < min(accuracy["vectorized"], accuracy["scalar"]) - 0.08
+@pytest.fixture(scope="module")
+def analysed_by_seed(simulated):
+    """Analyses (2 days x 30 min, 8 BCI neurons) for seeds 11-16 of ``none`` and 11-13 of the instructive
+    rules (seed 11 from ``simulated``); ~12 s."""
+    out = {(rule, 11): simulated[rule] for rule in simulated}
+    for rule, seeds in (("none", range(12, 17)), ("vectorized", (12, 13)), ("scalar", (12, 13))):
+        for seed in seeds:
+            out[rule, seed] = _simulated(rule, seed=seed, days=2, minutes=30.0)
+    return out
+
+
+@pytest.fixture(scope="module")
+def decoding_by_seed(analysed_by_seed):
+    return {key: result["decoding"] for key, result in analysed_by_seed.items()}
+
+
+def test_signature_unbiased_without_instructive_signal(analysed_by_seed):
+    """Soma-locked event residuals: no vectorized signature under ``none`` / ``scalar`` across seeds.
+
+    Signature z-scores (from the two-sided p-value, signed) measured at this size: ``none`` seeds 11-16 1.12,
+    -0.02, -0.50, 1.02, -0.38, -0.36; ``scalar`` 11-13 -1.44, -1.00, 0.25; ``vectorized`` 11-13 6.2, 8.3, 6.0.
+    With coincident events (the paper-literal pairing) ``none`` had a positive signature in 42 % of seeds at
+    p < 0.05 (see ``soma_locked_events``).
+    """
+    from scipy.stats import norm
+
+    def z(result):
+        be = result["by_epoch"]
+        return float(np.sign(be["signature"]) * norm.isf(float(be["signature_p_value"]) / 2))
+
+    none = np.array([z(analysed_by_seed["none", s]) for s in range(11, 17)])
+    # under no signature each z ~ N(0, 1): the mean of 6 lies within 3 / sqrt(6) of 0, none beyond 3
+    assert abs(none.mean()) < 3 / np.sqrt(none.size) and np.all(np.abs(none) < 3), none
+    scalar = np.array([z(analysed_by_seed["scalar", s]) for s in range(11, 14)])
+    assert abs(scalar.mean()) < 3 / np.sqrt(scalar.size) and np.all(np.abs(scalar) < 3), scalar
+    vectorized = np.array([z(analysed_by_seed["vectorized", s]) for s in range(11, 14)])
+    assert np.all(vectorized > 4), vectorized
+
+
+def test_residual_decoding_above_chance_only_with_instructive_signal(decoding_by_seed):
+    """Window residuals (``trial_window_residuals``): chance without an instructive signal, clearly above with.
+
+    Measured over 30 seeds (11-40) at this size: ``none`` 0.464 +- 0.055 (mean +- sd across seeds; no seed
+    with p < 0.05, median p 0.64), ``vectorized`` 0.738 +- 0.037 (min 0.617), ``scalar`` 0.949 +- 0.025 (min
+    0.905), all 60 instructive runs p = 0.005-0.01 (200 shuffles). Seeds 11-16 of ``none``: 0.559, 0.473, 0.529,
+    0.465, 0.483, 0.507. The earlier event-based features gave ``none`` 0.57-0.59 (p 0.015-0.03) on seeds 11-12.
+    """
+    acc = {key: float(dec["accuracy"]) for key, dec in decoding_by_seed.items()}
+    p = {key: float(dec["p_value"]) for key, dec in decoding_by_seed.items()}
+    none = np.array([acc["none", s] for s in range(11, 17)])
+    none_p = np.array([p["none", s] for s in range(11, 17)])
+    n_trials = np.mean([int(decoding_by_seed["none", s]["n_trials"]) for s in range(11, 17)])
+    # chance: each seed's balanced accuracy has a binomial sd of ~sqrt(0.25 / n_trials) ~ 0.04 (~150 trials);
+    # the mean of 6 seeds lies within 3 standard errors of 0.5 (leave-one-out only biases it downwards)
+    se = np.sqrt(0.25 / n_trials) / np.sqrt(none.size)
+    assert 0.5 - 0.03 - 3 * se < none.mean() < 0.5 + 3 * se, none
+    assert np.all(none < 0.5 + 4 * np.sqrt(0.25 / n_trials)), none
+    # label-shuffle p-values not systematically small: at most one of six below 0.05 (expected 0.3 under the null)
+    assert np.sum(none_p < 0.05) <= 1 and np.median(none_p) > 0.2, none_p
+    for rule, floor in (("vectorized", 0.65), ("scalar", 0.85)):
+        for seed in (11, 12, 13):
+            dec = decoding_by_seed[rule, seed]
+            assert acc[rule, seed] > floor and p[rule, seed] < 0.02, (rule, seed, acc[rule, seed])
+            # leave-one-out with a re-fitted intercept scores shuffled labels slightly below 0.5
+            assert float(dec["shuffle_mean"]) == pytest.approx(0.5, abs=0.05)
+        assert min(acc[rule, s] for s in (11, 12, 13)) > none.max() + 0.1

@@ -82,9 +82,9 @@ Defaults: :math:`\eta_v = 0.004` and :math:`\eta_s = 0.005` give both rules the 
 step per neuron and trial (about 0.001 log-rate units with 10 BCI neurons: :math:`\eta_v |E_{start} - E_{end}|`
 vs :math:`\eta_s |\delta| \mathrm{sd}(e)` with :math:`\mathrm{sd}(e) \approx 0.40`,
 :math:`|\delta| \approx 0.49`), so the comparison isolates credit assignment. Measured with
-:func:`learning_time_vs_n_bci` (4 days, seeds 0-2), the scalar rule's learning rate is 0.054-0.064 baseline sd
-per day for every n from 2 to 16, the vectorized rule's 0.04-0.06 (n = 2), 0.08-0.13 (n = 4), 0.09-0.18
-(n = 8) and 0.16-0.22 (n = 16): median slowdowns 0.97, 1.96, 1.65 and 3.14.
+:func:`learning_time_vs_n_bci` (4 days, seeds 0-19), the scalar rule's median learning rate is 0.054-0.058
+baseline sd per day for every n from 2 to 16, the vectorized rule's 0.059 (n = 2), 0.084 (n = 4), 0.118 (n = 8)
+and 0.205 (n = 16): median paired slowdowns 0.92, 1.56, 2.24 and 3.32, growing like :math:`n^{0.58}`.
 """
 
 from __future__ import annotations
@@ -621,7 +621,7 @@ def _trials_to_criterion(hits: np.ndarray, criterion: float, window: int) -> flo
 
 def learning_time_vs_n_bci(n_bci_values: Sequence[int] = (2, 4, 8, 16),
                            rules: Sequence[str] = ("vectorized", "scalar"),
-                           seeds: Sequence[int] = (0, 1, 2), days: int = 14, session_minutes: float = 41.0,
+                           seeds: Sequence[int] = tuple(range(10)), days: int = 4, session_minutes: float = 41.0,
                            shift_target_sd: float = 0.7, criterion: float = 0.7, window: int = 200,
                            task: BCITask | None = None, params: BCILearnerParams | None = None):
     """Learning time as a function of the number of BCI neurons, for each rule.
@@ -641,9 +641,22 @@ def learning_time_vs_n_bci(n_bci_values: Sequence[int] = (2, 4, 8, 16),
     -------
     xarray.Dataset
         ``learning_time_days``, ``learning_rate_sd_per_day``, ``reached_days``, ``behaviour_time_days``,
-        ``final_accuracy``, ``final_shift_sd`` over dims ``rule``, ``n_bci``, ``seed``; and ``slowdown``
-        (median scalar / median vectorized learning time, over ``n_bci``) when both rules ran; settings in
+        ``final_accuracy``, ``final_shift_sd`` over dims ``rule``, ``n_bci``, ``seed``; when both rules ran,
+        ``slowdown_per_seed`` (scalar / vectorized learning time of the same seed, i.e. the same neurons) and
+        its median ``slowdown`` and quartiles ``slowdown_q25`` / ``slowdown_q75`` over ``n_bci``; settings in
         ``attrs``.
+
+    Notes
+    -----
+    The learning time is read from the first days, where learning is linear in time (4 days with the defaults
+    of the reproduction; over 14 days the vectorized rule approaches the drive bound at large n and the
+    through-origin slope underestimates its initial rate). Measured with 4 days x 41 min and seeds 0-19: median
+    rates (baseline sd per day) vectorized 0.059, 0.084, 0.118, 0.205 and scalar 0.058, 0.054, 0.058, 0.057 for
+    n = 2, 4, 8, 16; median paired slowdowns 0.92, 1.56, 2.24, 3.32 (log-log slope 0.58; the theory above
+    gives 0.5). Resampling those 20 seeds, the median paired slowdown is monotone over n = 2, 4, 8, 16 in 88 %
+    of 4-seed, 93 % of 6-seed and 98 % of 10-seed sets, and over n = 2, 4, 16 in > 99.8 % of 4-seed sets: the
+    non-monotone 3-seed curve measured before (0.97, 1.96, 1.65, 3.14) was seed noise (the vectorized rate's
+    spread across populations is large: interquartile range 0.097-0.150 at n = 8).
     """
     import xarray as xr
 
@@ -693,8 +706,18 @@ def learning_time_vs_n_bci(n_bci_values: Sequence[int] = (2, 4, 8, 16),
                               "shift (baseline sd per day); reached_days / behaviour_time_days: first day "
                               "the shift / the running hit rate reaches its target (NaN: not within days)"})
     if "vectorized" in rules and "scalar" in rules:
-        # a rate <= 0 (no learning) is an infinitely long learning time
+        # paired by seed: the same seed draws the same neurons for both rules, so the per-seed ratio removes
+        # the population's own spread (rates, loadings), the largest source of run-to-run variance.
+        # A rate <= 0 (no learning) is an infinitely long learning time.
         times = ds["learning_time_days"].fillna(np.inf)
-        ds["slowdown"] = times.sel(rule="scalar").median("seed") / times.sel(rule="vectorized").median("seed")
-        ds["slowdown"].attrs["description"] = "median scalar / median vectorized learning_time_days"
+        with np.errstate(invalid="ignore"):
+            per_seed = times.sel(rule="scalar") / times.sel(rule="vectorized")
+        ds["slowdown_per_seed"] = per_seed
+        ds["slowdown_per_seed"].attrs["description"] = "scalar / vectorized learning_time_days of the same seed"
+        ds["slowdown"] = per_seed.median("seed")
+        ds["slowdown"].attrs["description"] = ("median over seeds of the per-seed scalar / vectorized "
+                                               "learning_time_days")
+        with np.errstate(invalid="ignore"):  # inf / inf (neither rule learned) is NaN
+            ds["slowdown_q25"] = per_seed.quantile(0.25, "seed", skipna=False).drop_vars("quantile")
+            ds["slowdown_q75"] = per_seed.quantile(0.75, "seed", skipna=False).drop_vars("quantile")
     return ds

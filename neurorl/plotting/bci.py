@@ -144,25 +144,31 @@ def plot_event_rate_change(change: xr.Dataset, *, ax=None):
 
 
 def plot_learning_time_vs_n_bci(times: xr.Dataset | xr.DataArray, variable: str | None = None, *, ax=None):
-    """Learning time against the number of BCI neurons, one line per rule (mean ± SEM over seeds).
+    """Learning time against the number of BCI neurons, one line per rule (median and interquartile range over
+    seeds; learning times are ratios of a noisy rate, so the median is the robust summary).
 
     Parameters
     ----------
     times
         Dataset/DataArray over (``rule``, ``n_bci``[, ``seed``]), e.g. from
         ``neurorl.models.bci_learning.learning_time_vs_n_bci``. Runs that never reached the criterion (NaN or
-        inf) are drawn at the top as open markers.
+        inf) are drawn at the top as open markers. A Dataset's ``slowdown`` (scalar / vectorized, per n) is
+        written above the points.
     variable
         Variable of a Dataset (default: ``learning_time_days`` if present, else the first variable).
     """
     ax = _axes(ax)
+    slowdown = None
     if isinstance(times, xr.Dataset):
         variable = variable or ("learning_time_days" if "learning_time_days" in times else list(times.data_vars)[0])
         da = times[variable]
+        if "slowdown" in times and "n_bci" in times["slowdown"].dims:
+            slowdown = times["slowdown"]
     else:
         da = times
         variable = da.name or "learning time"
     n_bci = da["n_bci"].values
+    top_all = 0.0
     for rule in da["rule"].values:
         sub = da.sel(rule=rule)
         values = np.asarray(sub.values, dtype=float)
@@ -172,13 +178,16 @@ def plot_learning_time_vs_n_bci(times: xr.Dataset | xr.DataArray, variable: str 
             values = values[:, None]
         finite = np.where(np.isfinite(values), values, np.nan)
         count = np.isfinite(finite).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(count > 0, np.nansum(finite, axis=1) / np.maximum(count, 1), np.nan)
-            dev = np.where(np.isfinite(finite), finite - mean[:, None], 0.0)
-            sem = np.where(count > 1, np.sqrt((dev ** 2).sum(axis=1) / np.maximum(count - 1, 1) / np.maximum(count, 1)),
-                           0.0)
+        med = np.full(n_bci.size, np.nan)
+        q25 = np.full(n_bci.size, np.nan)
+        q75 = np.full(n_bci.size, np.nan)
+        for k in np.flatnonzero(count > 0):
+            q25[k], med[k], q75[k] = np.nanpercentile(finite[k], [25, 50, 75])
         color = RULE_COLORS.get(str(rule))
-        ax.errorbar(n_bci, mean, yerr=np.nan_to_num(sem), marker="o", ms=4, capsize=2, color=color, label=str(rule))
+        ax.errorbar(n_bci, med, yerr=np.nan_to_num(np.vstack([med - q25, q75 - med])), marker="o", ms=4, capsize=2,
+                    color=color, label=str(rule))
+        if np.isfinite(q75).any():
+            top_all = max(top_all, float(np.nanmax(q75)))
         never = count < values.shape[1]
         if never.any():
             finite_all = np.asarray(da.values, dtype=float)
@@ -186,6 +195,11 @@ def plot_learning_time_vs_n_bci(times: xr.Dataset | xr.DataArray, variable: str 
             top = finite_all.max() * 1.1 if finite_all.size else 1.0
             ax.plot(n_bci[never], np.full(never.sum(), top), "o", mfc="none", color=color,
                     label=f"{rule}: not reached (some seeds)")
+    if slowdown is not None and top_all > 0:
+        for n, value in zip(slowdown["n_bci"].values, np.asarray(slowdown.values, dtype=float), strict=True):
+            if np.isfinite(value):
+                ax.annotate(f"x{value:.1f}", (n, top_all * 1.05), ha="center", fontsize=7, color="0.3")
+        ax.set_ylim(top=max(ax.get_ylim()[1], top_all * 1.15))
     ax.set_xlabel("number of BCI neurons")
     ax.set_ylabel(str(variable).replace("_", " "))
     ax.legend(frameon=False, fontsize=8)
