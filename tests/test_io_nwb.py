@@ -79,7 +79,7 @@ def test_write_is_atomic(tmp_path: Path) -> None:
     target = tmp_path / "out.nwb"
     with pytest.raises(errors.InvalidArgumentError):
         write_dopamine(target, spikes, trials.drop(columns="reward_volume"))
-    with pytest.raises(Exception):
+    with pytest.raises(errors.InvalidArgumentError, match="timezone-aware"):
         write_dopamine(target, {1: np.array([1.0, 2.0])}, trials, session_start_time=dt.datetime(2020, 1, 1))
     assert list(tmp_path.iterdir()) == []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "plot_learning_curves",
@@ -57,6 +58,7 @@ def plot_learning_curves(curves: xr.Dataset, variable: str = "accuracy", *, ax=N
     if chance is not None and variable == "accuracy":
         ax.axhline(chance, color="k", lw=0.8, ls="--")
     ax.set_xlabel("day")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel({"accuracy": "fraction of trials hit", "rewards_per_min": "rewards per minute"}.get(variable, variable))
     if rules != [None]:
         ax.legend(frameon=False, fontsize=8)
@@ -138,6 +140,7 @@ def plot_event_rate_change(change: xr.Dataset, *, ax=None):
                     color=_GROUP_COLORS.get(str(group)))
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xlabel("day")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(f"event rate change vs day {change.attrs.get('reference_day', 1)}")
     ax.legend(frameon=False, fontsize=8)
     return ax
