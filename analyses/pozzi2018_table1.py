@@ -23,7 +23,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="quick scale (3 seeds x 10 epochs, lr 0.5)")
+    parser.add_argument("--quick", action="store_true", help="quick scale (3 seeds x 10 epochs, lr 0.5; "
+                        "feedback alignment on 784-300-10 also at lr 0.2)")
     parser.add_argument("--out", default=str(RESULTS), help="output folder (default analyses/results)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="override the seeds")
     parser.add_argument("--epochs", type=int, default=None, help="override the maximum number of epochs")

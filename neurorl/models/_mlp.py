@@ -3,8 +3,11 @@
 A network with layer sizes ``(n_0, n_1, ..., n_L)`` has weight matrices ``W_l`` of shape ``(n_{l-1}, n_l)``
 (row: presynaptic unit, column: postsynaptic unit) and optional biases ``b_l`` of shape ``(n_l,)``.
 Hidden units are rectified linear, the ``n_L`` output units are linear (they code Q-values). Batches are
-rows: ``h_l = relu(h_{l-1} @ W_l + b_l)``. All arithmetic is numpy matrix products (BLAS) in the network's
-``dtype`` (float32 by default) with buffers reused between batches.
+rows: ``h_l = relu(h_{l-1} @ W_l + b_l)``. All arithmetic is BLAS matrix products in the network's ``dtype``
+(float32 by default). Two exact shortcuts keep an MNIST epoch fast: weight updates are single in-place ``gemm``
+calls (``W += step * h.T @ g`` without temporaries), and when most inputs are zero on every trial of a batch (the
+blank border of MNIST digits) the first layer computes with, and updates, only the weight rows of the active
+inputs. Both give the same numbers as the plain formulas up to float rounding.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from scipy.linalg import blas as _blas
 
 from ..errors import InvalidArgumentError
 
@@ -19,6 +23,28 @@ __all__ = ["ReluMLP", "max_boltzmann", "angle_degrees"]
 
 #: Default half-width of the uniform weight initialisation, U(-0.05, 0.05) as in Pozzi et al.
 INIT_SCALE = 0.05
+
+#: The first layer works on the active inputs only when at most this fraction of the inputs is non-zero somewhere
+#: in the batch (MNIST: about 0.66 for batches of 100; the gather and scatter of weight rows costs more above).
+SPARSE_INPUT_FRACTION = 0.85
+
+_GEMM = {np.dtype(np.float32): _blas.sgemm, np.dtype(np.float64): _blas.dgemm}
+
+
+def _add_outer_product(target: np.ndarray, pre: np.ndarray, post: np.ndarray, step: float) -> None:
+    """``target += step * pre.T @ post`` in place: one BLAS ``gemm`` call with ``beta = 1``, no temporary.
+
+    ``target`` (C-ordered) is handed to BLAS as its Fortran-ordered transpose, ``target.T += step * post.T @ pre``.
+    """
+    if target.size == 0:
+        return
+    gemm = _GEMM.get(target.dtype)
+    if gemm is None or not target.flags.c_contiguous or pre.dtype != target.dtype or post.dtype != target.dtype:
+        target += step * (pre.T @ post)
+        return
+    result = gemm(step, post.T, pre.T, beta=1.0, c=target.T, trans_b=1, overwrite_c=1)
+    if not np.shares_memory(result, target):  # BLAS worked on a copy (not expected for contiguous arrays)
+        target[...] = result.T
 
 
 def angle_degrees(a: np.ndarray, b: np.ndarray) -> float:
@@ -86,6 +112,11 @@ class ReluMLP:
         ``"float32"`` (default, fast) or ``"float64"`` (for exact checks).
     seed
         Seed or generator for the initial weights.
+
+    Attributes
+    ----------
+    sparse_inputs : bool
+        Skip inputs that are zero on every trial of a training batch (default True; exact up to rounding).
     """
 
     def __init__(self, layer_sizes: Sequence[int], *, bias: bool = True, init_scale: float = INIT_SCALE,
@@ -110,7 +141,9 @@ class ReluMLP:
         ]
         self.biases: list[np.ndarray] | None = (
             [np.zeros(n_out, dtype=self.dtype) for n_out in sizes[1:]] if self.bias else None)
+        self.sparse_inputs = True
         self._activations: list[np.ndarray] = []
+        self._first_layer: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n_layers(self) -> int:
@@ -123,24 +156,43 @@ class ReluMLP:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Q-values ``(n, n_outputs)`` for inputs ``x`` ``(n, n_inputs)``; keeps the activities for learning."""
+        x = self._check_inputs(x)
+        columns = None
+        if self.sparse_inputs:
+            active = np.flatnonzero(x.any(axis=0))
+            if len(active) <= SPARSE_INPUT_FRACTION * x.shape[1]:
+                columns = active
+        if columns is None:
+            self._first_layer = None
+            self._activations = self._propagate(x, self.weights[0])
+        else:
+            # Inputs that are zero on every trial of the batch add nothing to the first layer's input and get no
+            # weight change: work on the weight rows of the active inputs only (same sums, fewer operations).
+            gathered = self.weights[0][columns]
+            self._first_layer = (columns, gathered)
+            self._activations = self._propagate(x[:, columns], gathered)
+        return self._activations[-1]
+
+    def _check_inputs(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != self.layer_sizes[0]:
             raise InvalidArgumentError(f"inputs must have shape (n, {self.layer_sizes[0]}), got {x.shape}")
-        if x.dtype != self.dtype:
-            x = x.astype(self.dtype)
+        return x if x.dtype == self.dtype else x.astype(self.dtype)
+
+    def _propagate(self, x: np.ndarray, first_weights: np.ndarray) -> list[np.ndarray]:
+        """Activities of every layer, input first, with ``first_weights`` as the first layer's weights."""
         activations = [x]
         h = x
         last = self.n_layers - 1
-        for index, weight in enumerate(self.weights):
-            z = h @ weight
+        for index in range(self.n_layers):
+            z = h @ (first_weights if index == 0 else self.weights[index])
             if self.biases is not None:
                 z += self.biases[index]
             if index < last:
                 np.maximum(z, 0, out=z)
             activations.append(z)
             h = z
-        self._activations = activations
-        return h
+        return activations
 
     def _last_outputs(self) -> np.ndarray:
         """Outputs of the last :meth:`forward` batch (the state :meth:`learn` works on)."""
@@ -150,11 +202,9 @@ class ReluMLP:
 
     def q_values(self, x: np.ndarray, chunk: int = 5000) -> np.ndarray:
         """Q-values for many inputs, computed in chunks, without touching the learning state."""
-        saved = self._activations
-        try:
-            return np.concatenate([self.forward(x[i:i + chunk]) for i in range(0, len(x), chunk)], axis=0)
-        finally:
-            self._activations = saved
+        x = self._check_inputs(x)
+        return np.concatenate([self._propagate(x[i:i + chunk], self.weights[0])[-1]
+                               for i in range(0, len(x), chunk)], axis=0)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Greedy class choice (argmax of the Q-values) for each row of ``x``."""
@@ -175,12 +225,24 @@ class ReluMLP:
         return signals
 
     def _apply(self, signals: Sequence[np.ndarray], step: float, targets: Sequence[Sequence[np.ndarray]]) -> None:
-        """Add ``step * h_{l-1}.T @ g_l`` to every array in ``targets[l]`` (weights, then biases)."""
+        """Add ``step * h_{l-1}.T @ g_l`` to every array in ``targets[l]`` (weights, then biases).
+
+        ``targets[0]`` must be ``[self.weights[0]]`` (the first layer has no feedback weights).
+        """
         for index, g in enumerate(signals):
-            increment = self._activations[index].T @ g
-            increment *= step
-            for array in targets[index]:
-                array += increment
+            pre = self._activations[index]
+            arrays = targets[index]
+            if index == 0 and self._first_layer is not None:
+                columns, gathered = self._first_layer
+                _add_outer_product(gathered, pre, g, step)
+                arrays[0][columns] = gathered
+            elif len(arrays) == 1:
+                _add_outer_product(arrays[0], pre, g, step)
+            else:  # random feedback: the same increment for the feedforward and the feedback weights
+                increment = pre.T @ g
+                increment *= step
+                for array in arrays:
+                    array += increment
         if self.biases is not None:
             for index, g in enumerate(signals):
                 self.biases[index] += step * g.sum(axis=0)

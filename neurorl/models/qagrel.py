@@ -27,6 +27,32 @@ Feedback modes
 ``"fixed"``
     Feedback alignment: random feedback weights that never change.
 
+Stability of feedback alignment
+-------------------------------
+With ``fixed`` feedback the hidden-layer updates are not gradient steps until the feedforward weights have come to
+align with the feedback weights, and they let the hidden activity grow. The output layer learns by the delta rule
+on the chosen unit, which is stable only while ``lr * lambda_max < 2``, where ``lambda_max`` is the largest
+eigenvalue of ``(1/n) sum_{trials choosing a} h h^T`` (``h``: last hidden layer plus the bias input). On
+784-300-10 this quantity starts at 0.83 for lr 0.5 (``|h|^2`` about 9); under feedback alignment ``|h|^2`` grows
+(9 -> 19 -> 60 over the first 55 batches, seed 0) while one class takes most choices, ``lr * lambda_max`` exceeds 2
+on most batches from about batch 20 and reaches 9 at batch 50; from batch 57 the Q-values exceed 500 and the
+weights soon overflow. With symmetric feedback the same quantity falls to 0.5-0.7 by batch 40 as the hidden
+layer learns. On 784-300-100-10 the last hidden layer starts with ``|h|^2`` about 0.4 and feedback alignment is
+stable at lr 0.5. Measured on MNIST (seed 0, 10 epochs, batch 100; test accuracy at the epoch of the best
+validation accuracy):
+
+==================  ========  ========  ========  =============================================
+network             lr 0.05   lr 0.1    lr 0.2    lr 0.5
+==================  ========  ========  ========  =============================================
+784-300-10          93.2 %    94.9 %    95.2 %    diverges in epoch 1 (seeds 0-2; also at lr 0.4,
+                                                  while lr 0.3 learns: 94.0-94.5 % after 3 epochs)
+784-300-100-10      86.8 %    91.5 %    93.5 %    95.0 %
+==================  ========  ========  ========  =============================================
+
+A diverging run is stopped and reported by :func:`neurorl.models.training.train` (``diverged = 1``).
+An independent per-trial implementation of the same rule gives the same updates (to rounding) and the same
+divergence, so this is a property of feedback alignment at that step size, not a defect of the code.
+
 Defaults for what the paper leaves open: exploration probability ``epsilon = 0.02`` and Boltzmann temperature
 ``1`` (in units of reward).
 """
