@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
@@ -65,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     for column in COLUMNS:
         if column not in table:
             table[column] = ""
+    table["target"] = table["target"].fillna("")
+    table["meets_target"] = [("yes" if value else "NO") if isinstance(value, bool | np.bool_) else ""
+                             for value in table["meets_target"]]
     table = table[["suite", *COLUMNS]]
     print(f"# neurorl benchmarks on {platform.machine()}, {platform.python_version()}, "
           f"{'quick' if args.quick else 'full'} sizes; ratio = reference_s / neurorl_s")
