@@ -321,7 +321,6 @@ from neurorl.plotting.bci import (
     plot_residuals_by_epoch,
     plot_signature_by_rule,
 )
-from neurorl.tasks.bci import BCITask
 
 SEED = 0
 RULES = ("vectorized", "none")
@@ -334,7 +333,7 @@ passive baseline each day instead of ~13 minutes (the baseline calibrates the da
 half of the trials would be hit by chance). So that learning shows within 50 minutes instead of ~10 hours, the
 vectorized rule's learning rate is raised tenfold (`BCILearnerParams(vectorized_rate=...)`); the `none` rule
 does not learn at any rate. Both rules use the same seed, hence the same neurons and noise."""),
-    ("code", """task = BCITask(baseline_frames=3000)                       # 3000 frames at 15.46 Hz: a 3.2-minute baseline
+    ("code", """BASELINE_FRAMES = 3000                                     # 3000 frames at 15.46 Hz: a 3.2-minute baseline
 params = BCILearnerParams(vectorized_rate=10 * BCILearnerParams().vectorized_rate)
 
 workdir = tempfile.TemporaryDirectory(prefix="neurorl-bci-tutorial-")   # removed at the end
@@ -342,7 +341,7 @@ root = Path(workdir.name)
 rows = []
 for rule in RULES:
     for session in simulate_bci_experiment(rule, days=DAYS, session_minutes=MINUTES, n_p0=N_P0, n_bci=N_BCI,
-                                           seed=SEED, task=task, params=params):
+                                           seed=SEED, baseline_frames=BASELINE_FRAMES, params=params):
         write_bci_session(root / rule / f"day{session.day:02d}.nwb", session)
         rows.append(summarize_session(session))
 simulated = pd.DataFrame(rows)

@@ -86,6 +86,20 @@ def test_bad_arguments():
         next(iter(simulate_bci_experiment("none", days=1, n_p0=-1)))
     with pytest.raises(InvalidArgumentError):
         BCILearnerParams(calcium_tau_s=0)
+    with pytest.raises(InvalidArgumentError, match="baseline_frames"):
+        next(iter(simulate_bci_experiment("none", days=1, baseline_frames=100)))
+
+
+def test_baseline_length_and_closed_loop_minutes():
+    task = BCITask()
+    frames = task.f0_window_frames + task.pseudo_trial_frames + 600
+    session = next(iter(simulate_bci_experiment("none", days=1, session_minutes=1.0, n_p0=2, seed=0,
+                                                baseline_frames=frames)))
+    assert session.baseline_frames == frames
+    closed_loop_frames = session.n_frames - frames
+    assert session.closed_loop_minutes == session.session_minutes == pytest.approx(
+        closed_loop_frames / task.frame_rate_hz / 60.0, rel=1e-12)
+    assert session.closed_loop_minutes == pytest.approx(1.0, abs=1.0 / task.frame_rate_hz / 60.0 + 1e-9)
 
 
 def test_trial_timing_follows_the_task(small_sessions):

@@ -283,6 +283,11 @@ class BCISession:
         return (self.n_frames - self.baseline_frames) / self.frame_rate_hz / 60.0
 
     @property
+    def closed_loop_minutes(self) -> float:
+        """Closed-loop duration (min); the name :class:`neurorl.io.bci_nwb.BCIRecording` uses."""
+        return self.session_minutes
+
+    @property
     def accuracy(self) -> float:
         """Fraction of completed trials that reached the target (NaN without trials)."""
         return float(self.trials["target_hit"].mean()) if len(self.trials) else float("nan")
@@ -340,7 +345,7 @@ def simulate_bci_experiment(rule: str = "vectorized", days: int = 14, session_mi
                             n_p0: int = 300, n_bci: int = 10,
                             seed: int | np.random.Generator | None = None, *,
                             task: BCITask | None = None, params: BCILearnerParams | None = None,
-                            record: bool = True) -> Iterator[BCISession]:
+                            baseline_frames: int | None = None, record: bool = True) -> Iterator[BCISession]:
     """Simulate a BCI experiment, yielding one :class:`BCISession` per day (memory bounded by one day).
 
     Parameters
@@ -355,6 +360,9 @@ def simulate_bci_experiment(rule: str = "vectorized", days: int = 14, session_mi
         Seed or Generator; the same seed gives the same experiment.
     task, params
         Task and learner settings (defaults: :class:`~neurorl.tasks.bci.BCITask`, :class:`BCILearnerParams`).
+    baseline_frames
+        Frames of the passive baseline recorded before each day's closed loop (overrides ``task``'s value;
+        default 12,000, about 13 min at 15.46 Hz). It must exceed the F0 window plus one pseudo-trial.
     record
         If False, only the BCI neurons are simulated and ``soma_dff``, ``dendrite_dff``, ``teaching_signal``,
         ``spike_counts`` hold just those columns (``P0`` neurons are skipped; fast learning-curve sweeps).
@@ -374,6 +382,8 @@ def simulate_bci_experiment(rule: str = "vectorized", days: int = 14, session_mi
     if n_p0 < 0:
         raise InvalidArgumentError(f"n_p0 must be >= 0, got {n_p0}")
     task = replace(task or BCITask(), days=int(days), session_minutes=float(session_minutes), n_bci=int(n_bci))
+    if baseline_frames is not None:
+        task = replace(task, baseline_frames=int(baseline_frames))
     params = params or BCILearnerParams()
     seed_value = seed if isinstance(seed, (int, np.integer)) else None
     root = np.random.default_rng(seed)
