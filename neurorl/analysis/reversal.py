@@ -507,6 +507,12 @@ def _split_estimates(responses, n_splits, seed, method, align, chunk=250):
     return merge(half_a), merge(half_b), prep
 
 
+def _split_attrs(method, axis, n_splits, seed, align_trial_types, description) -> dict:
+    return {"method": method, "axis": axis, "n_splits": int(n_splits),
+            "seed": seed if isinstance(seed, int) else str(seed), "align_trial_types": int(bool(align_trial_types)),
+            "description": description}
+
+
 def _split_dataset(r, p_two, p_greater, n, attrs, name):
     ds = xr.Dataset(
         {
@@ -570,9 +576,8 @@ def tau_reversal_correlation(
                  & (half_b[f"alpha_pos_{axis}"] != 0) & (half_b[f"alpha_neg_{axis}"] != 0))
     valid = slopes_ok & np.isfinite(tau_b) & np.isfinite(reversal_a)
     r, p_two, p_greater, n = _pearson(tau_b, reversal_a, valid)
-    attrs = {"method": method, "axis": axis, "n_splits": int(n_splits),
-             "seed": seed if isinstance(seed, int) else str(seed), "align_trial_types": int(bool(align_trial_types)),
-             "description": "Pearson r across cells between tau (half B) and reversal point (half A)"}
+    attrs = _split_attrs(method, axis, n_splits, seed, align_trial_types,
+                         "Pearson r across cells between tau (half B) and reversal point (half A)")
     return _split_dataset(r, p_two, p_greater, n, attrs, "tau_reversal_correlation")
 
 
@@ -600,9 +605,8 @@ def reversal_split_half(
     a, b = half_a[f"reversal_{axis}"], half_b[f"reversal_{axis}"]
     valid = np.isfinite(a) & np.isfinite(b)
     r, p_two, p_greater, n = _pearson(a, b, valid)
-    attrs = {"method": method, "axis": axis, "n_splits": int(n_splits),
-             "seed": seed if isinstance(seed, int) else str(seed), "align_trial_types": int(bool(align_trial_types)),
-             "description": "Pearson r across cells between reversal points of two disjoint halves of trials"}
+    attrs = _split_attrs(method, axis, n_splits, seed, align_trial_types,
+                         "Pearson r across cells between reversal points of two disjoint halves of trials")
     return _split_dataset(r, p_two, p_greater, n, attrs, "reversal_split_half")
 
 
