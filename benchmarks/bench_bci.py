@@ -114,11 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2 days instead of 14, one repeat")
     args = parser.parse_args(argv)
     rows = run(quick=args.quick)
-    print(f"{'benchmark':52s} {'neurorl':>10s} {'reference':>10s} {'ratio':>7s}  reference")
-    for r in rows:
-        print(f"{r['benchmark']:52s} {r['neurorl_s']:10.3f} {r['reference_s']:10.3f} {r['ratio']:7.2f}  {r['reference']}")
+    from run import print_table
+
+    print_table(rows, quick=args.quick)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"(times in s, memory rows in MiB; process max RSS {rss:.0f} MiB)")
+    print(f"(memory rows in MiB; process max RSS {rss:.0f} MiB)")
     return 0
 
 

@@ -116,11 +116,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and reference restarts")
     args = parser.parse_args()
     rows = run(quick=args.quick)
-    print(f"{'benchmark':<66} {'neurorl s':>9} {'ref s':>8} {'ratio':>7} {'W1 neurorl':>10} {'W1 ref':>7}")
-    for row in rows:
-        print(f"{row['benchmark']:<66} {row['neurorl_s']:>9.3f} {row['reference_s']:>8.1f} {row['ratio']:>7.0f} "
-              f"{row['neurorl_wasserstein_ul']:>10.2f} {row['reference_wasserstein_ul']:>7.2f}")
-    print(f"reference: {rows[0]['reference']}; W1 = Wasserstein-1 distance (µl) to the task distribution")
+    from run import print_table
+
+    print_table(rows, quick=args.quick)
+    print("W1 = Wasserstein-1 distance (µl) to the task distribution")
 
 
 if __name__ == "__main__":

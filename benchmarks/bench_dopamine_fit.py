@@ -104,10 +104,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="200 cells x 1000 trials")
     args = parser.parse_args()
     rows = run(quick=args.quick)
-    print(f"{'benchmark':<62} {'neurorl s':>10} {'reference s':>12} {'ratio':>8}")
-    for row in rows:
-        print(f"{row['benchmark']:<62} {row['neurorl_s']:>10.2f} {row['reference_s']:>12.1f} {row['ratio']:>8.0f}")
-    print(f"reference: {rows[0]['reference']}")
+    from run import print_table
+
+    print_table(rows, quick=args.quick)
 
 
 if __name__ == "__main__":

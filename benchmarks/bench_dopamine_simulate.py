@@ -88,11 +88,10 @@ def run(quick: bool = False) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes")
-    rows = run(parser.parse_args().quick)
-    print(f"{'benchmark':<72} {'neurorl s':>10} {'reference s':>12} {'ratio':>7}")
-    for row in rows:
-        print(f"{row['benchmark']:<72} {row['neurorl_s']:>10.3f} {row['reference_s']:>12.2f} {row['ratio']:>7.1f}")
-    print(f"reference: {rows[0]['reference']}")
+    quick = parser.parse_args().quick
+    from run import print_table
+
+    print_table(run(quick), quick=quick)
 
 
 if __name__ == "__main__":

@@ -222,12 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer, shorter repeats")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for both sides (0: all cores)")
     args = parser.parse_args(argv)
-    rows = run(quick=args.quick, threads=args.threads)
-    print(f"{'benchmark':42s} {'neurorl s':>10s} {'reference s':>12s} {'ratio':>7s}  reference "
-          "(ratio = reference s / neurorl s; above 1: neurorl is faster)")
-    for row in rows:
-        print(f"{row['benchmark']:42s} {row['neurorl_s']:10.3f} {row['reference_s']:12.3f} {row['ratio']:7.2f}  "
-              f"{row['reference']}")
+    from run import print_table
+
+    print_table(run(quick=args.quick, threads=args.threads), quick=args.quick)
     return 0
 
 

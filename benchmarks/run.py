@@ -58,8 +58,20 @@ def main(argv: list[str] | None = None) -> int:
         for row in load(modules[name]).run(quick=args.quick):
             rows.append({"suite": name, **row})
         print(f"  {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    table = print_table(rows, quick=args.quick, extra_columns=False)
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    return 0
+
+
+def print_table(rows: list[dict], *, quick: bool, extra_columns: bool = True) -> pd.DataFrame:
+    """Print benchmark rows as one table (markdown when tabulate is installed) and return it.
+
+    The ratio is recomputed for every row with one definition, reference time / neurorl time (above 1: neurorl
+    is faster), whatever a module computed. Columns a module adds beyond the common ones are kept at the end
+    when ``extra_columns`` is true.
+    """
     table = pd.DataFrame(rows)
-    # one definition for every suite, whatever a module computed: reference time / neurorl time (> 1: faster)
     neurorl_s = pd.to_numeric(table.get("neurorl_s"), errors="coerce")
     reference_s = pd.to_numeric(table.get("reference_s"), errors="coerce")
     table["ratio"] = (reference_s / neurorl_s).round(3)
@@ -69,13 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     table["target"] = table["target"].fillna("")
     table["meets_target"] = [("yes" if value else "NO") if isinstance(value, bool | np.bool_) else ""
                              for value in table["meets_target"]]
-    table = table[["suite", *COLUMNS]]
+    leading = ["suite"] if "suite" in table else []
+    extra = [c for c in table if c not in COLUMNS and c not in leading] if extra_columns else []
+    table = table[[*leading, *COLUMNS, *extra]]
     print(f"# neurorl benchmarks on {platform.machine()}, {platform.python_version()}, "
-          f"{'quick' if args.quick else 'full'} sizes; ratio = reference_s / neurorl_s")
+          f"{'quick' if quick else 'full'} sizes; ratio = reference_s / neurorl_s")
     print(table.to_markdown(index=False, floatfmt=".3g") if _has_tabulate() else table.to_string(index=False))
-    if args.csv:
-        table.to_csv(args.csv, index=False)
-    return 0
+    return table
 
 
 def _has_tabulate() -> bool:

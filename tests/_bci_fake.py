@@ -1,30 +1,15 @@
-"""A small hand-made BCI session with the fields of the simulator's ``BCISession`` (for io/analysis tests)."""
+"""A small hand-made BCI session (a :class:`BCIRecording` with ground truth added) for io/analysis tests."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-
-@dataclass
-class FakeSession:
-    day: int
-    frame_rate_hz: float
-    soma_dff: np.ndarray
-    dendrite_dff: np.ndarray
-    ensemble: np.ndarray
-    bci_weight: np.ndarray
-    cursor: np.ndarray
-    grating_angle: np.ndarray
-    baseline_frames: int
-    trials: pd.DataFrame
-    ground_truth: dict = field(default_factory=dict)
+from neurorl.io.bci_nwb import BCIRecording
 
 
 def fake_session(n_frames: int = 600, n_p0: int = 6, n_bci: int = 4, baseline_frames: int = 100, day: int = 1,
-                 seed: int = 0, rate: float = 15.46) -> FakeSession:
+                 seed: int = 0, rate: float = 15.46) -> BCIRecording:
     rng = np.random.default_rng(seed)
     n = n_p0 + n_bci
     labels = np.array(["P+"] * (n_bci // 2) + ["P-"] * (n_bci - n_bci // 2) + ["P0"] * n_p0)
@@ -43,6 +28,6 @@ def fake_session(n_frames: int = 600, n_p0: int = 6, n_bci: int = 4, baseline_fr
                            "reward_time": np.where(hit, starts + 0.5 + ttt + 1.0, np.nan)})
     gt = {"teaching_signal": rng.standard_normal((n_frames, n)).astype(np.float32), "rule": "vectorized",
           "seed": seed, "drive": rng.standard_normal(n)}
-    return FakeSession(day=day, frame_rate_hz=rate, soma_dff=soma, dendrite_dff=dend, ensemble=labels,
-                       bci_weight=weight, cursor=cursor, grating_angle=angle, baseline_frames=baseline_frames,
-                       trials=trials, ground_truth=gt)
+    return BCIRecording(day=day, frame_rate_hz=rate, soma_dff=soma, dendrite_dff=dend, ensemble=labels,
+                        bci_weight=weight, cursor=cursor, grating_angle=angle, baseline_frames=baseline_frames,
+                        trials=trials, ground_truth=gt)

@@ -28,6 +28,20 @@ def mnist_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def mnist_tasks():
+    """Real MNIST as a ``(train, test)`` pair of ``ClassificationTask`` objects, loaded once per session."""
+    from neurorl.errors import MissingDataError
+    from neurorl.io.mnist import load_mnist
+    from neurorl.tasks.classification import ClassificationTask
+
+    try:
+        return (ClassificationTask(*load_mnist("train"), n_classes=10),
+                ClassificationTask(*load_mnist("test"), n_classes=10))
+    except MissingDataError as exc:
+        pytest.skip(f"MNIST not available: {exc}")
+
+
+@pytest.fixture(scope="session")
 def dabney_dir() -> Path:
     """Folder with the 40 real dopamine cells of Dabney et al. 2020 (skips only when ../shared is absent)."""
     if not DABNEY_DIR.is_dir():

@@ -223,7 +223,7 @@ def test_learning_curves_time_and_rate_change():
 # ----------------------------------------------------------------------------------- synthetic sessions
 def _trace_session(gain: float, seed: int, n_frames: int = 30000):
     """A session built from traces: somatic calcium events, dendrites = 0.6 x soma event + gain * sign * (-Δerror)."""
-    from _bci_fake import FakeSession
+    from neurorl.io.bci_nwb import BCIRecording
 
     rng = np.random.default_rng(seed)
     n = 8
@@ -252,9 +252,9 @@ def _trace_session(gain: float, seed: int, n_frames: int = 30000):
     trials = pd.DataFrame({"start_time": starts, "stop_time": starts + 39.0, "target_hit": hit, "rewarded": hit,
                            "time_to_target": np.where(hit, 20.0, np.nan), "threshold": 1.0,
                            "reward_time": np.where(hit, starts + 21.5, np.nan)})
-    return FakeSession(day=1, frame_rate_hz=RATE, soma_dff=soma.astype(np.float32), dendrite_dff=dend.astype(np.float32),
-                       ensemble=ensemble, bci_weight=sign / 3.0, cursor=cursor, grating_angle=np.zeros(n_frames),
-                       baseline_frames=100, trials=trials)
+    return BCIRecording(day=1, frame_rate_hz=RATE, soma_dff=soma.astype(np.float32), dendrite_dff=dend.astype(np.float32),
+                        ensemble=ensemble, bci_weight=sign / 3.0, cursor=cursor, grating_angle=np.zeros(n_frames),
+                        baseline_frames=100, trials=trials)
 
 
 def test_analyze_session_on_traces():

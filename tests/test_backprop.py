@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurorl.errors import InvalidArgumentError, MissingDataError
+from neurorl.errors import InvalidArgumentError
 from neurorl.models.backprop import BackpropMLP
 from neurorl.models.training import train
 from neurorl.tasks.classification import ClassificationTask
@@ -70,16 +70,9 @@ def test_learns_a_separable_task_and_validates():
 
 
 @pytest.mark.slow
-def test_mnist_backprop_reaches_98_percent_in_10_epochs():
-    from neurorl.io.mnist import load_mnist
-    try:
-        train_images, train_labels = load_mnist("train")
-        test_images, test_labels = load_mnist("test")
-    except MissingDataError as exc:
-        pytest.skip(f"MNIST not available: {exc}")
+def test_mnist_backprop_reaches_98_percent_in_10_epochs(mnist_tasks):
     net = BackpropMLP((784, 300, 100, 10), learning_rate=0.5, seed=0)
-    history = train(net, ClassificationTask(train_images, train_labels),
-                    ClassificationTask(test_images, test_labels), epochs=10, seed=0, desc=None)
+    history = train(net, *mnist_tasks, epochs=10, seed=0, desc=None)
     print("test accuracy per epoch:", history["test_accuracy"].values.round(4).tolist(),
           "seconds:", round(float(history["seconds"].sum()), 1))
     assert history["test_accuracy"].max() >= 0.98

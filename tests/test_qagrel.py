@@ -173,16 +173,9 @@ def test_history_contents_and_early_stopping():
 
 
 @pytest.mark.slow
-def test_mnist_symmetric_reaches_975_percent_in_10_epochs():
-    from neurorl.io.mnist import load_mnist
-    try:
-        train_images, train_labels = load_mnist("train")
-        test_images, test_labels = load_mnist("test")
-    except MissingDataError as exc:
-        pytest.skip(f"MNIST not available: {exc}")
+def test_mnist_symmetric_reaches_975_percent_in_10_epochs(mnist_tasks):
     net = QAGREL((784, 300, 100, 10), feedback="symmetric", learning_rate=0.5, seed=0)
-    history = train(net, ClassificationTask(train_images, train_labels),
-                    ClassificationTask(test_images, test_labels), epochs=10, seed=0, desc=None)
+    history = train(net, *mnist_tasks, epochs=10, seed=0, desc=None)
     print("test accuracy per epoch:", history["test_accuracy"].values.round(4).tolist(),
           "seconds:", round(float(history["seconds"].sum()), 1))
     assert history["test_accuracy"].max() >= 0.975
@@ -325,21 +318,10 @@ def test_feedback_update_matches_independent_per_trial_rule(mode):
     assert np.abs(sym_w[0] - expected_w[0]).max() > 1e-3
 
 
-def _mnist_tasks(n_train=None, n_test=None):
-    from neurorl.io.mnist import load_mnist
-    try:
-        train_images, train_labels = load_mnist("train")
-        test_images, test_labels = load_mnist("test")
-    except MissingDataError as exc:
-        pytest.skip(f"MNIST not available: {exc}")
-    return (ClassificationTask(train_images[:n_train], train_labels[:n_train], 10),
-            ClassificationTask(test_images[:n_test], test_labels[:n_test], 10))
-
-
-def test_fixed_feedback_learns_mnist_at_moderate_learning_rate():
+def test_fixed_feedback_learns_mnist_at_moderate_learning_rate(mnist_tasks):
     """Feedback alignment on 784-300-10 learns MNIST at lr 0.2 (measured: 93.7 % after 3 epochs, seed 0; the
     feedforward/feedback angle of the output layer falls from 89 to 62 degrees)."""
-    train_task, test_task = _mnist_tasks()
+    train_task, test_task = mnist_tasks
     net = QAGREL((784, 300, 10), feedback="fixed", learning_rate=0.2, seed=0)
     history = train(net, train_task, test_task, epochs=3, seed=0, validation_size=100, block_trials=None,
                     desc=None)
@@ -348,11 +330,12 @@ def test_fixed_feedback_learns_mnist_at_moderate_learning_rate():
     assert history["alignment_angle"].values[-1, 0] < 80  # the feedforward weights came to align with B
 
 
-def test_fixed_feedback_at_lr_05_on_one_hidden_layer_diverges_and_is_reported():
+def test_fixed_feedback_at_lr_05_on_one_hidden_layer_diverges_and_is_reported(mnist_tasks):
     """A property of feedback alignment, not a bug (see the QAGREL docstring): at lr 0.5 the output layer's
     delta rule turns unstable on 784-300-10 because the hidden activity grows under the non-gradient hidden
     updates; symmetric feedback on the same trials stays stable. The run must stop and say so."""
-    train_task, test_task = _mnist_tasks(n_train=10_000, n_test=1000)
+    train_task, test_task = (task.subset(np.arange(n))
+                             for task, n in zip(mnist_tasks, (10_000, 1000), strict=True))
     histories = {mode: train(QAGREL((784, 300, 10), feedback=mode, learning_rate=0.5, seed=0), train_task,
                              test_task, epochs=3, seed=0, validation_size=100, desc=None)
                  for mode in ("fixed", "symmetric")}

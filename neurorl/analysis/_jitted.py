@@ -23,6 +23,16 @@ def _gain(r, c, m):
             + _side_gain(r, c[5, m], c[6, m], c[7, m], c[8, m], c[9, m]))
 
 
+@numba.njit(cache=True, inline="always")
+def _accumulate(sums, s_k, n_k, x_k):
+    """Add one reward size's sufficient statistics: Σs, Σs·x, Σn, Σn·x, Σn·x²."""
+    sums[0] += s_k
+    sums[1] += s_k * x_k
+    sums[2] += n_k
+    sums[3] += n_k * x_k
+    sums[4] += n_k * x_k * x_k
+
+
 @numba.njit(cache=True, parallel=True)
 def model_fit_rows(s, n, x, grid_per_interval, iterations):
     """Kink location maximising the piecewise-linear least-squares profile, per row.
@@ -50,20 +60,10 @@ def model_fit_rows(s, n, x, grid_per_interval, iterations):
         c = np.zeros((10, j - 1))
         tot = np.zeros(5)
         for k in range(j):
-            xv = x[k]
-            tot[0] += s[row, k]
-            tot[1] += s[row, k] * xv
-            tot[2] += n[row, k]
-            tot[3] += n[row, k] * xv
-            tot[4] += n[row, k] * xv * xv
+            _accumulate(tot, s[row, k], n[row, k], x[k])
         left = np.zeros(5)
         for m in range(j - 1):
-            xv = x[m]
-            left[0] += s[row, m]
-            left[1] += s[row, m] * xv
-            left[2] += n[row, m]
-            left[3] += n[row, m] * xv
-            left[4] += n[row, m] * xv * xv
+            _accumulate(left, s[row, m], n[row, m], x[m])
             for q in range(5):
                 c[q, m] = left[q]
                 c[5 + q, m] = tot[q] - left[q]

@@ -28,44 +28,17 @@ import numpy as np
 import xarray as xr
 
 from ..errors import InvalidArgumentError, MissingDataError
+from ..models.distributional_td import expectile
 
 __all__ = ["decode_distribution", "decode_fit", "expectiles_of_samples", "quantiles_of_samples"]
 
 
-def expectiles_of_samples(samples: np.ndarray, taus: np.ndarray, weights: np.ndarray | None = None,
-                          *, max_iter: int = 100) -> np.ndarray:
-    """Expectiles of an (optionally weighted) sample at several levels, exactly.
+def expectiles_of_samples(samples: np.ndarray, taus: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Exact expectiles of an (optionally weighted) sample at levels ``taus``, shape ``(len(taus),)``.
 
-    Solves ``sum_j w_j |tau - 1[z_j < e]| (z_j - e) = 0`` for each tau by the fixed-point iteration
-    ``e <- sum(v z) / sum(v)`` with ``v_j = w_j (tau if z_j > e else 1 - tau)``; the solution is piecewise
-    linear so the iteration ends exactly after a few steps.
-
-    Parameters
-    ----------
-    samples
-        Values, shape (n,).
-    taus
-        Expectile levels in (0, 1), shape (m,).
-    weights
-        Non-negative weights, shape (n,); equal weights when omitted.
-
-    Returns
-    -------
-    numpy.ndarray
-        Expectiles, shape (m,), in the units of ``samples``.
+    A 1-D view of :func:`neurorl.models.distributional_td.expectile`, in the units of ``samples``.
     """
-    z = np.asarray(samples, dtype=float).ravel()
-    tau = np.atleast_1d(np.asarray(taus, dtype=float))
-    w = np.ones_like(z) if weights is None else np.asarray(weights, dtype=float).ravel()
-    e = np.full(tau.shape, np.sum(w * z) / np.sum(w))
-    for _ in range(max_iter):
-        v = w[None, :] * np.where(z[None, :] > e[:, None], tau[:, None], 1.0 - tau[:, None])
-        new = (v @ z) / v.sum(axis=1)
-        if np.allclose(new, e, rtol=0, atol=1e-12 * (1 + np.abs(e).max())):
-            e = new
-            break
-        e = new
-    return e
+    return np.atleast_1d(expectile(samples, np.atleast_1d(np.asarray(taus, dtype=float)), weights=weights))
 
 
 def quantiles_of_samples(samples: np.ndarray, taus: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:

@@ -42,6 +42,17 @@ def _soft_bound(drive, delta, bound):  # pragma: no cover - compiled
     return drive + delta * scale
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _next_trial(trials, n_trials, t):  # pragma: no cover - compiled
+    """Close trial ``n_trials`` after frame ``t``, open the next one (if room) and return its index."""
+    trials[n_trials, T_STOP] = t + 1
+    n_trials += 1
+    if n_trials < trials.shape[0]:
+        trials[n_trials, T_START] = t + 1
+        trials[n_trials, T_HIT] = -1
+    return n_trials
+
+
 @numba.njit(cache=True, nogil=True)
 def bci_loop(x, xp, u, noise, log_base, amp, decay, weight, sign, drive,
              wvals, wlo, whi, wwhere, wstate, calcium, hist, hstate,
@@ -179,25 +190,17 @@ def bci_loop(x, xp, u, noise, log_base, amp, decay, weight, sign, drive,
             elif phase == BLACK:
                 phase_t += 1
                 if phase_t >= black:
-                    trials[n_trials, T_STOP] = t + 1
-                    n_trials += 1
+                    n_trials = _next_trial(trials, n_trials, t)
                     phase = GREY
                     phase_t = 0
-                    if n_trials < trials.shape[0]:
-                        trials[n_trials, T_START] = t + 1
-                        trials[n_trials, T_HIT] = -1
             elif phase == TIMEOUT:
                 if phase_t == 0:
                     outcome = 0.0
                 phase_t += 1
                 if phase_t >= timeout:
-                    trials[n_trials, T_STOP] = t + 1
-                    n_trials += 1
+                    n_trials = _next_trial(trials, n_trials, t)
                     phase = GREY
                     phase_t = 0
-                    if n_trials < trials.shape[0]:
-                        trials[n_trials, T_START] = t + 1
-                        trials[n_trials, T_HIT] = -1
             if outcome >= 0.0:
                 delta = outcome - rbar[0]
                 rbar[0] += rbar_rate * delta
