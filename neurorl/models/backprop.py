@@ -3,6 +3,10 @@
 Supervised learning with the label known on every trial. As in Pozzi, Bohte & Roelfsema, the default loss is
 the squared error on *all* outputs against one-hot targets, ``1/2 sum_k (q_k - t_k)^2``; ``loss="cross_entropy"``
 uses the softmax cross-entropy instead. Updates are plain stochastic gradient descent, averaged over the batch.
+
+``feedback="fixed"`` is feedback alignment (Lillicrap et al. 2016; the paper's "Feedback alignment" errorBP rows):
+the errors travel down through fixed random matrices ``B_l``, drawn like the weights from U(-init_scale,
+init_scale), instead of the transposed feedforward weights.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ import numpy as np
 from ..errors import InvalidArgumentError
 from ._mlp import INIT_SCALE, ReluMLP
 
-__all__ = ["BackpropMLP", "LOSSES"]
+__all__ = ["BackpropMLP", "LOSSES", "BACKPROP_FEEDBACK_MODES"]
 
 LOSSES: tuple[str, ...] = ("squared_error", "cross_entropy")
+
+#: ``"symmetric"``: exact backpropagation; ``"fixed"``: feedback alignment (fixed random feedback weights).
+BACKPROP_FEEDBACK_MODES: tuple[str, ...] = ("symmetric", "fixed")
 
 
 class BackpropMLP(ReluMLP):
@@ -33,6 +40,9 @@ class BackpropMLP(ReluMLP):
         ``"squared_error"`` (default, as in the paper) or ``"cross_entropy"``.
     bias, init_scale, dtype, seed
         As for :class:`~neurorl.models.qagrel.QAGREL`.
+    feedback
+        ``"symmetric"`` (default: exact gradients) or ``"fixed"`` (feedback alignment: errors are sent down
+        through fixed random weights drawn after the feedforward weights from the same generator).
 
     Examples
     --------
@@ -47,7 +57,10 @@ class BackpropMLP(ReluMLP):
     def __init__(self, layer_sizes: Sequence[int], *, learning_rate: float = 0.5,
                  loss: Literal["squared_error", "cross_entropy"] = "squared_error", bias: bool = True,
                  init_scale: float = INIT_SCALE, dtype: str | np.dtype = "float32",
-                 seed: int | np.random.Generator | None = None) -> None:
+                 seed: int | np.random.Generator | None = None,
+                 feedback: Literal["symmetric", "fixed"] = "symmetric") -> None:
+        if feedback not in BACKPROP_FEEDBACK_MODES:
+            raise InvalidArgumentError(f"feedback must be one of {BACKPROP_FEEDBACK_MODES}, got {feedback!r}")
         if loss not in LOSSES:
             raise InvalidArgumentError(f"loss must be one of {LOSSES}, got {loss!r}")
         if not learning_rate > 0:
@@ -55,6 +68,12 @@ class BackpropMLP(ReluMLP):
         super().__init__(layer_sizes, bias=bias, init_scale=init_scale, dtype=dtype, seed=seed)
         self.learning_rate = float(learning_rate)
         self.loss = loss
+        self.feedback = feedback
+        if feedback == "symmetric":
+            self.feedback_weights = [None] + self.weights[1:]
+        else:
+            self.feedback_weights = [None] + [
+                self.rng.uniform(-init_scale, init_scale, size=w.shape).astype(self.dtype) for w in self.weights[1:]]
 
     def select(self, q_values: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
         """Greedy choice (the class with the largest output)."""
@@ -78,12 +97,12 @@ class BackpropMLP(ReluMLP):
             per_trial = -np.log(np.maximum(probs[rows, labels], np.finfo(q.dtype).tiny))
             error = -probs
             error[rows, labels] += 1
-        signals = self._backward(error.astype(self.dtype, copy=False), self.weights)
+        signals = self._backward(error.astype(self.dtype, copy=False), self.feedback_weights)
         lr = self.learning_rate if learning_rate is None else float(learning_rate)
         self._apply(signals, lr / n, [[w] for w in self.weights])
         return per_trial
 
     def get_params(self) -> dict:
         params = super().get_params()
-        params.update(rule="backprop", loss=self.loss, learning_rate=self.learning_rate)
+        params.update(rule="backprop", loss=self.loss, learning_rate=self.learning_rate, feedback=self.feedback)
         return params
