@@ -5,11 +5,15 @@ Commands::
     neurorl train qagrel --hidden 300 100 --epochs 10 --lr 0.5 --feedback symmetric --seed 0 --out DIR
     neurorl train backprop --hidden 300 100 --epochs 10 --lr 0.5 --seed 0 --out DIR
     neurorl train qagrel --dataset fashion-mnist --data-dir FOLDER --out DIR   # Fashion-MNIST instead
-    neurorl reproduce qagrel --out DIR [--quick]
+    neurorl train qagrel --protocol paper --hidden 300 100 --lr 0.5 --seed 0 --out DIR   # the paper's protocol
+    neurorl train backprop --protocol paper --feedback fixed --lr 0.1 --out DIR            # errorBP + feedback alignment
+    neurorl reproduce qagrel --out DIR [--rows 1 5 ...] [--seeds 0 1 2] [--jobs 2]     # Table 1, paper protocol
+    neurorl reproduce qagrel --protocol fast --out DIR [--quick]                       # the earlier fast protocol
 
-One run is the pure function :func:`run_training` (a config dict in, an :class:`xarray.Dataset` out). The Table 1
-sweep hands its runs to :mod:`neurorl.parallel` (local processes or a Dask cluster), which caches each finished
-run as netCDF under a key derived from its config, so the sweep is resumable.
+Two protocols. ``paper`` (:mod:`neurorl.models.paper_training`, run by :mod:`neurorl.pipelines.pozzi2018`) is the
+paper's; ``fast`` is the earlier one: one run is the pure function :func:`run_training` (a config dict in, an
+:class:`xarray.Dataset` out), and its Table 1 sweep hands runs to :mod:`neurorl.parallel` (local processes or a
+Dask cluster), which caches each finished run as netCDF under a key derived from its config.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import xarray as xr
 from ..errors import InvalidArgumentError
 from ..io._atomic import save_figure, write_csv, write_text
 from ..io._atomic import write_netcdf as _write_netcdf
-from ..models.backprop import LOSSES, BackpropMLP
+from ..models.backprop import BACKPROP_FEEDBACK_MODES, LOSSES, BackpropMLP
 from ..models.qagrel import FEEDBACK_MODES, QAGREL
 from ..models.training import summarize_run, train
 from ..tasks.classification import ClassificationTask
@@ -62,15 +66,27 @@ DEFAULT_CONFIG: dict = {
     "data_dir": None,            # data folder; None: $NEURORL_MNIST_DIR / $NEURORL_FASHION_MNIST_DIR or the cache
 }
 
-#: Paper numbers for Table 1 (accuracy %, epochs to convergence), keyed by (rule, feedback, hidden, lr).
-#: Left empty on purpose: the per-row numbers could not be retrieved from the paper here and are not guessed.
-#: The project's design notes give only the overall range: about 97.9-98.2 % test accuracy for Q-AGREL and
-#: about 98.1 % for error backpropagation on 784-300-10 and 784-300-100-10 networks.
+#: Paper numbers for Table 1 (accuracy %, epochs to the stopping criterion; mean and SD over 10 seeds), keyed by
+#: (rule, feedback, architecture, lr), e.g. ``("qagrel", "symmetric", "784-300-10", 0.5)``; errorBP rows have
+#: feedback ``"symmetric"`` (exact gradients) or ``"fixed"`` (feedback alignment). Read from the reference table
+#: shipped in ``neurorl/data/pozzi2018_table1.csv`` (Pozzi, Bohte & Roelfsema 2018, arXiv:1811.01768, Table 1).
 PAPER_TABLE1: dict[tuple, dict] = {}
 
-PAPER_NOTE = ("Paper columns: the per-row numbers of Table 1 (Pozzi, Bohte & Roelfsema, arXiv:1811.01768) could "
-              "not be retrieved for this reproduction and are left empty rather than guessed; the paper reports "
-              "about 97.9-98.2 % test accuracy for Q-AGREL and about 98.1 % for error backpropagation.")
+
+def _fill_paper_table1() -> None:
+    from .pozzi2018 import paper_rows
+    for r in paper_rows().itertuples():
+        key = (r.rule, r.feedback, "-".join(str(n) for n in (784, *r.hidden, 10)), r.learning_rate)
+        PAPER_TABLE1[key] = {"accuracy_mean": r.accuracy_mean_pct, "accuracy_sd": r.accuracy_sd_pct,
+                             "epochs_mean": r.epochs_mean, "epochs_sd": r.epochs_sd}
+
+
+_fill_paper_table1()
+
+PAPER_NOTE = ("Paper columns: Table 1 of Pozzi, Bohte & Roelfsema (arXiv:1811.01768), from "
+              "neurorl/data/pozzi2018_table1.csv. The fast protocol differs from the paper's (validation images "
+              "trained on in the same epoch, validation every epoch, patience-based stop, biases), so its epochs "
+              "are not comparable with the paper's; `neurorl reproduce qagrel` (protocol paper) is.")
 
 
 @functools.lru_cache(maxsize=4)
@@ -239,7 +255,8 @@ def table1_summary(histories: Iterable[xr.Dataset]) -> pd.DataFrame:
                         epochs_sd=("epochs", "std"), seconds_per_epoch=("seconds_per_epoch", "median")
                         ).reset_index()
     for column in ("paper_accuracy_mean", "paper_accuracy_sd", "paper_epochs_mean", "paper_epochs_sd"):
-        table[column] = [PAPER_TABLE1.get((r.rule, r.feedback, r.architecture, r.learning_rate), {}).get(
+        table[column] = [PAPER_TABLE1.get((r.rule, "symmetric" if r.feedback == "none" else r.feedback,
+                                           r.architecture, r.learning_rate), {}).get(
             column.removeprefix("paper_"), np.nan) for r in table.itertuples()]
     return table
 
@@ -383,6 +400,8 @@ def _train_outputs(history: xr.Dataset, out: Path) -> list[Path]:
 
 
 def _config_from_args(args: argparse.Namespace, rule: str) -> dict:
+    if args.epochs is None:
+        args.epochs = 10
     if args.epochs < 1:
         raise InvalidArgumentError(f"--epochs must be >= 1, got {args.epochs}")
     if not args.lr > 0:
@@ -397,11 +416,49 @@ def _config_from_args(args: argparse.Namespace, rule: str) -> dict:
     if rule == "qagrel":
         config.update(feedback=args.feedback, epsilon=args.epsilon, temperature=args.temperature)
     else:
+        if args.feedback != "symmetric":
+            raise InvalidArgumentError("--feedback fixed for backprop needs --protocol paper")
         config["loss"] = args.loss
     return config
 
 
+def _run_train_paper(args: argparse.Namespace, rule: str) -> int:
+    from .pozzi2018 import run_paper_training, write_run
+    epochs = 1000 if args.epochs is None else args.epochs
+    if epochs < 1:
+        raise InvalidArgumentError(f"--epochs must be >= 1, got {epochs}")
+    if not args.lr > 0:
+        raise InvalidArgumentError(f"--lr must be > 0, got {args.lr}")
+    if any(n < 1 for n in args.hidden):
+        raise InvalidArgumentError(f"--hidden sizes must be >= 1, got {args.hidden}")
+    if args.patience is not None:
+        raise InvalidArgumentError("--patience belongs to the fast protocol; the paper stops at 5 equal validations")
+    config = {"rule": rule, "hidden": list(args.hidden), "learning_rate": args.lr, "seed": args.seed,
+              "max_epochs": epochs, "batch_size": args.batch_size, "feedback": args.feedback,
+              "dtype": "float64" if args.float64 else "float32", "lr_drop_epoch": args.lr_drop_epoch,
+              "limit_train": args.n_train, "limit_test": args.n_test, "data_dir": args.mnist_dir,
+              "dataset": args.dataset}
+    if rule == "qagrel":
+        config.update(epsilon=args.epsilon, temperature=args.temperature)
+    else:
+        config["loss"] = args.loss
+    out = Path(args.out)
+    threads = None if args.threads is None or args.threads < 1 else args.threads
+    run, model = run_paper_training(config, checkpoint=out / "checkpoint.npz", blas_threads=threads,
+                                    desc=f"{rule} epochs")
+    paths = write_run(run, out, model=model)
+    (out / "checkpoint.npz").unlink(missing_ok=True)
+    state = "met the stopping criterion" if run.converged else "did not meet the stopping criterion"
+    print(f"{rule} (paper protocol) on {config['dataset']}: {state}, stopping epoch {run.stopped_epoch}, test "
+          f"accuracy {100 * run.final_test_accuracy:.2f}%, {run.history['seconds'].sum():.1f} s")
+    for path in paths.values():
+        print(f"wrote {path}")
+    return 0
+
+
 def _run_train(args: argparse.Namespace, rule: str) -> int:
+    if args.protocol == "paper":
+        return _run_train_paper(args, rule)
     config = _config_from_args(args, rule)
     out = Path(args.out)
     threads = None if args.threads is None or args.threads < 1 else args.threads
@@ -417,6 +474,10 @@ def _run_train(args: argparse.Namespace, rule: str) -> int:
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
+    if args.protocol == "paper" and not args.quick:
+        return _run_reproduce_paper(args)
+    if args.rows is not None:
+        raise InvalidArgumentError("--rows needs --protocol paper")
     overrides = {key: value for key, value in (("n_train", args.n_train), ("n_test", args.n_test),
                                                ("data_dir", args.mnist_dir)) if value is not None}
     command = "neurorl reproduce qagrel --out " + str(args.out) + (" --quick" if args.quick else "")
@@ -429,9 +490,36 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_reproduce_paper(args: argparse.Namespace) -> int:
+    from .pozzi2018 import reproduce_paper_table1
+    if args.lr is not None:
+        raise InvalidArgumentError("--lr: the paper protocol uses each row's learning rate from Table 1")
+    overrides = {key: value for key, value in (("limit_train", args.n_train), ("limit_test", args.n_test),
+                                               ("data_dir", args.mnist_dir), ("max_epochs", args.epochs))
+                 if value is not None}
+    command = "neurorl reproduce qagrel --out " + str(args.out)
+    if args.rows is not None:
+        command += " --rows " + " ".join(args.rows)
+    if args.seeds is not None:
+        command += " --seeds " + " ".join(map(str, args.seeds))
+    paths = reproduce_paper_table1(args.out, rows=args.rows, seeds=args.seeds, cache_dir=args.cache,
+                                   runs_dir=args.runs, jobs=args.jobs, scheduler=args.scheduler, command=command,
+                                   show_progress=not args.quiet, **overrides)
+    print(Path(paths["md"]).read_text(encoding="utf-8"))
+    for path in paths.values():
+        print(f"wrote {path}")
+    return 0
+
+
 def _add_training_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=int, nargs="+", default=[300, 100], help="hidden-layer sizes (default 300 100)")
-    p.add_argument("--epochs", type=int, default=10, help="maximum number of epochs (default 10)")
+    p.add_argument("--protocol", choices=("fast", "paper"), default="fast",
+                   help="fast (default): every image trained each epoch, validation every epoch, optional "
+                        "patience stop; paper: the protocol of Pozzi et al. (fresh 1,000 held-out validation "
+                        "images each epoch, validation every 5 epochs, stop at 5 equal validations, no biases, "
+                        "up to 1000 epochs); writes history.csv, class_counts.csv, model.npz and run.json")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="maximum number of epochs (default 10; 1000 with --protocol paper)")
     p.add_argument("--lr", type=float, default=0.5, help="learning rate (default 0.5)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", required=True, help="output folder")
@@ -474,6 +562,8 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
                                                "on MNIST or Fashion-MNIST.")
     _add_training_options(p)
     p.add_argument("--loss", choices=LOSSES, default="squared_error", help="loss (default squared_error)")
+    p.add_argument("--feedback", choices=BACKPROP_FEEDBACK_MODES, default="symmetric",
+                   help="symmetric (exact gradients, default) or fixed (feedback alignment; --protocol paper)")
     p.set_defaults(func=lambda args: _run_train(args, "backprop"))
 
     p = groups["reproduce"].add_parser(
@@ -481,12 +571,23 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
         description="Run every row of Table 1 (rules x feedback modes x networks x learning rates) over seeds; "
                     "resumable (finished runs are cached).")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--quick", action="store_true", help="3 seeds x 10 epochs at lr 0.5 (and feedback alignment on "
-                   "784-300-10 at lr 0.2) instead of the paper scale")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="override the seeds")
+    p.add_argument("--protocol", choices=("paper", "fast"), default="paper",
+                   help="paper (default): all 16 rows of Table 1 by the paper's protocol, each finished run's "
+                        "history.csv, class_counts.csv and run.json under OUT/pozzi2018_table1/runs/<row>/seed<k>/ "
+                        "(skipped when there), table OUT/pozzi2018_table1.{csv,md}; fast: the earlier faster "
+                        "protocol (every image trained each epoch, patience stop) on our learning-rate grid")
+    p.add_argument("--quick", action="store_true", help="fast protocol, 3 seeds x 10 epochs at lr 0.5 (and feedback "
+                   "alignment on 784-300-10 at lr 0.2)")
+    p.add_argument("--rows", nargs="+", default=None,
+                   help="paper protocol: Table 1 rows to run, 1-16 or row ids (default all)")
+    p.add_argument("--runs", default=None, help="paper protocol: folder of finished runs "
+                   "(default OUT/pozzi2018_table1/runs)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="override the seeds (paper protocol default 0-9, seeds 0-2 of every row first)")
     p.add_argument("--epochs", type=int, default=None, help="override the maximum number of epochs")
     p.add_argument("--lr", type=float, nargs="+", default=None, help="override the learning rates")
-    p.add_argument("--cache", default=None, help="cache folder for finished runs (default OUT/cache)")
+    p.add_argument("--cache", default=None, help="cache folder (fast: finished runs, default OUT/cache; paper: "
+                   "checkpoints and trained networks, default OUT/cache/pozzi2018_table1)")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time (joblib processes, 1 BLAS thread each)")
     p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786")
     _add_data_options(p)

@@ -1,0 +1,328 @@
+"""Table 1 of Pozzi, Bohte & Roelfsema (2018) by the paper's own protocol: all 16 rows, resumable, side by side.
+
+The paper's numbers live in ``neurorl/data/pozzi2018_table1.csv`` (see the README there); every row's rule,
+feedback, network and learning rate come from it. One run is :func:`run_paper_training` (the protocol of
+:mod:`neurorl.models.paper_training`); :func:`reproduce_paper_table1` runs rows x seeds through
+:mod:`neurorl.parallel` and writes each finished run's small files to ``RUNS/<row>/seed<k>/`` (``history.csv``,
+``class_counts.csv``, ``run.json``; ``run.json`` is written last and marks the run finished), skips runs whose
+files are there, and checkpoints unfinished runs every validation under a cache folder, so a stopped sweep
+resumes both from committed results and from the middle of a run. The table is rebuilt from whatever runs are
+finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..errors import InvalidArgumentError
+from ..io._atomic import write_csv, write_text
+from ..models.backprop import BackpropMLP
+from ..models.paper_training import PAPER_PROTOCOL, PaperRun, train_paper
+from ..models.qagrel import QAGREL
+from ..models.saving import save_model
+
+__all__ = ["reference_table1", "paper_rows", "PAPER_CONFIG", "run_paper_training", "write_run",
+           "read_run", "reproduce_paper_table1", "paper_table1_summary", "row_id", "table1_jobs"]
+
+#: Where Table 1 comes from (cited in every table written).
+SOURCE = ("Pozzi, Bohte & Roelfsema (2018), A biologically plausible learning rule for deep learning in the brain, "
+          "arXiv:1811.01768, Table 1")
+
+#: Table 1 sections -> feedback of the run.
+_SECTION_FEEDBACK = {"symmetric": "symmetric", "random_feedback": "random", "feedback_alignment": "fixed"}
+
+#: Settings of one paper-protocol run; :func:`run_paper_training` fills missing keys from here.
+PAPER_CONFIG: dict = {
+    "rule": "qagrel",          # "qagrel" or "backprop"
+    "hidden": [300, 100],
+    "feedback": "symmetric",   # qagrel: symmetric / random / fixed; backprop: symmetric / fixed
+    "learning_rate": 0.5,
+    "seed": 0,
+    "epsilon": 0.02,           # exploration probability (assumed; the paper leaves it open)
+    "temperature": 1.0,        # Boltzmann temperature (assumed)
+    "loss": "squared_error",   # errorBP loss (the paper's squared error on all outputs)
+    "bias": False,             # the paper's equations have no biases
+    "dtype": "float32",
+    **{key: value for key, value in PAPER_PROTOCOL.items()},
+    "test_every": None,        # only test at the stopping epoch
+    "dataset": "mnist",
+    "limit_train": None,       # use only the first n training / test images (quick checks); None: all
+    "limit_test": None,
+    "data_dir": None,
+}
+
+
+def reference_table1() -> pd.DataFrame:
+    """The paper's Table 1 (accuracy % and epochs, mean and SD over 10 seeds), one row per line of the paper."""
+    with resources.files("neurorl").joinpath("data/pozzi2018_table1.csv").open("r", encoding="utf-8") as handle:
+        return pd.read_csv(handle)
+
+
+def row_id(section: str, rule: str, hidden: Sequence[int], learning_rate: float) -> str:
+    """Folder name of a Table 1 row, e.g. ``symmetric_qagrel_300-100_lr0.5``."""
+    name = "qagrel" if rule.lower().replace("-", "") == "qagrel" else "errorbp"
+    return f"{section}_{name}_{'-'.join(str(int(n)) for n in hidden)}_lr{float(learning_rate):g}"
+
+
+def paper_rows() -> pd.DataFrame:
+    """The 16 rows of Table 1 to run, in the paper's order, with their run settings and the paper's numbers.
+
+    Columns: ``row`` (1-16), ``row_id``, ``section``, ``rule`` (``qagrel``/``backprop``), ``feedback``,
+    ``hidden`` (tuple), ``learning_rate`` and the paper's ``accuracy_mean_pct``, ``accuracy_sd_pct``,
+    ``epochs_mean``, ``epochs_sd``.
+    """
+    table = reference_table1()
+    table = table[table["section"].isin(list(_SECTION_FEEDBACK))].reset_index(drop=True)
+    records = []
+    for index, r in enumerate(table.itertuples(), start=1):
+        hidden = tuple(int(n) for n in str(r.hidden_units).split("-"))
+        rule = "qagrel" if r.rule == "Q-AGREL" else "backprop"
+        records.append({"row": index, "row_id": row_id(r.section, r.rule, hidden, r.learning_rate),
+                        "section": r.section, "rule": rule, "feedback": _SECTION_FEEDBACK[r.section],
+                        "hidden": hidden, "learning_rate": float(r.learning_rate),
+                        "accuracy_mean_pct": r.accuracy_mean_pct, "accuracy_sd_pct": r.accuracy_sd_pct,
+                        "epochs_mean": r.epochs_mean, "epochs_sd": r.epochs_sd})
+    return pd.DataFrame.from_records(records)
+
+
+def _build_model(config: dict, sizes: tuple[int, ...]):
+    common = dict(learning_rate=config["learning_rate"], bias=config["bias"], dtype=config["dtype"],
+                  seed=int(config["seed"]))
+    if config["rule"] == "qagrel":
+        return QAGREL(sizes, feedback=config["feedback"], epsilon=config["epsilon"],
+                      temperature=config["temperature"], **common)
+    if config["rule"] == "backprop":
+        return BackpropMLP(sizes, loss=config["loss"], feedback=config["feedback"], **common)
+    raise InvalidArgumentError(f"rule must be 'qagrel' or 'backprop', got {config['rule']!r}")
+
+
+def _full_config(config: dict) -> dict:
+    unknown = set(config) - set(PAPER_CONFIG)
+    if unknown:
+        raise InvalidArgumentError(f"unknown training settings: {sorted(unknown)}")
+    full = {**PAPER_CONFIG, **config}
+    full["hidden"] = [int(n) for n in full["hidden"]]
+    return full
+
+
+def run_paper_training(config: dict, *, checkpoint: str | Path | None = None, blas_threads: int | None = 1,
+                       desc: str | None = None) -> tuple[PaperRun, object]:
+    """Train one network by the paper's protocol as described by ``config`` (see :data:`PAPER_CONFIG`).
+
+    Returns
+    -------
+    run, model
+        The :class:`~neurorl.models.paper_training.PaperRun` and the trained network.
+    """
+    from .qagrel import _task  # the MNIST loader shared with the fast protocol (cached per process)
+
+    config = _full_config(config)
+    loader_config = {"dataset": config["dataset"], "data_dir": config["data_dir"], "n_train": config["limit_train"],
+                     "n_test": config["limit_test"]}
+    train_task, test_task = _task(loader_config, "train"), _task(loader_config, "test")
+    model = _build_model(config, (train_task.n_inputs, *config["hidden"], train_task.n_classes))
+    run = train_paper(model, train_task, test_task, seed=int(config["seed"]), max_epochs=config["max_epochs"],
+                      batch_size=config["batch_size"], n_validation=config["n_validation"],
+                      validate_every=config["validate_every"], n_equal=config["n_equal"],
+                      decimals=config["decimals"], lr_drop_epoch=config["lr_drop_epoch"],
+                      lr_drop_factor=config["lr_drop_factor"], test_every=config["test_every"],
+                      checkpoint=checkpoint, blas_threads=blas_threads, desc=desc)
+    run.settings = {**{k: v for k, v in config.items() if k != "data_dir"}, **run.settings}
+    return run, model
+
+
+def write_run(run: PaperRun, folder: str | Path, model=None, extra: dict | None = None) -> dict[str, Path]:
+    """Write ``history.csv``, ``class_counts.csv``, ``model.npz`` (when ``model`` is given) and, last,
+    ``run.json`` into ``folder``."""
+    folder = Path(folder)
+    paths = {"history": write_csv(folder / "history.csv", run.history),
+             "class_counts": write_csv(folder / "class_counts.csv", run.class_counts)}
+    if model is not None:
+        paths["model"] = save_model(model, folder / "model.npz")
+    summary = {"stopped_epoch": run.stopped_epoch, "converged": run.converged, "diverged": run.diverged,
+               "final_test_accuracy": run.final_test_accuracy, "epochs_run": run.epochs_run,
+               "n_train": run.settings["n_train"], "n_validation": run.settings["n_validation"],
+               "seed": run.settings["seed"], "seconds": float(run.history["seconds"].sum()),
+               "seconds_per_epoch": float(run.history["seconds"].mean()),
+               "protocol": "paper", "settings": run.settings, **(extra or {})}
+    paths["run"] = write_text(folder / "run.json", json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
+    return paths
+
+
+def read_run(folder: str | Path) -> dict:
+    """A finished run's ``run.json`` as a dict."""
+    return json.loads((Path(folder) / "run.json").read_text(encoding="utf-8"))
+
+
+def table1_paper_job(row: dict, seed: int, runs_dir: str, cache_dir: str, overrides: dict,
+                     blas_threads: int | None = 1) -> xr.Dataset:
+    """One (row, seed) run for :mod:`neurorl.parallel`: trains (resuming from its checkpoint), writes its small
+    files to ``runs_dir/<row_id>/seed<seed>/`` and its network to the cache, and returns its summary."""
+    folder = Path(runs_dir) / row["row_id"] / f"seed{seed}"
+    cache = Path(cache_dir) / row["row_id"] / f"seed{seed}"
+    config = {"rule": row["rule"], "hidden": list(row["hidden"]), "feedback": row["feedback"],
+              "learning_rate": row["learning_rate"], "seed": int(seed), **overrides}
+    run, model = run_paper_training(config, checkpoint=cache / "checkpoint.npz", blas_threads=blas_threads)
+    save_model(model, cache / "model.npz")
+    write_run(run, folder, extra={"row_id": row["row_id"], "row": int(row["row"])})
+    with contextlib.suppress(FileNotFoundError):
+        (cache / "checkpoint.npz").unlink()
+    return xr.Dataset(attrs={"row_id": row["row_id"], "seed": int(seed), "stopped_epoch": run.stopped_epoch,
+                             "converged": int(run.converged), "final_test_accuracy": run.final_test_accuracy})
+
+
+def _select_rows(rows: Sequence[str | int] | None) -> pd.DataFrame:
+    table = paper_rows()
+    if rows is None:
+        return table
+    chosen = []
+    for item in rows:
+        text = str(item)
+        match = table[(table["row_id"] == text) | (table["row"].astype(str) == text)]
+        if match.empty:
+            raise InvalidArgumentError(f"unknown Table 1 row {text!r}; rows are 1-16 or one of: "
+                                       + ", ".join(table["row_id"]))
+        chosen.append(int(match.index[0]))
+    return table.loc[sorted(set(chosen))]
+
+
+def table1_jobs(rows: Sequence[str | int] | None = None, seeds: Sequence[int] | None = None
+                ) -> list[tuple[dict, int]]:
+    """(row, seed) pairs in run order: shortest rows first (errorBP, then Q-AGREL, feedback alignment last; by
+    the paper's epochs within a group) and seeds 0-2 of every row before the later seeds."""
+    table = _select_rows(rows)
+    seeds = list(range(10)) if seeds is None else [int(s) for s in seeds]
+    order = sorted(table.to_dict("records"), key=lambda r: (r["section"] == "feedback_alignment",
+                                                            r["rule"] == "qagrel", r["epochs_mean"], r["row"]))
+    return sorted(((row, seed) for row in order for seed in seeds),
+                  key=lambda pair: (pair[1] >= 3, order.index(pair[0]), pair[1]))
+
+
+def paper_table1_summary(runs_dir: str | Path) -> pd.DataFrame:
+    """Per Table 1 row: the paper's accuracy and epochs (mean, SD), neurorl's from the finished runs under
+    ``runs_dir`` (mean, SD, seeds finished), and the differences in units of the paper's SD."""
+    runs_dir = Path(runs_dir)
+    records = []
+    for row in paper_rows().itertuples():
+        finished = sorted((runs_dir / row.row_id).glob("seed*/run.json"))
+        runs = [json.loads(path.read_text(encoding="utf-8")) for path in finished]
+        accuracy = np.array([100 * r["final_test_accuracy"] for r in runs if not r.get("diverged")], dtype=float)
+        epochs = np.array([r["stopped_epoch"] for r in runs if not r.get("diverged")], dtype=float)
+
+        def stat(values, fn):
+            return float(fn(values)) if len(values) > (1 if fn is _sd else 0) else float("nan")
+
+        record = {"row": row.row, "row_id": row.row_id, "section": row.section,
+                  "rule": "Q-AGREL" if row.rule == "qagrel" else "errorBP", "feedback": row.feedback,
+                  "network": "-".join(str(n) for n in (784, *row.hidden, 10)), "learning_rate": row.learning_rate,
+                  "paper_accuracy_mean": row.accuracy_mean_pct, "paper_accuracy_sd": row.accuracy_sd_pct,
+                  "paper_epochs_mean": row.epochs_mean, "paper_epochs_sd": row.epochs_sd,
+                  "n_seeds": len(runs), "n_converged": sum(bool(r["converged"]) for r in runs),
+                  "n_diverged": sum(bool(r.get("diverged")) for r in runs),
+                  "accuracy_mean": stat(accuracy, np.mean), "accuracy_sd": stat(accuracy, _sd),
+                  "epochs_mean": stat(epochs, np.mean), "epochs_sd": stat(epochs, _sd),
+                  "seconds_per_epoch": float(np.median([r["seconds_per_epoch"] for r in runs])) if runs else np.nan}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            record["accuracy_diff_paper_sd"] = (record["accuracy_mean"] - row.accuracy_mean_pct) / row.accuracy_sd_pct
+            record["epochs_diff_paper_sd"] = (record["epochs_mean"] - row.epochs_mean) / row.epochs_sd
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def _sd(values: np.ndarray) -> float:
+    return float(np.std(values, ddof=1))
+
+
+def _markdown(table: pd.DataFrame, command: str) -> str:
+    def num(value, digits):
+        return "" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+    def cell(mean, sd, digits):
+        text = num(mean, digits)
+        return text + (f" ({num(sd, digits)})" if text and num(sd, digits) else "")
+
+    lines = ["# Pozzi, Bohte & Roelfsema Table 1 (MNIST) by the paper's protocol", "",
+             f"Paper: {SOURCE}. Made with: `{command}`", "",
+             "| # | section | rule | network | lr | paper accuracy % | neurorl accuracy % | Δ acc (paper SD) | "
+             "paper epochs | neurorl epochs | Δ epochs (paper SD) | seeds (converged) | s / epoch |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        lines.append(
+            f"| {r.row} | {r.section} | {r.rule} | {r.network} | {r.learning_rate:g} | "
+            f"{cell(r.paper_accuracy_mean, r.paper_accuracy_sd, 2)} | {cell(r.accuracy_mean, r.accuracy_sd, 2)} | "
+            f"{num(r.accuracy_diff_paper_sd, 1)} | {cell(r.paper_epochs_mean, r.paper_epochs_sd, 0)} | "
+            f"{cell(r.epochs_mean, r.epochs_sd, 0)} | {num(r.epochs_diff_paper_sd, 1)} | "
+            f"{r.n_seeds} ({r.n_converged}) | {num(r.seconds_per_epoch, 2)} |")
+    lines += ["", "- Values: mean (SD) over the finished seeds; Δ = (neurorl mean - paper mean) / paper SD.",
+              "- Protocol (the paper's Methods): each epoch holds out a fresh random draw of 1,000 training images "
+              "and trains on the other 59,000 (590 batches of 100); validation every 5 epochs; stop when five "
+              "validations in a row have the same accuracy in percent rounded to 0.1; the epoch reported is that "
+              "stopping epoch (999 when never met within 1,000 epochs, the paper's 999*); lr / 10 from epoch 500; "
+              "no biases; weights U(-0.05, 0.05); accuracy: test accuracy at the stopping epoch.",
+              "- Q-AGREL: max-Boltzmann selection, epsilon 0.02, temperature 1 (assumed; the paper leaves them "
+              "open). errorBP: squared error on all outputs; feedback alignment: fixed random feedback weights.",
+              ""]
+    return "\n".join(lines)
+
+
+def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None = None,
+                           seeds: Sequence[int] | None = None, runs_dir: str | Path | None = None,
+                           cache_dir: str | Path | None = None, jobs: int = 1, scheduler: str | None = None,
+                           blas_threads: int | None = 1, command: str | None = None, show_progress: bool = True,
+                           stem: str = "pozzi2018_table1", **overrides) -> dict[str, Path]:
+    """Run (or resume) Table 1 by the paper's protocol and write ``OUT/<stem>.csv`` and ``.md``.
+
+    Parameters
+    ----------
+    out
+        Folder of the table.
+    rows
+        Rows to run (1-16 or row ids; default all 16).
+    seeds
+        Seeds (default 0-9); seeds 0-2 of every row run before the later ones.
+    runs_dir
+        Where each finished run's ``history.csv``, ``class_counts.csv`` and ``run.json`` go (default
+        ``OUT/<stem>/runs``); runs found there are skipped.
+    cache_dir
+        Checkpoints of unfinished runs and the trained networks (default ``OUT/cache/<stem>``; not committed).
+    jobs, scheduler
+        Local worker processes, or the address of a running Dask scheduler (its workers must see ``runs_dir``).
+    blas_threads
+        BLAS threads per run (default 1).
+    overrides
+        Further :data:`PAPER_CONFIG` settings for every run (e.g. ``max_epochs``, ``limit_train`` for a small check).
+
+    Returns
+    -------
+    dict
+        Paths of the written ``csv`` and ``md``.
+    """
+    out = Path(out)
+    runs_dir = Path(runs_dir) if runs_dir is not None else out / stem / "runs"
+    cache_dir = Path(cache_dir) if cache_dir is not None else out / "cache" / stem
+    _full_config(overrides)  # reject unknown settings before anything runs
+    if jobs < 1 and jobs != -1:
+        raise InvalidArgumentError(f"jobs must be >= 1 (or -1: one per core), got {jobs}")
+    from ..parallel import Job, map_jobs
+
+    pending = [(row, seed) for row, seed in table1_jobs(rows, seeds)
+               if not (runs_dir / row["row_id"] / f"seed{seed}" / "run.json").is_file()]
+    job_list = [Job(table1_paper_job, {"row": {**row, "hidden": list(row["hidden"])}, "runs_dir": str(runs_dir),
+                                       "cache_dir": str(cache_dir), "overrides": dict(overrides),
+                                       "blas_threads": blas_threads},
+                    seed=int(seed), config=row["row_id"]) for row, seed in pending]
+    if job_list:
+        map_jobs(job_list, scheduler=scheduler, n_jobs=jobs, cache_dir=None, progress=show_progress)
+    table = paper_table1_summary(runs_dir)
+    command = command or f"neurorl reproduce qagrel --out {out}"
+    paths = {"csv": write_csv(out / f"{stem}.csv", table.round(4)),
+             "md": write_text(out / f"{stem}.md", _markdown(table, command))}
+    return paths
