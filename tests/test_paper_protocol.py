@@ -11,8 +11,13 @@ import pytest
 
 from neurorl.errors import InvalidRecordingError
 from neurorl.models.backprop import BackpropMLP
-from neurorl.models.paper_training import (PAPER_PROTOCOL, epoch_split, paper_learning_rate, stopping_rule_met,
-                                           train_paper)
+from neurorl.models.paper_training import (
+    PAPER_PROTOCOL,
+    epoch_split,
+    paper_learning_rate,
+    stopping_rule_met,
+    train_paper,
+)
 from neurorl.models.qagrel import QAGREL
 from neurorl.models.saving import load_model, save_model
 from neurorl.pipelines.pozzi2018 import paper_rows, table1_jobs
