@@ -328,3 +328,9 @@ def test_cli_train_paper_protocol_and_resumable_runner(tmp_path, mnist_dir, caps
     assert (row5["paper_accuracy_mean"], row5["paper_accuracy_sd"], row5["paper_epochs_mean"]) == (98.15, 0.06, 146)
     assert row5["accuracy_diff_paper_sd"] == pytest.approx((row5["accuracy_mean"] - 98.15) / 0.06, abs=1e-3)
     assert "arXiv:1811.01768" in (tmp_path / "table" / "pozzi2018_table1.md").read_text()
+    # runs made with other settings are neither skipped nor counted
+    assert main([*args[:-2], "--rows", "5", "--epochs", "6", "--out", str(tmp_path / "table")]) == 0
+    table = pd.read_csv(tmp_path / "table" / "pozzi2018_table1.csv")
+    assert table["n_seeds"].sum() == 1 and table.iloc[4]["n_seeds"] == 1
+    assert json.loads((runs / "symmetric_errorbp_300_lr0.05" / "seed0" / "run.json").read_text())[
+        "settings"]["max_epochs"] == 6

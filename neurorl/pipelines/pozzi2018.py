@@ -206,14 +206,31 @@ def table1_jobs(rows: Sequence[str | int] | None = None, seeds: Sequence[int] | 
                   key=lambda pair: (pair[1] >= 3, order.index(pair[0]), pair[1]))
 
 
-def paper_table1_summary(runs_dir: str | Path) -> pd.DataFrame:
+#: Settings a finished run must share with the requested ones to be skipped and counted in the table.
+_MATCHED_SETTINGS = ("max_epochs", "limit_train", "limit_test", "dataset", "epsilon", "temperature", "loss", "bias",
+                     "dtype", "batch_size", "n_validation", "validate_every", "n_equal", "decimals",
+                     "lr_drop_epoch", "lr_drop_factor")
+
+
+def _matches(run: dict, overrides: dict) -> bool:
+    expected = _full_config(overrides)
+    settings = run.get("settings", {})
+    return all(settings.get(key) == expected[key] for key in _MATCHED_SETTINGS)
+
+
+def paper_table1_summary(runs_dir: str | Path, overrides: dict | None = None) -> pd.DataFrame:
     """Per Table 1 row: the paper's accuracy and epochs (mean, SD), neurorl's from the finished runs under
-    ``runs_dir`` (mean, SD, seeds finished), and the differences in units of the paper's SD."""
+    ``runs_dir`` (mean, SD, seeds finished), and the differences in units of the paper's SD.
+
+    Only runs made with the settings of :data:`PAPER_CONFIG` updated by ``overrides`` are counted (a quick check
+    with fewer epochs or images never mixes with paper-scale runs)."""
     runs_dir = Path(runs_dir)
+    overrides = overrides or {}
     records = []
     for row in paper_rows().itertuples():
         finished = sorted((runs_dir / row.row_id).glob("seed*/run.json"))
-        runs = [json.loads(path.read_text(encoding="utf-8")) for path in finished]
+        runs = [run for run in (json.loads(path.read_text(encoding="utf-8")) for path in finished)
+                if _matches(run, overrides)]
         accuracy = np.array([100 * r["final_test_accuracy"] for r in runs if not r.get("diverged")], dtype=float)
         epochs = np.array([r["stopped_epoch"] for r in runs if not r.get("diverged")], dtype=float)
 
@@ -313,15 +330,18 @@ def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None 
         raise InvalidArgumentError(f"jobs must be >= 1 (or -1: one per core), got {jobs}")
     from ..parallel import Job, map_jobs
 
-    pending = [(row, seed) for row, seed in table1_jobs(rows, seeds)
-               if not (runs_dir / row["row_id"] / f"seed{seed}" / "run.json").is_file()]
+    def finished(row: dict, seed: int) -> bool:
+        path = runs_dir / row["row_id"] / f"seed{seed}" / "run.json"
+        return path.is_file() and _matches(json.loads(path.read_text(encoding="utf-8")), overrides)
+
+    pending = [(row, seed) for row, seed in table1_jobs(rows, seeds) if not finished(row, seed)]
     job_list = [Job(table1_paper_job, {"row": {**row, "hidden": list(row["hidden"])}, "runs_dir": str(runs_dir),
                                        "cache_dir": str(cache_dir), "overrides": dict(overrides),
                                        "blas_threads": blas_threads},
                     seed=int(seed), config=row["row_id"]) for row, seed in pending]
     if job_list:
         map_jobs(job_list, scheduler=scheduler, n_jobs=jobs, cache_dir=None, progress=show_progress)
-    table = paper_table1_summary(runs_dir)
+    table = paper_table1_summary(runs_dir, overrides)
     command = command or f"neurorl reproduce qagrel --out {out}"
     paths = {"csv": write_csv(out / f"{stem}.csv", table.round(4)),
              "md": write_text(out / f"{stem}.md", _markdown(table, command))}
