@@ -29,10 +29,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from threadpoolctl import threadpool_limits
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from ..errors import InvalidArgumentError
 from ._mlp import INIT_SCALE, ReluMLP
@@ -343,8 +343,8 @@ class QAGRELClassifier(_NetworkClassifier):
         Trials per update (assumed: small batches give the ~20 updates per class an epoch of a small dataset
         needs; the paper uses 100 on 60,000 MNIST images).
     max_iter : int, default=60
-        Epochs (passes over the training set) of :meth:`fit` (assumed: 60 epochs reach about 0.98 held-out accuracy
-        on scikit-learn's 8x8 digits in about 1 s).
+        Epochs (passes over the training set) of :meth:`fit` (assumed: 60 epochs reach 0.98 held-out accuracy on
+        scikit-learn's 8x8 digits, 1,347 training images, in 1-2.5 s).
     epsilon : float, default=0.02
         Probability of an exploratory (Boltzmann) choice (see :class:`~neurorl.models.qagrel.QAGREL`).
     temperature : float, default=1.0
