@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parent / "neurorl"
 
 @pytest.hookimpl(wrapper=True)
 def pytest_collect_file(file_path, parent):
+    """Drop the doctest collector of every Python file outside ``neurorl/``."""
     collected = yield
     if file_path.suffix == ".py" and not file_path.resolve().is_relative_to(PACKAGE):
         return [node for node in collected if type(node).__name__ != "DoctestModule"]

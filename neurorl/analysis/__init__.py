@@ -1,5 +1,4 @@
-"""Analyses of recordings: dopamine responses, reversal points and asymmetries, decoding the reward
-distribution; BCI soma-dendrite analyses.
+"""Analyses of recordings: dopamine reversal points, asymmetries and decoding; BCI soma-dendrite analyses.
 
 Every public name is importable from here (``from neurorl.analysis import ...``); the submodules are
 imported on first use, so ``import neurorl.analysis`` stays cheap.
