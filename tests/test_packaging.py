@@ -44,7 +44,7 @@ def test_every_package_is_listed():
     listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     on_disk = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "neurorl").rglob("__init__.py")}
     assert on_disk - listed == set()
-    assert listed - on_disk == {"neurorl.data"}
+    assert listed - on_disk == {"neurorl.data", "neurorl.data.dopamine_example"}
 
 
 def test_wheel_ships_example_data_licence_and_metadata(wheel):
