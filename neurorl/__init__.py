@@ -7,6 +7,13 @@ Three parts share one package:
 * BCI vectorized feedback (Francioni et al., Nature 2026).
 """
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:  # the version is written once, in pyproject.toml; an installed package carries it in its metadata
+    __version__ = version("neurorl")
+except PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
+
+del PackageNotFoundError, version
 
 __all__ = ["__version__"]

@@ -1,0 +1,22 @@
+"""Analyses of recordings: dopamine reversal points, asymmetries and decoding; BCI soma-dendrite analyses.
+
+Every public name is importable from here (``from neurorl.analysis import ...``); the submodules are
+imported on first use, so ``import neurorl.analysis`` stays cheap.
+"""
+
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    submod_attrs={
+        "bci": ["pair_soma_dendrite", "detect_events", "coincident_events", "soma_locked_events",
+            "fit_dendrite_residuals", "error_epochs", "assign_epochs", "residuals_by_epoch",
+            "trial_outcome_times", "trial_residual_vectors", "trial_window_residuals", "decode_reward",
+            "pool_decoding", "learning_curves", "learning_time", "event_rates", "event_rate_change",
+            "analyze_session", "combine_sessions", "EPOCH_TYPES"],
+        "decoding": ["decode_distribution", "decode_fit", "expectiles_of_samples", "quantiles_of_samples"],
+        "responses": ["compute_responses", "align_trial_types", "original_kernel", "SMOOTHING_OPTIONS"],
+        "reversal": ["METHODS", "fit_cells", "utility_axis", "tau_reversal_correlation", "reversal_split_half",
+            "classic_td_null_test", "ReversalPointEstimator"],
+    },
+)

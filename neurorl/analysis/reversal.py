@@ -662,20 +662,59 @@ def classic_td_null_test(
 
 
 # ------------------------------------------------------------------------------------------- estimator
-class ReversalPointEstimator:
-    """scikit-learn-style wrapper around :func:`fit_cells`.
+from sklearn.base import BaseEstimator  # noqa: E402  (only this estimator needs scikit-learn)
 
-    Parameters are only stored here; ``fit`` validates them. Fitted attributes end in ``_``.
+
+class ReversalPointEstimator(BaseEstimator):
+    """scikit-learn estimator wrapping :func:`fit_cells`: each cell's reversal point and asymmetry.
+
+    Samples are trials and features are cells: ``X`` is (n_trials, n_cells) responses (spikes/s), ``y`` the
+    reward volume of each trial (µl). NaN in ``X`` means the cell was not recorded on that trial. Parameters
+    are only stored by ``__init__``; ``fit`` validates them. It follows scikit-learn's estimator contract
+    (``get_params``/``set_params``/``clone``, ``n_features_in_``, its input checks) and is tested with
+    ``parametrize_with_checks``.
 
     Parameters
     ----------
-    method, n_bootstrap, ci, seed, align_trial_types
-        As in :func:`fit_cells`.
+    method : {"counting", "model"}
+        Reversal-point estimator, as in :func:`fit_cells`.
+    n_bootstrap : int
+        Bootstrap resamples for the confidence intervals (0: none).
+    ci : float
+        Confidence level of the bootstrap intervals.
+    seed : int or None
+        Seed of the resampling.
+    align_trial_types : bool
+        Shift uncued responses to the cued level (original analysis); only used with a DataArray that has
+        a ``trial_type`` coordinate.
+
+    Attributes
+    ----------
+    results_ : xarray.Dataset
+        The full result of :func:`fit_cells` (over ``cell``).
+    reversal_point_ : numpy.ndarray
+        Reversal point of each cell (µl).
+    reversal_point_utility_ : numpy.ndarray
+        Reversal point of each cell on the utility axis (spikes/s).
+    asymmetry_ : numpy.ndarray
+        Asymmetry tau = a+ / (a+ + a-) of each cell (volume axis; dimensionless).
+    n_features_in_ : int
+        Number of cells.
 
     Examples
     --------
-    >>> est = ReversalPointEstimator(method="model", n_bootstrap=0)           # doctest: +SKIP
-    >>> est.fit(responses).reversal_point_                                    # doctest: +SKIP
+    Two cells with reversal points at 1 and 5 µl, the second twice as steep above it as below:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> volume = np.repeat([0.1, 0.3, 1.2, 2.5, 5.0, 10.0, 20.0], 60)
+    >>> reversal, slope_above, slope_below = np.array([1.0, 5.0]), np.array([1.0, 2.0]), 1.0
+    >>> above = volume[:, None] > reversal
+    >>> X = np.where(above, slope_above, slope_below) * (volume[:, None] - reversal)
+    >>> X = X + rng.normal(0.0, 0.5, X.shape)
+    >>> est = ReversalPointEstimator(method="model", n_bootstrap=0).fit(X, volume)
+    >>> est.n_features_in_, est.reversal_point_.round(1).tolist(), est.asymmetry_.round(2).tolist()
+    (2, [1.0, 5.0], [0.49, 0.67])
     """
 
     def __init__(self, method: str = "counting", n_bootstrap: int = 200, ci: float = 0.95,
@@ -686,43 +725,50 @@ class ReversalPointEstimator:
         self.seed = seed
         self.align_trial_types = align_trial_types
 
-    def get_params(self, deep: bool = True) -> dict:
-        return {"method": self.method, "n_bootstrap": self.n_bootstrap, "ci": self.ci, "seed": self.seed,
-                "align_trial_types": self.align_trial_types}
-
-    def set_params(self, **params) -> ReversalPointEstimator:
-        for key, value in params.items():
-            if key not in self.get_params():
-                raise InvalidArgumentError(f"unknown parameter {key!r}")
-            setattr(self, key, value)
-        return self
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True      # y: the reward volume of each trial
+        tags.input_tags.allow_nan = True      # NaN: cell not recorded on that trial
+        return tags
 
     def fit(self, X, y=None) -> ReversalPointEstimator:
         """Fit every cell.
 
         Parameters
         ----------
-        X
-            ``responses(cell, trial)`` DataArray, or an array (n_trials, n_cells) of responses (spikes/s).
-        y
-            Reward volume per trial (µl); required when ``X`` is a plain array.
+        X : array-like of shape (n_trials, n_cells) or xarray.DataArray
+            Responses (spikes/s); or ``responses(cell, trial)`` with a ``reward_volume`` coordinate (then
+            ``y`` is not used).
+        y : array-like of shape (n_trials,)
+            Reward volume of each trial (µl); required when ``X`` is a plain array.
+
+        Returns
+        -------
+        ReversalPointEstimator
+            The fitted estimator.
         """
-        if not isinstance(X, xr.DataArray):
-            X = np.asarray(X, dtype=float)
-            if X.ndim != 2:
-                raise InvalidArgumentError("X must be 2-D (n_trials, n_cells)")
+        if isinstance(X, xr.DataArray):
+            if set(X.dims) != {"cell", "trial"}:
+                raise InvalidArgumentError(f"responses must have dims (cell, trial), got {X.dims}")
+            responses = X
+            self.n_features_in_ = int(X.sizes["cell"])
+        else:
+            from sklearn.utils.validation import validate_data
+
             if y is None:
-                raise InvalidArgumentError("y (reward volume per trial) is required with a plain array")
-            y = np.asarray(y, dtype=float)
-            if y.shape != (X.shape[0],):
-                raise InvalidArgumentError(f"y must have shape ({X.shape[0]},), got {y.shape}")
-            X = xr.DataArray(X.T, dims=("cell", "trial"),
-                             coords={"cell": np.arange(X.shape[1]), "trial": np.arange(X.shape[0]),
-                                     "reward_volume": ("trial", y)})
-        self.results_ = fit_cells(X, method=self.method, n_bootstrap=self.n_bootstrap, ci=self.ci,
+                raise InvalidArgumentError(f"{type(self).__name__} requires y to be passed, but the target y "
+                                           "is None (y: reward volume per trial, µl)")
+            X, y = validate_data(self, X, y, dtype=np.float64, ensure_all_finite="allow-nan",
+                                 y_numeric=True)
+            if np.unique(y).size < 2:
+                raise InvalidArgumentError(f"at least two different reward sizes are needed, got {X.shape[0]} "
+                                           f"sample(s) with 1 reward size")
+            responses = xr.DataArray(X.T, dims=("cell", "trial"),
+                                     coords={"cell": np.arange(X.shape[1]), "trial": np.arange(X.shape[0]),
+                                             "reward_volume": ("trial", y)})
+        self.results_ = fit_cells(responses, method=self.method, n_bootstrap=self.n_bootstrap, ci=self.ci,
                                   seed=self.seed, align_trial_types=self.align_trial_types, split_half=False)
         self.reversal_point_ = self.results_["reversal_point"].to_numpy()
         self.reversal_point_utility_ = self.results_["reversal_point_utility"].to_numpy()
         self.asymmetry_ = self.results_["asymmetry"].to_numpy()
-        self.n_features_in_ = self.results_.sizes["cell"]
         return self

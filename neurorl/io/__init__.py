@@ -1,1 +1,22 @@
-"""Reading and writing files: NWB recordings, MNIST, lab formats, result tables."""
+"""Reading and writing files: NWB recordings (dopamine units, BCI two-photon ophys), MNIST, lab formats.
+
+Every public name is importable from here (``from neurorl.io import ...``); the submodules are
+imported on first use, so ``import neurorl.io`` stays cheap.
+"""
+
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    submod_attrs={
+        "bci_nwb": ["BCIRecording", "write_bci_session", "read_bci_session", "read_bci_folder",
+            "list_bci_files", "ENSEMBLE_LABELS", "GROUND_TRUTH_MODULE", "GROUND_TRUTH_FIELDS"],
+        "commonformat": ["COMMONFORMAT_REWARD_VOLUMES_UL", "CUED_REWARD_DELAY_S", "TRIAL_DURATION_S",
+            "CommonFormatCell", "read_commonformat", "commonformat_to_nwb", "convert_commonformat_folder",
+            "subject_from_name"],
+        "mnist": ["MNIST_MD5", "FASHION_MNIST_MD5", "DATASETS", "load_mnist", "load_fashion_mnist",
+            "find_mnist_dir", "download_mnist", "read_idx", "default_cache_dir"],
+        "nwb": ["DopamineRecording", "new_nwbfile", "write_nwbfile", "open_nwb", "check_nwb_path",
+            "write_dopamine", "read_dopamine", "read_dopamine_folder", "TRIAL_TYPES"],
+    },
+)

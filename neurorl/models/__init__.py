@@ -1,5 +1,26 @@
-"""Learning models: distributional TD, Q-AGREL and its backprop baseline, BCI learners."""
+"""Learning models: distributional TD, Q-AGREL and error-backprop, the BCI learner, recording simulators.
 
-from .classifier import BackpropClassifier, QAGRELClassifier
+Every public name is importable from here (``from neurorl.models import ...``); the submodules are
+imported on first use, so ``import neurorl.models`` stays cheap.
+"""
 
-__all__ = ["QAGRELClassifier", "BackpropClassifier"]
+import lazy_loader as _lazy
+
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    submod_attrs={
+        "backprop": ["BackpropMLP", "LOSSES", "BACKPROP_FEEDBACK_MODES"],
+        "classifier": ["QAGRELClassifier", "BackpropClassifier"],
+        "bci_learning": ["RULES", "BCILearnerParams", "BCISession", "simulate_bci_experiment",
+            "simulate_bci_day", "summarize_session", "learned_cursor_shift", "learning_time_vs_n_bci"],
+        "distributional_td": ["CODES", "expectile", "quantile", "learn_values", "make_population",
+            "DistributionalTD"],
+        "dopamine_recording": ["SimulatedSession", "Simulation", "simulate_recordings",
+            "expected_reward_response", "GROUND_TRUTH_COLUMNS"],
+        "paper_training": ["PAPER_PROTOCOL", "PaperRun", "paper_learning_rate", "epoch_split",
+            "stopping_rule_met", "train_paper", "HISTORY_COLUMNS"],
+        "qagrel": ["QAGREL", "FEEDBACK_MODES"],
+        "saving": ["save_model", "load_model", "model_arrays", "set_model_arrays"],
+        "training": ["train", "evaluate", "summarize_run"],
+    },
+)

@@ -375,7 +375,7 @@ def simulate_bci_experiment(rule: str = "vectorized", days: int = 14, session_mi
     Examples
     --------
     >>> days = list(simulate_bci_experiment("none", days=1, session_minutes=2, n_p0=5, seed=0))
-    >>> days[0].soma_dff.shape[1], sorted(set(days[0].ensemble))
+    >>> days[0].soma_dff.shape[1], sorted(set(days[0].ensemble.tolist()))
     (15, ['P+', 'P-', 'P0'])
     """
     rule = _check_rule(rule)

@@ -60,14 +60,13 @@ class DopamineResults:
 
 def default_example_data() -> Path:
     """The embedded simulated example recording (``data/dopamine_example``), found beside the package."""
-    import neurorl
+    from .._data import embedded_data_path
 
-    package = Path(neurorl.__file__).resolve().parent
-    for candidate in (package / "data" / "dopamine_example", package.parent / "data" / "dopamine_example"):
-        if candidate.is_dir() and any(candidate.glob("*.nwb")):
-            return candidate
+    candidate = embedded_data_path("dopamine_example")
+    if candidate is not None and candidate.is_dir() and any(candidate.glob("*.nwb")):
+        return candidate
     raise MissingDataError("the embedded example recording is not installed; pass --data FILE|FOLDER",
-                           package.parent / "data" / "dopamine_example")
+                           "data/dopamine_example")
 
 
 def _json_value(value):

@@ -1,6 +1,6 @@
 """Table 1 of Pozzi, Bohte & Roelfsema (2018) by the paper's own protocol: all 16 rows, resumable, side by side.
 
-The paper's numbers live in ``neurorl/data/pozzi2018_table1.csv`` (see the README there); every row's rule,
+The paper's numbers live in ``data/reference/pozzi2018_table1.csv`` (see the README there); every row's rule,
 feedback, network and learning rate come from it. One run is :func:`run_paper_training` (the protocol of
 :mod:`neurorl.models.paper_training`); :func:`reproduce_paper_table1` runs rows x seeds through
 :mod:`neurorl.parallel` and writes each finished run's small files to ``RUNS/<row>/seed<k>/`` (``history.csv``,
@@ -15,14 +15,14 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Sequence
-from importlib import resources
+
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, MissingDataError
 from ..io._atomic import write_csv, write_text
 from ..models.backprop import BackpropMLP
 from ..models.paper_training import PAPER_PROTOCOL, PaperRun, train_paper
@@ -62,8 +62,13 @@ PAPER_CONFIG: dict = {
 
 def reference_table1() -> pd.DataFrame:
     """The paper's Table 1 (accuracy % and epochs, mean and SD over 10 seeds), one row per line of the paper."""
-    with resources.files("neurorl").joinpath("data/pozzi2018_table1.csv").open("r", encoding="utf-8") as handle:
-        return pd.read_csv(handle)
+    from .._data import embedded_data_path
+
+    path = embedded_data_path("reference", "pozzi2018_table1.csv")
+    if path is None:
+        raise MissingDataError("the reference table data/reference/pozzi2018_table1.csv is not installed",
+                               "pozzi2018_table1.csv")
+    return pd.read_csv(path)
 
 
 def row_id(section: str, rule: str, hidden: Sequence[int], learning_rate: float) -> str:

@@ -69,7 +69,7 @@ DEFAULT_CONFIG: dict = {
 #: Paper numbers for Table 1 (accuracy %, epochs to the stopping criterion; mean and SD over 10 seeds), keyed by
 #: (rule, feedback, architecture, lr), e.g. ``("qagrel", "symmetric", "784-300-10", 0.5)``; errorBP rows have
 #: feedback ``"symmetric"`` (exact gradients) or ``"fixed"`` (feedback alignment). Read from the reference table
-#: shipped in ``neurorl/data/pozzi2018_table1.csv`` (Pozzi, Bohte & Roelfsema 2018, arXiv:1811.01768, Table 1).
+#: shipped in ``data/reference/pozzi2018_table1.csv`` (Pozzi, Bohte & Roelfsema 2018, arXiv:1811.01768, Table 1).
 PAPER_TABLE1: dict[tuple, dict] = {}
 
 
@@ -84,7 +84,7 @@ def _fill_paper_table1() -> None:
 _fill_paper_table1()
 
 PAPER_NOTE = ("Paper columns: Table 1 of Pozzi, Bohte & Roelfsema (arXiv:1811.01768), from "
-              "neurorl/data/pozzi2018_table1.csv. The fast protocol differs from the paper's (validation images "
+              "data/reference/pozzi2018_table1.csv. The fast protocol differs from the paper's (validation images "
               "trained on in the same epoch, validation every epoch, patience-based stop, biases), so its epochs "
               "are not comparable with the paper's; `neurorl reproduce qagrel` (protocol paper) is.")
 
