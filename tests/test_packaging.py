@@ -44,7 +44,7 @@ def test_every_package_is_listed():
     listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     on_disk = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "neurorl").rglob("__init__.py")}
     assert on_disk - listed == set()
-    assert listed - on_disk == {"neurorl.data", "neurorl.data.dopamine_example"}
+    assert listed - on_disk == {"neurorl.data", "neurorl.data.dopamine_example", "neurorl.data.reference"}
 
 
 def test_wheel_ships_example_data_licence_and_metadata(wheel):
@@ -67,10 +67,13 @@ def test_wheel_ships_example_data_licence_and_metadata(wheel):
 
 def test_installed_wheel_reproduces_dopamine_from_elsewhere(wheel, tmp_path):
     venv = tmp_path / "venv"
+    # nothing of the calling environment may leak in (a PYTHONPATH with a source checkout makes pip see neurorl
+    # as installed already)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
-                    "--disable-pip-version-check", str(wheel)], check=True)
+                    "--disable-pip-version-check", str(wheel)], check=True, env=env)
     site_packages = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                         check=True, capture_output=True, text=True).stdout.strip())
     borrowed = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
@@ -78,7 +81,6 @@ def test_installed_wheel_reproduces_dopamine_from_elsewhere(wheel, tmp_path):
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
     env["MPLBACKEND"] = "Agg"
     where = subprocess.run([str(python), "-c", "import neurorl; print(neurorl.__file__, neurorl.__version__)"],
                            cwd=elsewhere, env=env, check=True, capture_output=True, text=True).stdout.split()
