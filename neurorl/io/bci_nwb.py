@@ -481,7 +481,8 @@ def _day_of(nwbfile, path: Path) -> int | None:
     return None
 
 
-def read_bci_session(path: str | os.PathLike, *, load_ground_truth: bool = True) -> BCIRecording:
+def read_bci_session(path: str | os.PathLike, *, load_ground_truth: bool = True,
+                     allow_external_links: bool = False) -> BCIRecording:
     """Read one BCI session from an NWB file in the layout of this module (simulated or real).
 
     Parameters
@@ -490,6 +491,8 @@ def read_bci_session(path: str | os.PathLike, *, load_ground_truth: bool = True)
         The ``.nwb`` file.
     load_ground_truth
         Read the ``simulation_ground_truth`` module when present.
+    allow_external_links
+        Read HDF5 external links (and external storage) to other files instead of refusing the file.
 
     Returns
     -------
@@ -504,7 +507,7 @@ def read_bci_session(path: str | os.PathLike, *, load_ground_truth: bool = True)
         Empty, non-HDF5, corrupt or non-NWB file; inconsistent shapes; unknown ensemble labels.
     """
     path = Path(path)
-    with open_nwb(path) as nwbfile:
+    with open_nwb(path, allow_external_links=allow_external_links) as nwbfile:
         try:
             return _read(nwbfile, path, load_ground_truth)
         except (MissingDataError, InvalidRecordingError):
@@ -658,6 +661,7 @@ def list_bci_files(paths) -> list[Path]:
     return files
 
 
-def read_bci_folder(paths, *, load_ground_truth: bool = True) -> list[BCIRecording]:
+def read_bci_folder(paths, *, load_ground_truth: bool = True, allow_external_links: bool = False) -> list[BCIRecording]:
     """Read every session in the given folders/files (all in memory: prefer iterating :func:`list_bci_files`)."""
-    return [read_bci_session(f, load_ground_truth=load_ground_truth) for f in list_bci_files(paths)]
+    return [read_bci_session(f, load_ground_truth=load_ground_truth, allow_external_links=allow_external_links)
+            for f in list_bci_files(paths)]

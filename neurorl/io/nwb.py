@@ -45,6 +45,7 @@ from ..errors import (
     SpikeTimesError,
 )
 from ._atomic import atomic_path
+from ._links import check_hdf5_links
 
 __all__ = [
     "DopamineRecording",
@@ -141,8 +142,10 @@ def write_nwbfile(nwbfile, path: str | os.PathLike) -> Path:
     return path
 
 
-def check_nwb_path(path: str | os.PathLike) -> Path:
+def check_nwb_path(path: str | os.PathLike, *, allow_external_links: bool = False) -> Path:
     """Check that ``path`` is an existing, non-empty, readable HDF5 file written as NWB.
+
+    Links to other files are refused unless ``allow_external_links`` (see :mod:`neurorl.io._links`).
 
     Raises
     ------
@@ -175,6 +178,7 @@ def check_nwb_path(path: str | os.PathLike) -> Path:
                 raise NotNWBError("HDF5 file is not NWB (no NWBFile at its root)", path)
             # touch every group's metadata so that truncation shows up here, not deep inside pynwb
             handle.visit(lambda name: None)
+            check_hdf5_links(handle, path, allow_external_links=allow_external_links)
     except InvalidRecordingError:
         raise
     except Exception as exc:  # h5py raises OSError/KeyError/RuntimeError for damaged files
@@ -183,7 +187,7 @@ def check_nwb_path(path: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def open_nwb(path: str | os.PathLike) -> Iterator:
+def open_nwb(path: str | os.PathLike, *, allow_external_links: bool = False) -> Iterator:
     """Open an NWB file for reading and yield the :class:`pynwb.NWBFile`.
 
     Problems with the file itself (see :func:`check_nwb_path`) and errors pynwb raises while reading
@@ -191,7 +195,7 @@ def open_nwb(path: str | os.PathLike) -> Iterator:
     """
     from pynwb import NWBHDF5IO
 
-    path = check_nwb_path(path)
+    path = check_nwb_path(path, allow_external_links=allow_external_links)
     try:
         io = NWBHDF5IO(str(path), "r")
         nwbfile = io.read()
@@ -338,13 +342,15 @@ def _make_units(spike_times: Mapping[int, np.ndarray], cell_types, resolution: f
     return units
 
 
-def read_dopamine(path: str | os.PathLike) -> DopamineRecording:
+def read_dopamine(path: str | os.PathLike, *, allow_external_links: bool = False) -> DopamineRecording:
     """Read a dopamine recording from an NWB file.
 
     Parameters
     ----------
     path
         NWB file with a ``Units`` table and a ``trials`` table (see the module docstring).
+    allow_external_links
+        Read HDF5 external links (and external storage) to other files instead of refusing the file.
 
     Returns
     -------
@@ -360,7 +366,7 @@ def read_dopamine(path: str | os.PathLike) -> DopamineRecording:
         the trials they belong to; events outside every trial.
     """
     path = Path(path)
-    with open_nwb(path) as nwbfile:
+    with open_nwb(path, allow_external_links=allow_external_links) as nwbfile:
         try:
             units = _read_units(nwbfile, path)
             trials = _read_trials(nwbfile, path)
@@ -371,17 +377,17 @@ def read_dopamine(path: str | os.PathLike) -> DopamineRecording:
     return DopamineRecording(session=path.stem, units=units, trials=trials, path=path)
 
 
-def read_dopamine_folder(folder: str | os.PathLike) -> list[DopamineRecording]:
+def read_dopamine_folder(folder: str | os.PathLike, *, allow_external_links: bool = False) -> list[DopamineRecording]:
     """Read every ``*.nwb`` file of ``folder`` (sorted by name); a single file is accepted too."""
     folder = Path(folder)
     if not folder.exists():
         raise RecordingNotFoundError("no such file or folder", folder)
     if folder.is_file():
-        return [read_dopamine(folder)]
+        return [read_dopamine(folder, allow_external_links=allow_external_links)]
     files = sorted(f for f in folder.glob("*.nwb") if not f.name.startswith("."))
     if not files:
         raise MissingDataError("folder holds no .nwb files", folder)
-    return [read_dopamine(f) for f in files]
+    return [read_dopamine(f, allow_external_links=allow_external_links) for f in files]
 
 
 def _read_units(nwbfile, path: Path) -> pd.DataFrame:
