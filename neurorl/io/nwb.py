@@ -196,10 +196,13 @@ def open_nwb(path: str | os.PathLike, *, allow_external_links: bool = False) -> 
     from pynwb import NWBHDF5IO
 
     path = check_nwb_path(path, allow_external_links=allow_external_links)
+    io = None
     try:
         io = NWBHDF5IO(str(path), "r")
         nwbfile = io.read()
     except Exception as exc:
+        if io is not None:  # close the file, or it stays open (and locked) after the error
+            io.close()
         raise NotNWBError(f"cannot be read as NWB ({_short(exc)})", path) from None
     try:
         yield nwbfile
