@@ -20,10 +20,46 @@ import numpy as np
 MEMORY_LIMIT = 3 * 2**30
 
 
+def _raw_length(path: str, name: str) -> int | None:
+    """Length of dataset ``name`` read with plain h5py (None if it cannot be read that way)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            return int(handle[name].shape[0])
+    except Exception:  # noqa: BLE001 - damaged or missing: nothing to compare with
+        return None
+
+
+def _raw_values(path: str, name: str) -> np.ndarray | None:
+    """Values of dataset ``name`` read with plain h5py (None if it cannot be read that way)."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            return np.asarray(handle[name][()])
+    except Exception:  # noqa: BLE001 - damaged or missing: nothing to compare with
+        return None
+
+
 def _check_dopamine(rec) -> str | None:
     """The contract of :func:`neurorl.io.nwb.read_dopamine`; a message if a returned recording breaks it."""
     if len(rec.units) == 0:
         return "no units"
+    n_spikes = _raw_length(rec.path, "/units/spike_times")
+    if n_spikes is not None and sum(len(t) for t in rec.units["spike_times"]) != n_spikes:
+        return (f"the units hold {sum(len(t) for t in rec.units['spike_times'])} spikes, the file's spike_times "
+                f"{n_spikes}")
+    ends = _raw_values(rec.path, "/units/spike_times_index")
+    if ends is not None and n_spikes is not None and (
+            ends.ndim != 1 or np.any(np.diff(ends.astype(float)) < 0) or (ends.size and ends[-1] != n_spikes)):
+        return f"read although the spike_times_index {ends[:4]} does not split {n_spikes} spikes"
+    times = rec.trials[["start_time", "stop_time"]].to_numpy(dtype=float)
+    if not np.all(np.isfinite(times)) or np.any(times[:, 1] < times[:, 0]):
+        return "trial start/stop times not finite or stop before start"
+    n_trials = _raw_length(rec.path, "/intervals/trials/id")
+    if n_trials is not None and len(rec.trials) != n_trials:
+        return f"{len(rec.trials)} trials read, the trials table has {n_trials} rows"
     for unit, times in rec.units["spike_times"].items():
         times = np.asarray(times, dtype=float)
         if times.size and (not np.all(np.isfinite(times)) or times.min() < 0 or np.any(np.diff(times) < 0)):
@@ -61,9 +97,9 @@ def _check_bci(rec) -> str | None:
         return f"frame rate {rec.frame_rate_hz}"
     if not 0 <= rec.baseline_frames <= n_frames:
         return f"baseline_frames {rec.baseline_frames} of {n_frames}"
-    trials = rec.trials
-    if len(trials) == 0 or np.any(trials["stop_time"].to_numpy() < trials["start_time"].to_numpy()):
-        return "trials empty or stop before start"
+    times = rec.trials[["start_time", "stop_time"]].to_numpy(dtype=float)
+    if len(times) == 0 or not np.all(np.isfinite(times)) or np.any(times[:, 1] < times[:, 0]):
+        return "trials empty, not finite or stop before start"
     return None
 
 

@@ -28,10 +28,10 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
+from _bci_fake import fake_session
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _bci_fake import fake_session
 from neurorl.io.bci_nwb import write_bci_session
 from neurorl.io.nwb import write_dopamine
 
@@ -149,7 +149,11 @@ byte_level = st.one_of(
                                         min_size=1, max_size=8), st.booleans()),
     st.tuples(st.just("truncate"), st.floats(0, 1, exclude_max=True)),
 )
-damage = st.tuples(st.lists(structural, max_size=3), st.lists(byte_level, max_size=2))
+# structural damage is the more informative kind (byte damage mostly ends at "not HDF5"): three to one
+damage = st.one_of(st.tuples(st.lists(structural, min_size=1, max_size=3), st.just([])),
+                   st.tuples(st.lists(structural, min_size=1, max_size=3), st.just([])),
+                   st.tuples(st.lists(structural, min_size=1, max_size=3), st.just([])),
+                   st.tuples(st.lists(structural, max_size=2), st.lists(byte_level, min_size=1, max_size=2)))
 
 
 def _hard_path(handle: h5py.File, name: str) -> bool:
@@ -312,3 +316,52 @@ def test_worker_reports_crash_and_hang(tmp_path) -> None:
 def test_clean_files_read_ok(worker, bases) -> None:
     for base in bases.values():
         assert worker.read(base.path, base.reader) == {"status": "ok"}
+
+
+# ------------------------------------------------------------------------ what the fuzzer found, pinned
+def _set_dataset(path: Path, name: str, data) -> None:
+    with h5py.File(path, "r+") as handle:
+        attrs = dict(handle[name].attrs)
+        del handle[name]
+        new = handle.create_dataset(name, data=data)
+        for key, value in attrs.items():
+            new.attrs[key] = value
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    # each was read without a word before: units got the wrong spikes, or trials NaN times
+    ("/units/spike_times_index", np.array([150, 100], dtype=np.uint64), "does not split the 290 spike times"),
+    ("/units/spike_times_index", np.array([100, 150], dtype=np.uint64), "does not split the 290 spike times"),
+    ("/units/spike_times_index", np.array([200, 2**40], dtype=np.uint64), "does not split the 290 spike times"),
+    ("/units/spike_times", np.zeros(0), "does not split the 0 spike times"),
+    ("/units/spike_times", np.ones((290, 2)), "expected a vector"),
+    ("/intervals/trials/start_time", np.full(12, np.nan), "trial start/stop times are not finite"),
+    # typed before, but the message was the first 200 characters of an hdmf builder's repr
+    ("/units/id", np.array([0, 7, 9]), "/units: Could not construct Units object"),
+])
+def test_found_by_fuzzer(bases, tmp_path: Path, name: str, data, expected: str) -> None:
+    from neurorl.errors import InvalidRecordingError
+    from neurorl.io.nwb import read_dopamine
+
+    path = tmp_path / "case.nwb"
+    shutil.copyfile(bases["dopamine"].path, path)
+    _set_dataset(path, name, data)
+    with pytest.raises(InvalidRecordingError) as exc:
+        read_dopamine(path)
+    assert exc.value.path == str(path) and expected in str(exc.value), str(exc.value)
+    shutil.copyfile(bases["dopamine"].path, path)  # the file handle was released: it can be replaced
+    assert len(read_dopamine(path).units) == 2
+
+
+def test_failed_read_releases_the_file(bases, tmp_path: Path) -> None:
+    """pynwb failing inside ``read()`` left the file open, so it stayed locked for writers (found by the fuzzer)."""
+    from neurorl.errors import NotNWBError
+    from neurorl.io.nwb import read_dopamine
+
+    path = tmp_path / "case.nwb"
+    shutil.copyfile(bases["dopamine"].path, path)
+    _set_dataset(path, "/units/id", np.array([0, 7, 9]))
+    with pytest.raises(NotNWBError):
+        read_dopamine(path)
+    with h5py.File(path, "r+") as handle:  # raises BlockingIOError (file locked) while a reader holds it
+        handle.attrs["touched"] = 1

@@ -81,11 +81,11 @@ def find_hdf5_links(handle) -> list[tuple[str, str, str, str]]:
                 found.append(("soft link", path, "", f"{target} (leaves the file's tree)"))
                 continue
             try:
-                exists = handle.get(absolute) is not None  # HDF5 resolves it, through further soft links
-            except Exception:  # noqa: BLE001 - a loop of soft links, a bad name: h5py raises several types
-                exists = False
-            if not exists:
-                found.append(("soft link", path, "", f"{target} (does not exist)"))
+                problem = None if handle.get(absolute) is not None else "does not exist"
+            except Exception:  # noqa: BLE001 - HDF5 cannot resolve it: h5py raises several types
+                problem = "cannot be resolved: a loop of soft links or a bad path"
+            if problem:
+                found.append(("soft link", path, "", f"{target} ({problem})"))
     return found
 
 

@@ -613,6 +613,8 @@ def _read_trials(nwbfile, path: Path) -> pd.DataFrame:
                 table[column] = values
     if np.any(table["stop_time"].to_numpy() < table["start_time"].to_numpy()):
         raise InvalidRecordingError("a trial stops before it starts", path)
+    if not np.all(np.isfinite(table[["start_time", "stop_time"]].to_numpy())):
+        raise InvalidRecordingError("trial start/stop times are not finite", path)
     return table
 
 

@@ -211,8 +211,13 @@ def open_nwb(path: str | os.PathLike, *, allow_external_links: bool = False) -> 
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
+    args = getattr(exc, "args", ())
+    if len(args) == 2 and hasattr(args[0], "path") and isinstance(args[1], str):
+        # hdmf's ConstructError(builder, reason): name the object and the reason, not the builder's whole repr
+        text = [f"/{str(args[0].path).removeprefix('root').lstrip('/')}: {args[1]}"]
+    else:
+        text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
 # ----------------------------------------------------------------------------------------- dopamine files
@@ -405,6 +410,11 @@ def _read_units(nwbfile, path: Path) -> pd.DataFrame:
     spike_index = units["spike_times"]  # VectorIndex into the flat spike_times VectorData
     flat = np.asarray(spike_index.target.data[:], dtype=float)
     ends = np.asarray(spike_index.data[:], dtype=np.int64)
+    if flat.ndim != 1:
+        raise SpikeTimesError(f"spike_times has shape {flat.shape}, expected a vector", path)
+    if ends.shape != ids.shape or np.any(np.diff(ends) < 0) or (ends.size and (ends[0] < 0 or ends[-1] != flat.size)):
+        raise SpikeTimesError(f"spike_times_index (ends {ends[:4].tolist()}...) does not split the {flat.size} spike "
+                              f"times into {ids.size} units", path)
     starts = np.concatenate([[0], ends[:-1]])
     spikes = []
     for unit_id, start, end in zip(ids, starts, ends, strict=True):
@@ -434,6 +444,8 @@ def _read_trials(nwbfile, path: Path) -> pd.DataFrame:
         "start_time": np.asarray(trials["start_time"].data[:], dtype=float),
         "stop_time": np.asarray(trials["stop_time"].data[:], dtype=float),
     })
+    if not np.all(np.isfinite(table.to_numpy())) or np.any(table["stop_time"] < table["start_time"]):
+        raise InvalidRecordingError("trial start/stop times are not finite, or a trial stops before it starts", path)
     if {"reward_time", "reward_volume"} <= columns:
         table["reward_time"] = np.asarray(trials["reward_time"].data[:], dtype=float)
         table["reward_volume"] = np.asarray(trials["reward_volume"].data[:], dtype=float)
