@@ -107,6 +107,8 @@ def _inventory(path: Path) -> tuple[list[str], list[tuple[str, str]]]:
     objects, attributes = [], [("/", key) for key in h5py.File(path, "r").attrs]
     with h5py.File(path, "r") as handle:
         def visit(name, obj):
+            if name.startswith("specifications/"):  # the cached schema: half the objects, little of the reader
+                return
             objects.append("/" + name)
             attributes.extend(("/" + name, key) for key in obj.attrs)
         handle.visititems(visit)
