@@ -95,6 +95,12 @@ def _check_bci(rec) -> str | None:
         return "parent_soma out of range"
     if not (np.isfinite(rec.frame_rate_hz) and rec.frame_rate_hz > 0):
         return f"frame rate {rec.frame_rate_hz}"
+    for series, table in (("Soma", "Soma"), ("Dendrite", "Dendrite")):
+        rows = _raw_values(rec.path, f"/processing/ophys/DfOverF/RoiResponseSeries{series}/rois")
+        n_rows = _raw_length(rec.path, f"/processing/ophys/ImageSegmentation/PlaneSegmentation{table}/id")
+        if rows is not None and n_rows is not None and rows.dtype.kind in "iu" and (
+                rows.ndim != 1 or np.any(rows < 0) or np.any(rows >= n_rows)):
+            return f"read although RoiResponseSeries{series}.rois {rows[:4]} points outside {n_rows} ROIs"
     if not 0 <= rec.baseline_frames <= n_frames:
         return f"baseline_frames {rec.baseline_frames} of {n_frames}"
     times = rec.trials[["start_time", "stop_time"]].to_numpy(dtype=float)

@@ -355,6 +355,31 @@ def test_found_by_fuzzer(bases, tmp_path: Path, name: str, data, expected: str) 
     assert len(read_dopamine(path).units) == 2
 
 
+@pytest.mark.parametrize("name, data, expected", [
+    # negative region indices wrapped around: dendrites were silently given the wrong somata
+    ("/processing/ophys/DfOverF/RoiResponseSeriesDendrite/rois", -np.arange(1, 8),
+     "RoiResponseSeriesDendrite.rois points outside the 7 rows"),
+    ("/processing/ophys/DfOverF/RoiResponseSeriesSoma/rois", np.full(7, 2**40),
+     "RoiResponseSeriesSoma.rois points outside the 7 rows"),
+    # a baseline longer than the recording was accepted (baseline_frames > frames)
+    ("/intervals/epochs/stop_time", np.array([1e12, 1e12]), "the baseline epoch ends at 1000000000000.0 s"),
+    ("/intervals/epochs/stop_time", np.array([np.nan, np.nan]), "the baseline epoch ends at nan s"),
+    ("/intervals/trials/start_time", np.full(4, np.nan), "trial start/stop times are not finite"),
+])
+def test_bci_found_by_fuzzer(bases, tmp_path: Path, name: str, data, expected: str) -> None:
+    from neurorl.errors import InvalidRecordingError
+    from neurorl.io.bci_nwb import read_bci_session
+
+    path = tmp_path / "day01.nwb"
+    shutil.copyfile(bases["bci"].path, path)
+    with h5py.File(path, "r") as handle:
+        assert handle[name].shape == np.shape(data)
+    _set_dataset(path, name, data)
+    with pytest.raises(InvalidRecordingError) as exc:
+        read_bci_session(path)
+    assert exc.value.path == str(path) and expected in str(exc.value), str(exc.value)
+
+
 def test_failed_read_releases_the_file(bases, tmp_path: Path) -> None:
     """pynwb failing inside ``read()`` left the file open, so it stayed locked for writers (found by the fuzzer)."""
     from neurorl.errors import NotNWBError

@@ -538,7 +538,7 @@ def _read(nwbfile, path: Path, load_ground_truth: bool) -> BCIRecording:
     soma_seg = soma_ts.rois.table
     if "ensemble" not in soma_seg.colnames:
         raise MissingDataError(f"{soma_seg.name} has no 'ensemble' column", path)
-    soma_rows = np.asarray(soma_ts.rois.data[:], dtype=np.int64)
+    soma_rows = _roi_rows(soma_ts, soma_seg, path)
     ensemble = _decode(soma_seg["ensemble"].data[:])[soma_rows]
     bad = sorted(set(ensemble) - set(ENSEMBLE_LABELS))
     if bad:
@@ -549,7 +549,7 @@ def _read(nwbfile, path: Path, load_ground_truth: bool) -> BCIRecording:
               else np.zeros(n_soma))
 
     dend_seg = dend_ts.rois.table
-    dend_rows = np.asarray(dend_ts.rois.data[:], dtype=np.int64)
+    dend_rows = _roi_rows(dend_ts, dend_seg, path)
     if dend.shape[1] != dend_rows.size:
         raise InvalidRecordingError(f"{_DENDRITE_SERIES} has {dend.shape[1]} columns but {dend_rows.size} ROIs", path)
     if "parent_soma" in dend_seg.colnames:
@@ -577,6 +577,9 @@ def _read(nwbfile, path: Path, load_ground_truth: bool) -> BCIRecording:
         epochs = nwbfile.epochs.to_dataframe()
         for row in epochs.itertuples():
             if "baseline" in [str(t) for t in row.tags]:
+                if not 0 <= row.stop_time * rate <= n_frames + 0.5:  # NaN fails too
+                    raise InvalidRecordingError(f"the baseline epoch ends at {row.stop_time} s, outside the "
+                                                f"{n_frames / rate:.1f} s of imaging", path)
                 baseline = int(round(row.stop_time * rate))
     ground_truth = None
     if load_ground_truth and GROUND_TRUTH_MODULE in nwbfile.processing:
@@ -585,6 +588,15 @@ def _read(nwbfile, path: Path, load_ground_truth: bool) -> BCIRecording:
                         ensemble=ensemble, bci_weight=weight, cursor=cursor, grating_angle=angle,
                         baseline_frames=baseline, trials=trials, parent_soma=parent, ground_truth=ground_truth,
                         session=path.stem, path=path)
+
+
+def _roi_rows(series, table, path: Path) -> np.ndarray:
+    """Rows of ``table`` that the columns of ``series`` are (its ``rois`` region), checked to lie in the table."""
+    rows = np.asarray(series.rois.data[:], dtype=np.int64)
+    n_rows = len(table.id)
+    if rows.ndim != 1 or np.any(rows < 0) or np.any(rows >= n_rows):
+        raise InvalidRecordingError(f"{series.name}.rois points outside the {n_rows} rows of {table.name}", path)
+    return rows
 
 
 def _read_trials(nwbfile, path: Path) -> pd.DataFrame:
