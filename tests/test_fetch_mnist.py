@@ -144,3 +144,15 @@ def test_unreachable_server_is_one_line(tmp_path: Path, capsys) -> None:
     assert main(["fetch", "mnist", "--dir", str(tmp_path), "--url", url, "--timeout", "5", "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "could not fetch MNIST train-images-idx3-ubyte" in err and url in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dataset", "all", "--url", "file:///x/"], "--url names one data set's mirror"),
+    (["--timeout", "0"], "--timeout must be a positive number"),
+    (["--timeout", "nan"], "--timeout must be a positive number"),
+])
+def test_bad_arguments_exit_2(argv, message: str, tmp_path: Path, capsys) -> None:
+    assert main(["fetch", "mnist", "--dir", str(tmp_path), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert list(tmp_path.iterdir()) == []

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["register", "run_fetch_mnist"]
 
 
@@ -21,6 +23,11 @@ def run_fetch_mnist(args: argparse.Namespace) -> int:
     from .. import _progress
     from ..io.mnist import DATASETS, fetch_mnist
 
+    if args.dataset == "all" and args.url is not None:
+        raise InvalidArgumentError("--url names one data set's mirror (both use the same file names): "
+                                   "fetch them one at a time with --dataset")
+    if not args.timeout > 0:
+        raise InvalidArgumentError(f"--timeout must be a positive number of seconds, not {args.timeout}")
     names = list(DATASETS) if args.dataset == "all" else [args.dataset]
     for name in names:
         directory = None
