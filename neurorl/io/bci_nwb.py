@@ -468,6 +468,8 @@ def _series(nwbfile, name: str):
 
 def _series_data(ts, path: Path, n_frames: int | None = None) -> np.ndarray:
     data = np.asarray(ts.data[:])
+    if data.ndim != 1:
+        raise InvalidRecordingError(f"{ts.name} has shape {data.shape}; expected one value per frame", path)
     if n_frames is not None and data.shape[0] != n_frames:
         raise InvalidRecordingError(f"{ts.name} has {data.shape[0]} frames, the ΔF/F traces {n_frames}", path)
     return data
@@ -547,6 +549,8 @@ def _read(nwbfile, path: Path, load_ground_truth: bool) -> BCIRecording:
         raise InvalidRecordingError(f"{_SOMA_SERIES} has {n_soma} columns but {ensemble.shape[0]} ROIs", path)
     weight = (np.asarray(soma_seg["bci_weight"].data[:], dtype=float)[soma_rows] if "bci_weight" in soma_seg.colnames
               else np.zeros(n_soma))
+    if weight.shape != (n_soma,):
+        raise InvalidRecordingError(f"bci_weight has shape {weight.shape}; expected one weight per soma", path)
 
     dend_seg = dend_ts.rois.table
     dend_rows = _roi_rows(dend_ts, dend_seg, path)
