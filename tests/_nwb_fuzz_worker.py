@@ -46,6 +46,8 @@ def _check_dopamine(rec) -> str | None:
     """The contract of :func:`neurorl.io.nwb.read_dopamine`; a message if a returned recording breaks it."""
     if len(rec.units) == 0:
         return "no units"
+    if not rec.units.index.is_unique:
+        return f"unit ids not unique: {list(rec.units.index)}"
     n_spikes = _raw_length(rec.path, "/units/spike_times")
     if n_spikes is not None and sum(len(t) for t in rec.units["spike_times"]) != n_spikes:
         return (f"the units hold {sum(len(t) for t in rec.units['spike_times'])} spikes, the file's spike_times "

@@ -338,6 +338,7 @@ def _set_dataset(path: Path, name: str, data) -> None:
     ("/units/spike_times", np.zeros(0), "does not split the 0 spike times"),
     ("/units/spike_times", np.ones((290, 2)), "expected a vector"),
     ("/intervals/trials/start_time", np.full(12, np.nan), "trial start/stop times are not finite"),
+    ("/units/id", np.array([7, 7]), "the Units table's ids are not unique"),
     # typed before, but the message was the first 200 characters of an hdmf builder's repr
     ("/units/id", np.array([0, 7, 9]), "/units: Could not construct Units object"),
 ])

@@ -410,6 +410,8 @@ def _read_units(nwbfile, path: Path) -> pd.DataFrame:
     spike_index = units["spike_times"]  # VectorIndex into the flat spike_times VectorData
     flat = np.asarray(spike_index.target.data[:], dtype=float)
     ends = np.asarray(spike_index.data[:], dtype=np.int64)
+    if np.unique(ids).size != ids.size:
+        raise InvalidRecordingError("the Units table's ids are not unique", path)
     if flat.ndim != 1:
         raise SpikeTimesError(f"spike_times has shape {flat.shape}, expected a vector", path)
     if ends.shape != ids.shape or np.any(np.diff(ends) < 0) or (ends.size and (ends[0] < 0 or ends[-1] != flat.size)):
