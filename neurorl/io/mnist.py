@@ -123,8 +123,8 @@ def find_mnist_dir(directory: str | os.PathLike | None = None, dataset: str = "m
             return folder
     command = "neurorl fetch mnist" + ("" if dataset == "mnist" else f" --dataset {dataset}")
     raise MissingDataError(
-        f"no copy of {info['name']} found (searched " + ", ".join(searched) + f"); run `{command}` to download "
-        f"it into the cache, or pass a folder (--data-dir) or set {info['env']}"
+        f"no copy of {info['name']} found (searched " + ", ".join(searched) + f"); pass a folder (--data-dir), "
+        f"set {info['env']}, or run `{command}` to download it into the cache"
     )
 
 
