@@ -21,6 +21,7 @@ import contextlib
 import datetime as _dt
 import os
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,17 +198,23 @@ def open_nwb(path: str | os.PathLike, *, allow_external_links: bool = False) -> 
 
     path = check_nwb_path(path, allow_external_links=allow_external_links)
     io = None
-    try:
-        io = NWBHDF5IO(str(path), "r")
-        nwbfile = io.read()
-    except Exception as exc:
-        if io is not None:  # close the file, or it stays open (and locked) after the error
-            io.close()
-        raise NotNWBError(f"cannot be read as NWB ({_short(exc)})", path) from None
+    # pynwb/hdmf warn about what they find odd while reading; shown only if the file is then read without an
+    # error, so that a refused file gives one line, not warnings and then the error
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            io = NWBHDF5IO(str(path), "r")
+            nwbfile = io.read()
+        except Exception as exc:
+            if io is not None:  # close the file, or it stays open (and locked) after the error
+                io.close()
+            raise NotNWBError(f"cannot be read as NWB ({_short(exc)})", path) from None
     try:
         yield nwbfile
     finally:
         io.close()
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def _short(exc: BaseException) -> str:
