@@ -400,3 +400,19 @@ def test_failed_read_releases_the_file(bases, tmp_path: Path) -> None:
         read_dopamine(path)
     with h5py.File(path, "r+") as handle:  # raises BlockingIOError (file locked) while a reader holds it
         handle.attrs["touched"] = 1
+
+
+def test_refused_file_is_one_line_on_the_command_line(bases, tmp_path: Path) -> None:
+    """hdmf warned about the bad region before the error was printed: the error must be the only line."""
+    folder = tmp_path / "animal"
+    folder.mkdir()
+    path = folder / "day01.nwb"
+    shutil.copyfile(bases["bci"].path, path)
+    _set_dataset(path, "/processing/ophys/DfOverF/RoiResponseSeriesDendrite/rois", -np.arange(1, 8))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    done = subprocess.run([sys.executable, "-m", "neurorl", "analyze", "bci", str(folder), "--out",
+                           str(tmp_path / "out"), "--shuffles", "5", "--quiet"], capture_output=True, text=True,
+                          env=env, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr == (f"neurorl: error: {path}: RoiResponseSeriesDendrite.rois points outside the 7 rows of "
+                           "PlaneSegmentationDendrite\n")
