@@ -140,6 +140,17 @@ def test_soft_link_dangling_or_leaving_the_tree(pair, where: str, target: str, w
         _assert_names(exc, f"soft link {where}", target, why)
 
 
+@pytest.mark.parametrize("where, target", [("/general/loop", "/"), ("/units/loop", "/units"),
+                                           ("/general/subject/loop", "/general")])
+def test_soft_link_to_its_own_ancestor_is_refused(pair, where: str, target: str) -> None:
+    # hdmf followed it until Python's recursion limit (a RecursionError, after seconds)
+    path = pair[0]
+    replace_with_soft_link(path, where, target)
+    with pytest.raises(errors.ExternalLinkError) as exc:
+        read_dopamine(path, allow_external_links=True)
+    _assert_names(exc, f"soft link {where}", "contains the link: a loop")
+
+
 def test_soft_link_loop_is_refused(pair) -> None:
     path = pair[0]
     replace_with_soft_link(path, "/general/a", "/general/b")

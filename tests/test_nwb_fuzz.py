@@ -138,7 +138,7 @@ def bases(tmp_path_factory) -> dict[str, Base]:
 
 # ------------------------------------------------------------------------------------------------ mutations
 _REPLACEMENTS = ("empty", "scalar", "strings", "nan", "matrix", "negative", "huge_index")
-_LINK_TARGETS = ("other", "passwd", "missing", "dangling", "in_tree")
+_LINK_TARGETS = ("other", "passwd", "missing", "dangling", "ancestor", "in_tree")
 
 structural = st.one_of(
     st.tuples(st.just("delete"), st.integers(0, 10**6)),
@@ -237,6 +237,8 @@ def apply_damage(base: Base, other: Base, target: Path, steps) -> dict:
                     link = h5py.ExternalLink(str(target.with_name("no_such_file.nwb")), name)
                 elif kind == "dangling":
                     link = h5py.SoftLink("/no/such/object")
+                elif kind == "ancestor":
+                    link = h5py.SoftLink(name.rsplit("/", 1)[0] or "/")
                 else:
                     link = h5py.SoftLink(source_name)
                 handle[name] = link

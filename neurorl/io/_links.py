@@ -80,6 +80,11 @@ def find_hdf5_links(handle) -> list[tuple[str, str, str, str]]:
             if ".." in target.split("/"):
                 found.append(("soft link", path, "", f"{target} (leaves the file's tree)"))
                 continue
+            resolved = posixpath.normpath(absolute)
+            if resolved == "/" or path.startswith(resolved.rstrip("/") + "/"):
+                # a link to a group that holds it: readers that follow links (hdmf) recurse until they fail
+                found.append(("soft link", path, "", f"{target} (a group that contains the link: a loop)"))
+                continue
             try:
                 problem = None if handle.get(absolute) is not None else "does not exist"
             except Exception:  # noqa: BLE001 - HDF5 cannot resolve it: h5py raises several types
