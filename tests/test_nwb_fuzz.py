@@ -40,7 +40,7 @@ WORKER = Path(__file__).with_name("_nwb_fuzz_worker.py")
 #: Seconds one read may take in the worker before the case counts as a hang (a clean read takes < 1 s).
 CASE_TIMEOUT_S = 30.0
 #: Examples per base file in the default (derandomized) run and in the slow run.
-DEFAULT_EXAMPLES = 50
+DEFAULT_EXAMPLES = 40
 SLOW_EXAMPLES = 400
 
 
