@@ -31,6 +31,7 @@ GROUPS: dict[str, str] = {
     "analyze": "run a paper's analyses on recordings",
     "convert": "convert lab formats to NWB",
     "sweep": "run a model over many seeds and settings (locally or on a Dask cluster)",
+    "fetch": "download public data sets into the cache (checksummed)",
 }
 
 #: Pipeline modules that register subcommands.
@@ -42,6 +43,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "neurorl.pipelines.simulate_dopamine",
     "neurorl.pipelines.bci_analysis",
     "neurorl.pipelines.bci",
+    "neurorl.pipelines.fetch",
 )
 
 

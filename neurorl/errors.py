@@ -21,6 +21,7 @@ __all__ = [
     "NotHDF5Error",
     "CorruptFileError",
     "NotNWBError",
+    "ExternalLinkError",
     "MissingTableError",
     "EmptyTableError",
     "MissingColumnError",
@@ -87,6 +88,11 @@ class CorruptFileError(InvalidRecordingError):
 
 class NotNWBError(InvalidRecordingError):
     """The file is valid HDF5 but not an NWB file, or pynwb cannot read it."""
+
+
+class ExternalLinkError(InvalidRecordingError):
+    """The file points outside itself: an HDF5 external link, external storage or a virtual dataset (refused
+    unless the reader is told to allow them), or a soft link that dangles or leaves the file's tree."""
 
 
 class MissingTableError(MissingDataError):

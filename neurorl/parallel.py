@@ -126,8 +126,11 @@ def map_jobs(
         for index, job in enumerate(jobs):
             cached = cache / job.cache_name()
             if cached.is_file():
-                with xr.open_dataset(cached, engine="h5netcdf") as stored:
-                    results[index] = stored.load()
+                try:
+                    with xr.open_dataset(cached, engine="h5netcdf") as stored:
+                        results[index] = stored.load()
+                except Exception:  # noqa: BLE001 - a damaged cache entry (h5py/xarray raise several types): rerun
+                    cached.unlink(missing_ok=True)
     pending = [index for index in range(len(jobs)) if index not in results]
 
     def finished(index: int, result: xr.Dataset) -> None:

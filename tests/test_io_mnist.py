@@ -68,7 +68,7 @@ def test_truncated_gzip_is_refused(mnist_dir: Path, tmp_path: Path) -> None:
 def test_no_copy_found_gives_clear_error(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("NEURORL_MNIST_DIR", str(tmp_path / "nowhere"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    with pytest.raises(errors.MissingDataError, match="no copy of MNIST found.*download_mnist"):
+    with pytest.raises(errors.MissingDataError, match="no copy of MNIST found.*neurorl fetch mnist"):
         mnist.load_mnist()
     with pytest.raises(errors.MissingDataError, match="MNIST files missing"):
         mnist.find_mnist_dir(tmp_path)

@@ -61,3 +61,16 @@ def test_cache_makes_runs_resumable(tmp_path) -> None:
 def test_duplicate_jobs_are_refused() -> None:
     with pytest.raises(errors.InvalidArgumentError, match="unique"):
         run_jobs([Job(noisy_curve, {"n_epochs": 1, "scale": 1.0})] * 2, progress=False)
+
+
+@pytest.mark.parametrize("damage", [b"", b"garbage" * 10, None])
+def test_damaged_cache_entry_is_rerun(tmp_path, damage) -> None:
+    jobs = _jobs()[:2]
+    clean = run_jobs(jobs, n_jobs=1, progress=False)
+    run_jobs(jobs, n_jobs=1, cache_dir=tmp_path, progress=False)
+    entry = tmp_path / jobs[0].cache_name()
+    # empty, not HDF5, or truncated (a copy interrupted, a disk that filled): rerun the job, no traceback
+    entry.write_bytes(entry.read_bytes()[:200] if damage is None else damage)
+    xr.testing.assert_identical(run_jobs(jobs, n_jobs=1, cache_dir=tmp_path, progress=False), clean)
+    with xr.open_dataset(entry, engine="h5netcdf") as stored:  # and the entry was written again
+        assert stored.sizes["epoch"] == 3

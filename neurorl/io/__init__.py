@@ -15,7 +15,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             "CommonFormatCell", "read_commonformat", "commonformat_to_nwb", "convert_commonformat_folder",
             "subject_from_name"],
         "mnist": ["MNIST_MD5", "FASHION_MNIST_MD5", "DATASETS", "load_mnist", "load_fashion_mnist",
-            "find_mnist_dir", "download_mnist", "read_idx", "default_cache_dir"],
+            "find_mnist_dir", "download_mnist", "fetch_mnist", "read_idx", "default_cache_dir"],
         "nwb": ["DopamineRecording", "new_nwbfile", "write_nwbfile", "open_nwb", "check_nwb_path",
             "write_dopamine", "read_dopamine", "read_dopamine_folder", "TRIAL_TYPES"],
     },

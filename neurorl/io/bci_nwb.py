@@ -468,6 +468,8 @@ def _series(nwbfile, name: str):
 
 def _series_data(ts, path: Path, n_frames: int | None = None) -> np.ndarray:
     data = np.asarray(ts.data[:])
+    if data.ndim != 1:
+        raise InvalidRecordingError(f"{ts.name} has shape {data.shape}; expected one value per frame", path)
     if n_frames is not None and data.shape[0] != n_frames:
         raise InvalidRecordingError(f"{ts.name} has {data.shape[0]} frames, the ΔF/F traces {n_frames}", path)
     return data
@@ -481,7 +483,8 @@ def _day_of(nwbfile, path: Path) -> int | None:
     return None
 
 
-def read_bci_session(path: str | os.PathLike, *, load_ground_truth: bool = True) -> BCIRecording:
+def read_bci_session(path: str | os.PathLike, *, load_ground_truth: bool = True,
+                     allow_external_links: bool = False) -> BCIRecording:
     """Read one BCI session from an NWB file in the layout of this module (simulated or real).
 
     Parameters
@@ -490,6 +493,8 @@ def read_bci_session(path: str | os.PathLike, *, load_ground_truth: bool = True)
         The ``.nwb`` file.
     load_ground_truth
         Read the ``simulation_ground_truth`` module when present.
+    allow_external_links
+        Read HDF5 external links (and external storage) to other files instead of refusing the file.
 
     Returns
     -------
@@ -504,7 +509,7 @@ def read_bci_session(path: str | os.PathLike, *, load_ground_truth: bool = True)
         Empty, non-HDF5, corrupt or non-NWB file; inconsistent shapes; unknown ensemble labels.
     """
     path = Path(path)
-    with open_nwb(path) as nwbfile:
+    with open_nwb(path, allow_external_links=allow_external_links) as nwbfile:
         try:
             return _read(nwbfile, path, load_ground_truth)
         except (MissingDataError, InvalidRecordingError):
@@ -535,7 +540,7 @@ def _read(nwbfile, path: Path, load_ground_truth: bool) -> BCIRecording:
     soma_seg = soma_ts.rois.table
     if "ensemble" not in soma_seg.colnames:
         raise MissingDataError(f"{soma_seg.name} has no 'ensemble' column", path)
-    soma_rows = np.asarray(soma_ts.rois.data[:], dtype=np.int64)
+    soma_rows = _roi_rows(soma_ts, soma_seg, path)
     ensemble = _decode(soma_seg["ensemble"].data[:])[soma_rows]
     bad = sorted(set(ensemble) - set(ENSEMBLE_LABELS))
     if bad:
@@ -544,9 +549,11 @@ def _read(nwbfile, path: Path, load_ground_truth: bool) -> BCIRecording:
         raise InvalidRecordingError(f"{_SOMA_SERIES} has {n_soma} columns but {ensemble.shape[0]} ROIs", path)
     weight = (np.asarray(soma_seg["bci_weight"].data[:], dtype=float)[soma_rows] if "bci_weight" in soma_seg.colnames
               else np.zeros(n_soma))
+    if weight.shape != (n_soma,):
+        raise InvalidRecordingError(f"bci_weight has shape {weight.shape}; expected one weight per soma", path)
 
     dend_seg = dend_ts.rois.table
-    dend_rows = np.asarray(dend_ts.rois.data[:], dtype=np.int64)
+    dend_rows = _roi_rows(dend_ts, dend_seg, path)
     if dend.shape[1] != dend_rows.size:
         raise InvalidRecordingError(f"{_DENDRITE_SERIES} has {dend.shape[1]} columns but {dend_rows.size} ROIs", path)
     if "parent_soma" in dend_seg.colnames:
@@ -574,6 +581,9 @@ def _read(nwbfile, path: Path, load_ground_truth: bool) -> BCIRecording:
         epochs = nwbfile.epochs.to_dataframe()
         for row in epochs.itertuples():
             if "baseline" in [str(t) for t in row.tags]:
+                if not 0 <= row.stop_time * rate <= n_frames + 0.5:  # NaN fails too
+                    raise InvalidRecordingError(f"the baseline epoch ends at {row.stop_time} s, outside the "
+                                                f"{n_frames / rate:.1f} s of imaging", path)
                 baseline = int(round(row.stop_time * rate))
     ground_truth = None
     if load_ground_truth and GROUND_TRUTH_MODULE in nwbfile.processing:
@@ -582,6 +592,15 @@ def _read(nwbfile, path: Path, load_ground_truth: bool) -> BCIRecording:
                         ensemble=ensemble, bci_weight=weight, cursor=cursor, grating_angle=angle,
                         baseline_frames=baseline, trials=trials, parent_soma=parent, ground_truth=ground_truth,
                         session=path.stem, path=path)
+
+
+def _roi_rows(series, table, path: Path) -> np.ndarray:
+    """Rows of ``table`` that the columns of ``series`` are (its ``rois`` region), checked to lie in the table."""
+    rows = np.asarray(series.rois.data[:], dtype=np.int64)
+    n_rows = len(table.id)
+    if rows.ndim != 1 or np.any(rows < 0) or np.any(rows >= n_rows):
+        raise InvalidRecordingError(f"{series.name}.rois points outside the {n_rows} rows of {table.name}", path)
+    return rows
 
 
 def _read_trials(nwbfile, path: Path) -> pd.DataFrame:
@@ -610,6 +629,8 @@ def _read_trials(nwbfile, path: Path) -> pd.DataFrame:
                 table[column] = values
     if np.any(table["stop_time"].to_numpy() < table["start_time"].to_numpy()):
         raise InvalidRecordingError("a trial stops before it starts", path)
+    if not np.all(np.isfinite(table[["start_time", "stop_time"]].to_numpy())):
+        raise InvalidRecordingError("trial start/stop times are not finite", path)
     return table
 
 
@@ -658,6 +679,7 @@ def list_bci_files(paths) -> list[Path]:
     return files
 
 
-def read_bci_folder(paths, *, load_ground_truth: bool = True) -> list[BCIRecording]:
+def read_bci_folder(paths, *, load_ground_truth: bool = True, allow_external_links: bool = False) -> list[BCIRecording]:
     """Read every session in the given folders/files (all in memory: prefer iterating :func:`list_bci_files`)."""
-    return [read_bci_session(f, load_ground_truth=load_ground_truth) for f in list_bci_files(paths)]
+    return [read_bci_session(f, load_ground_truth=load_ground_truth, allow_external_links=allow_external_links)
+            for f in list_bci_files(paths)]

@@ -13,7 +13,7 @@ order:
 
 Files may be plain idx files or gzipped (``.gz``). The *decompressed* bytes are checked against MD5 checksums
 (gzip files of the same data differ byte-wise between copies, e.g. Debian recompresses them; their content does
-not). :func:`download_mnist` fetches a copy into the cache for users who have none.
+not). :func:`fetch_mnist` (the command ``neurorl fetch mnist``) fetches a copy into the cache for users who have none.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Literal
@@ -28,10 +30,9 @@ from typing import Literal
 import numpy as np
 
 from ..errors import ChecksumError, InvalidArgumentError, InvalidRecordingError, MissingDataError
-from ._atomic import atomic_path
 
 __all__ = ["MNIST_MD5", "FASHION_MNIST_MD5", "DATASETS", "load_mnist", "load_fashion_mnist", "find_mnist_dir",
-           "download_mnist", "read_idx", "default_cache_dir"]
+           "fetch_mnist", "download_mnist", "read_idx", "default_cache_dir"]
 
 #: MD5 of the decompressed idx files, as published with the data set.
 MNIST_MD5: dict[str, str] = {
@@ -63,10 +64,10 @@ FASHION_MNIST_MIRRORS: tuple[str, ...] = ("http://fashion-mnist.s3-website.eu-ce
 #: cache sub-folder, folders where system packages install them, download mirrors.
 DATASETS: dict[str, dict] = {
     "mnist": {"name": "MNIST", "md5": MNIST_MD5, "env": "NEURORL_MNIST_DIR", "cache": "mnist",
-              "system_dirs": (), "mirrors": MNIST_MIRRORS},
+              "system_dirs": (), "mirrors": MNIST_MIRRORS, "url_env": "NEURORL_MNIST_URL"},
     "fashion-mnist": {"name": "Fashion-MNIST", "md5": FASHION_MNIST_MD5, "env": "NEURORL_FASHION_MNIST_DIR",
                       "cache": "fashion-mnist", "system_dirs": ("/usr/share/datasets/fashion-mnist",),
-                      "mirrors": FASHION_MNIST_MIRRORS},
+                      "mirrors": FASHION_MNIST_MIRRORS, "url_env": "NEURORL_FASHION_MNIST_URL"},
 }
 
 _SPLIT_FILES = {
@@ -120,10 +121,10 @@ def find_mnist_dir(directory: str | os.PathLike | None = None, dataset: str = "m
         searched.append(str(folder))
         if folder.is_dir() and _has_all(folder):
             return folder
-    call = "download_mnist()" if dataset == "mnist" else f"download_mnist(dataset={dataset!r})"
+    command = "neurorl fetch mnist" + ("" if dataset == "mnist" else f" --dataset {dataset}")
     raise MissingDataError(
-        f"no copy of {info['name']} found (searched " + ", ".join(searched) + f"); pass a folder, set "
-        f"{info['env']}, or call neurorl.io.mnist.{call}"
+        f"no copy of {info['name']} found (searched " + ", ".join(searched) + f"); pass a folder (--data-dir), "
+        f"set {info['env']}, or run `{command}` to download it into the cache"
     )
 
 
@@ -225,36 +226,137 @@ def load_fashion_mnist(split: Literal["train", "test"] = "train", *, directory: 
     return load_mnist(split, directory=directory, as_float=as_float, verify=verify, dataset="fashion-mnist")
 
 
-def download_mnist(directory: str | os.PathLike | None = None, *, mirrors: tuple[str, ...] | None = None,
-                   timeout_s: float = 60.0, dataset: str = "mnist") -> Path:
-    """Download the four gzipped files of ``dataset`` into ``directory`` (default: its user cache) and verify them.
-
-    A file already present with the right checksum is not downloaded again. Each file is written
-    atomically and only after its decompressed MD5 matched. ``mirrors`` default to the data set's own list.
-    """
+def _mirrors_of(dataset: str, url: str | None, mirrors: tuple[str, ...] | None) -> tuple[str, ...]:
+    """Base URLs to try: ``url``, else ``mirrors``, else the environment variable, else the data set's own list."""
     info = _dataset(dataset)
-    mirrors = info["mirrors"] if mirrors is None else mirrors
+    if url is not None:
+        return (url,)
+    if mirrors is not None:
+        return tuple(mirrors)
+    env = os.environ.get(info["url_env"])
+    return (env,) if env else info["mirrors"]
+
+
+def _gunzip_downloader(timeout_s: float, progressbar: bool):
+    """A pooch downloader that fetches ``URL`` (http, https or file) and stores its *decompressed* bytes.
+
+    pooch then checks the MD5 of what was stored, i.e. of the idx content, which is the same for every copy of
+    the data set (gzip files differ byte-wise between copies, e.g. recompressed ones).
+    """
+    import shutil
+    import tempfile
+
+    import pooch
+
+    def download(url: str, output_file, pooch_obj) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            raw_path = Path(tmp) / "download"
+            parsed = urllib.parse.urlparse(url)
+            if parsed.scheme == "file":
+                source = Path(urllib.request.url2pathname(parsed.path))
+                if not source.is_file():
+                    raise FileNotFoundError(f"no such file {source}")
+                shutil.copyfile(source, raw_path)
+            else:
+                pooch.HTTPDownloader(progressbar=progressbar, timeout=timeout_s)(url, str(raw_path), pooch_obj)
+            raw = raw_path.read_bytes()
+        try:
+            data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        except (OSError, EOFError) as exc:
+            raise ValueError(f"cannot decompress {url}: {exc}") from None
+        if hasattr(output_file, "write"):
+            output_file.write(data)
+        else:
+            Path(output_file).write_bytes(data)
+
+    return download
+
+
+def fetch_mnist(directory: str | os.PathLike | None = None, *, dataset: str = "mnist", url: str | None = None,
+                mirrors: tuple[str, ...] | None = None, timeout_s: float = 60.0, progressbar: bool = False) -> Path:
+    """Download the four idx files of ``dataset`` into ``directory`` (default: its user cache), checked by MD5.
+
+    ``neurorl fetch mnist`` runs this. The files are fetched with `pooch <https://www.fatiando.org/pooch>`_ from
+    ``<base URL><name>.gz`` (a plain idx file at that address is accepted too), decompressed, and kept only if
+    the MD5 of their content is the published one (:data:`MNIST_MD5`, :data:`FASHION_MNIST_MD5`); a file already
+    present with the right checksum is not downloaded again.
+
+    Parameters
+    ----------
+    directory
+        Target folder; default :func:`default_cache_dir`, where :func:`load_mnist` looks.
+    dataset
+        ``"mnist"`` or ``"fashion-mnist"``.
+    url
+        Base URL to fetch from (``https://...``, ``http://...`` or ``file:///...``, ending in ``/``). Default: the
+        environment variable ``NEURORL_MNIST_URL`` (``NEURORL_FASHION_MNIST_URL``), else the data set's mirrors.
+    mirrors
+        Base URLs tried in order when ``url`` is not given.
+    timeout_s
+        Network timeout per request (s).
+    progressbar
+        Show a download progress bar (needs tqdm).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder holding the four files.
+
+    Raises
+    ------
+    ChecksumError
+        If every mirror served a file whose content does not match its checksum (nothing is kept).
+    MissingDataError
+        If a file could not be fetched from any mirror.
+    """
+    import logging
+
+    import pooch
+
+    info = _dataset(dataset)
+    bases = _mirrors_of(dataset, url, mirrors)
     folder = Path(directory) if directory is not None else default_cache_dir(dataset)
     folder.mkdir(parents=True, exist_ok=True)
-    for stem, md5 in info["md5"].items():
-        target = folder / f"{stem}.gz"
-        if target.is_file() and hashlib.md5(gzip.decompress(target.read_bytes())).hexdigest() == md5:
-            continue
-        errors = []
-        for mirror in mirrors:
-            url = f"{mirror}{stem}.gz"
-            try:
-                with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - https mirrors
-                    raw = response.read()
-                if hashlib.md5(gzip.decompress(raw)).hexdigest() != md5:
-                    errors.append(f"{url}: checksum mismatch")
-                    continue
-            except OSError as exc:
-                errors.append(f"{url}: {exc}")
-                continue
-            with atomic_path(target) as tmp:
-                tmp.write_bytes(raw)
-            break
-        else:
-            raise MissingDataError(f"could not download {info['name']}: " + "; ".join(errors), target)
+    downloader = _gunzip_downloader(timeout_s, progressbar)
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # pooch logs every download at INFO
+    try:
+        for stem, md5 in info["md5"].items():
+            errors: list[str] = []
+            mismatch = False
+            for base in bases:
+                address = base if base.endswith("/") else base + "/"
+                try:
+                    fetched = Path(pooch.retrieve(f"{address}{stem}.gz", known_hash=f"md5:{md5}", fname=stem,
+                                                  path=folder, downloader=downloader, progressbar=False))
+                    _default_permissions(fetched)
+                    break
+                except ValueError as exc:  # pooch: the content's hash does not match (or it cannot decompress)
+                    found = re.search(r"expected md5:(\w+) but got (\w+)", str(exc))
+                    mismatch = mismatch or found is not None
+                    text = (f"MD5 of the content is {found.group(2)}, expected {found.group(1)} (not kept)" if found
+                            else str(exc).splitlines()[0][:200])
+                    errors.append(f"{address}{stem}.gz: {text}")
+                except Exception as exc:  # noqa: BLE001 - requests/urllib/OS errors of one mirror: try the next
+                    text = str(exc).strip().splitlines()
+                    errors.append(f"{address}{stem}.gz: {type(exc).__name__}: {text[0][:200] if text else ''}")
+            else:
+                error = ChecksumError if mismatch else MissingDataError
+                raise error(f"could not fetch {info['name']} {stem}: " + "; ".join(errors), folder)
+    finally:
+        logger.setLevel(level)
     return folder
+
+
+def _default_permissions(path: Path) -> None:
+    """Give a file the permissions of a newly created one (pooch's temporary files are private, 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
+
+
+def download_mnist(directory: str | os.PathLike | None = None, *, mirrors: tuple[str, ...] | None = None,
+                   timeout_s: float = 60.0, dataset: str = "mnist") -> Path:
+    """Former name of :func:`fetch_mnist` (kept for existing scripts)."""
+    return fetch_mnist(directory, mirrors=mirrors, timeout_s=timeout_s, dataset=dataset)

@@ -21,6 +21,7 @@ import contextlib
 import datetime as _dt
 import os
 import uuid
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ from ..errors import (
     SpikeTimesError,
 )
 from ._atomic import atomic_path
+from ._links import check_hdf5_links
 
 __all__ = [
     "DopamineRecording",
@@ -141,8 +143,10 @@ def write_nwbfile(nwbfile, path: str | os.PathLike) -> Path:
     return path
 
 
-def check_nwb_path(path: str | os.PathLike) -> Path:
+def check_nwb_path(path: str | os.PathLike, *, allow_external_links: bool = False) -> Path:
     """Check that ``path`` is an existing, non-empty, readable HDF5 file written as NWB.
+
+    Links to other files are refused unless ``allow_external_links`` (see :mod:`neurorl.io._links`).
 
     Raises
     ------
@@ -175,6 +179,7 @@ def check_nwb_path(path: str | os.PathLike) -> Path:
                 raise NotNWBError("HDF5 file is not NWB (no NWBFile at its root)", path)
             # touch every group's metadata so that truncation shows up here, not deep inside pynwb
             handle.visit(lambda name: None)
+            check_hdf5_links(handle, path, allow_external_links=allow_external_links)
     except InvalidRecordingError:
         raise
     except Exception as exc:  # h5py raises OSError/KeyError/RuntimeError for damaged files
@@ -183,7 +188,7 @@ def check_nwb_path(path: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def open_nwb(path: str | os.PathLike) -> Iterator:
+def open_nwb(path: str | os.PathLike, *, allow_external_links: bool = False) -> Iterator:
     """Open an NWB file for reading and yield the :class:`pynwb.NWBFile`.
 
     Problems with the file itself (see :func:`check_nwb_path`) and errors pynwb raises while reading
@@ -191,21 +196,35 @@ def open_nwb(path: str | os.PathLike) -> Iterator:
     """
     from pynwb import NWBHDF5IO
 
-    path = check_nwb_path(path)
-    try:
-        io = NWBHDF5IO(str(path), "r")
-        nwbfile = io.read()
-    except Exception as exc:
-        raise NotNWBError(f"cannot be read as NWB ({_short(exc)})", path) from None
+    path = check_nwb_path(path, allow_external_links=allow_external_links)
+    io = None
+    # pynwb/hdmf warn about what they find odd while reading; shown only if the file is then read without an
+    # error, so that a refused file gives one line, not warnings and then the error
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            io = NWBHDF5IO(str(path), "r")
+            nwbfile = io.read()
+        except Exception as exc:
+            if io is not None:  # close the file, or it stays open (and locked) after the error
+                io.close()
+            raise NotNWBError(f"cannot be read as NWB ({_short(exc)})", path) from None
     try:
         yield nwbfile
     finally:
         io.close()
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:200]
+    args = getattr(exc, "args", ())
+    if len(args) == 2 and hasattr(args[0], "path") and isinstance(args[1], str):
+        # hdmf's ConstructError(builder, reason): name the object and the reason, not the builder's whole repr
+        text = [f"/{str(args[0].path).removeprefix('root').lstrip('/')}: {args[1]}"]
+    else:
+        text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
 # ----------------------------------------------------------------------------------------- dopamine files
@@ -338,13 +357,15 @@ def _make_units(spike_times: Mapping[int, np.ndarray], cell_types, resolution: f
     return units
 
 
-def read_dopamine(path: str | os.PathLike) -> DopamineRecording:
+def read_dopamine(path: str | os.PathLike, *, allow_external_links: bool = False) -> DopamineRecording:
     """Read a dopamine recording from an NWB file.
 
     Parameters
     ----------
     path
         NWB file with a ``Units`` table and a ``trials`` table (see the module docstring).
+    allow_external_links
+        Read HDF5 external links (and external storage) to other files instead of refusing the file.
 
     Returns
     -------
@@ -360,7 +381,7 @@ def read_dopamine(path: str | os.PathLike) -> DopamineRecording:
         the trials they belong to; events outside every trial.
     """
     path = Path(path)
-    with open_nwb(path) as nwbfile:
+    with open_nwb(path, allow_external_links=allow_external_links) as nwbfile:
         try:
             units = _read_units(nwbfile, path)
             trials = _read_trials(nwbfile, path)
@@ -371,17 +392,17 @@ def read_dopamine(path: str | os.PathLike) -> DopamineRecording:
     return DopamineRecording(session=path.stem, units=units, trials=trials, path=path)
 
 
-def read_dopamine_folder(folder: str | os.PathLike) -> list[DopamineRecording]:
+def read_dopamine_folder(folder: str | os.PathLike, *, allow_external_links: bool = False) -> list[DopamineRecording]:
     """Read every ``*.nwb`` file of ``folder`` (sorted by name); a single file is accepted too."""
     folder = Path(folder)
     if not folder.exists():
         raise RecordingNotFoundError("no such file or folder", folder)
     if folder.is_file():
-        return [read_dopamine(folder)]
+        return [read_dopamine(folder, allow_external_links=allow_external_links)]
     files = sorted(f for f in folder.glob("*.nwb") if not f.name.startswith("."))
     if not files:
         raise MissingDataError("folder holds no .nwb files", folder)
-    return [read_dopamine(f) for f in files]
+    return [read_dopamine(f, allow_external_links=allow_external_links) for f in files]
 
 
 def _read_units(nwbfile, path: Path) -> pd.DataFrame:
@@ -396,6 +417,13 @@ def _read_units(nwbfile, path: Path) -> pd.DataFrame:
     spike_index = units["spike_times"]  # VectorIndex into the flat spike_times VectorData
     flat = np.asarray(spike_index.target.data[:], dtype=float)
     ends = np.asarray(spike_index.data[:], dtype=np.int64)
+    if np.unique(ids).size != ids.size:
+        raise InvalidRecordingError("the Units table's ids are not unique", path)
+    if flat.ndim != 1:
+        raise SpikeTimesError(f"spike_times has shape {flat.shape}, expected a vector", path)
+    if ends.shape != ids.shape or np.any(np.diff(ends) < 0) or (ends.size and (ends[0] < 0 or ends[-1] != flat.size)):
+        raise SpikeTimesError(f"spike_times_index (ends {ends[:4].tolist()}...) does not split the {flat.size} spike "
+                              f"times into {ids.size} units", path)
     starts = np.concatenate([[0], ends[:-1]])
     spikes = []
     for unit_id, start, end in zip(ids, starts, ends, strict=True):
@@ -425,6 +453,8 @@ def _read_trials(nwbfile, path: Path) -> pd.DataFrame:
         "start_time": np.asarray(trials["start_time"].data[:], dtype=float),
         "stop_time": np.asarray(trials["stop_time"].data[:], dtype=float),
     })
+    if not np.all(np.isfinite(table.to_numpy())) or np.any(table["stop_time"] < table["start_time"]):
+        raise InvalidRecordingError("trial start/stop times are not finite, or a trial stops before it starts", path)
     if {"reward_time", "reward_volume"} <= columns:
         table["reward_time"] = np.asarray(trials["reward_time"].data[:], dtype=float)
         table["reward_volume"] = np.asarray(trials["reward_volume"].data[:], dtype=float)

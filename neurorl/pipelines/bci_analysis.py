@@ -236,7 +236,7 @@ def run_analyze(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     groups = {}
     for name, files in groups_files.items():
-        sessions = (read_bci_session(f, load_ground_truth=False)
+        sessions = (read_bci_session(f, load_ground_truth=False, allow_external_links=args.allow_external_links)
                     for f in progress(files, desc=f"analyse {name}", total=len(files)))
         groups[name] = analyze_sessions(sessions, n_shuffles=args.shuffles, seed=args.seed, **_analysis_kwargs(args))
     written = write_outputs(groups, Path(args.out), formats=_formats(args.format))
@@ -356,6 +356,8 @@ def register(groups: dict[str, argparse._SubParsersAction], parent: argparse.Arg
                     "folder (or each file's folder) is one animal; its .nwb files are its days.")
     p.add_argument("paths", nargs="+", metavar="DIR|FILE", help="folders of .nwb sessions or .nwb files")
     _add_analysis_options(p)
+    p.add_argument("--allow-external-links", action="store_true",
+                   help="read HDF5 links to other files (refused by default)")
     p.set_defaults(func=run_analyze)
 
     p = groups["reproduce"].add_parser(

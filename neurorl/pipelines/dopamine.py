@@ -244,7 +244,7 @@ def _run(args: argparse.Namespace, source: Path) -> int:
     for fmt in formats:
         if fmt not in ("png", "pdf", "svg"):
             raise InvalidArgumentError(f"--format must be png, pdf or svg, not {fmt!r}")
-    recordings = read_dopamine_folder(source)
+    recordings = read_dopamine_folder(source, allow_external_links=args.allow_external_links)
     results = analyze_dopamine(recordings, method=args.method, n_bootstrap=args.bootstrap, n_splits=args.splits,
                                seed=args.seed, decode_code=args.decode_code, smoothing=args.smoothing,
                                data_name=source.name)
@@ -284,6 +284,8 @@ def _common_options(p: argparse.ArgumentParser) -> None:
                    help="spike smoothing of the original analysis (default: plain spike counts)")
     p.add_argument("--format", nargs="+", default=["png"], metavar="FMT",
                    help="figure formats: png (default), pdf, svg")
+    p.add_argument("--allow-external-links", action="store_true",
+                   help="read HDF5 links to other files (refused by default)")
 
 
 def register(groups: dict, parent: argparse.ArgumentParser) -> None:
