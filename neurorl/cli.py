@@ -46,6 +46,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "neurorl.pipelines.fetch",
 )
 
+#: Pipeline modules that add top-level commands (``neurorl inspect FILE``) through ``register_top``.
+TOP_COMMAND_MODULES: tuple[str, ...] = ("neurorl.pipelines.inspect",)
+
 
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose usage errors are one line with exit status 2."""
@@ -76,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
         group.set_defaults(_group_parser=group)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(groups, parent)
+    for module_name in TOP_COMMAND_MODULES:
+        importlib.import_module(module_name).register_top(groups_parsers, parent)
     return parser
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "NoRewardError",
     "SpikeTimesError",
     "RewardTimesError",
+    "RewardVolumeError",
 ]
 
 
@@ -117,3 +118,7 @@ class SpikeTimesError(InvalidRecordingError):
 
 class RewardTimesError(InvalidRecordingError):
     """Reward times are missing for rewarded trials or lie outside the trial they belong to."""
+
+
+class RewardVolumeError(InvalidRecordingError):
+    """Reward sizes are infinite or negative (NaN, meaning no reward, is allowed)."""

@@ -501,6 +501,141 @@ the median slowdown over 10 paired seeds goes from about 0.9 with 2 BCI neurons 
 ])
 
 
+notebook("04_your_own_recording", [
+    ("md", """# Your own recording, in your lab's layout
+
+Labs do not store recordings alike: the units may sit in a processing module, the reward may be a column
+called `reward_size` in ml, the response may follow an `outcome_time`, and the table may hold other cell types
+than dopamine neurons. neurorl does not ask you to convert the file: you **describe** its layout in a small
+TOML file (`recording.toml`), and every command and function reads it through that description.
+
+The steps:
+
+1. look at what the file holds with `neurorl inspect FILE`;
+2. write `recording.toml` (the names in it are the command's flags without the dashes);
+3. fit: per-cell reversal points and asymmetries, population tests, decoding, figures; `cells.csv` joins back to
+   your tables by `session`, `subject_id` and `unit_id`, and `skipped.csv` says which units were not analysed.
+
+So that the notebook runs anywhere (and so that we can check the answer), the "lab's file" is written here from
+neurorl's distributional-TD simulation, in a layout unlike neurorl's own. With your own data, skip step 0 and
+set `path` to your file."""),
+    ("code", """import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pynwb.misc import Units
+
+from neurorl.cli import main
+from neurorl.io.nwb import new_nwbfile, read_dopamine, write_nwbfile
+from neurorl.io.spec import RecordingSpec
+from neurorl.models.dopamine_recording import simulate_recordings
+from neurorl.pipelines.dopamine import analyze_dopamine, write_dopamine_results
+
+workdir = tempfile.TemporaryDirectory()
+start_dir = Path.cwd()
+os.chdir(workdir.name)          # work in a scratch folder; file names below are relative to it
+folder = Path(".")"""),
+    ("md", """## 0. A lab's file (simulated)
+
+24 dopamine neurons of a distributional-TD population (expectile code) and 4 GABA neurons that do not respond
+to reward, recorded in one session of 600 trials. The lab's export puts the sorted units in
+`processing/ecephys/units` with a `cell_type`, a `unit_name` and a `location` column; its trials table has
+`reward_size` in **ml**, the reward time as `outcome_time`, and `kind` (uncued / cued / other)."""),
+    ("code", """simulation = simulate_recordings(24, 1, 600, code="expectile", baseline_rate=8.0, gain=1.5, seed=0)
+session, truth = simulation.sessions[0], simulation.ground_truth
+rng = np.random.default_rng(1)
+duration = float(session.trials["stop_time"].max())
+spikes = dict(session.spike_times)
+for unit_id in (900, 901, 902, 903):                      # GABA neurons: 10 spikes/s, no reward response
+    spikes[unit_id] = np.sort(rng.uniform(0, duration, int(10 * duration)))
+
+nwbfile = new_nwbfile(session_description="VTA recording in the variable-reward task", subject_id="VR-17",
+                      session_id="2024-03-05", identifier="VR-17-2024-03-05")
+units = Units(name="units", description="Kilosort units, curated")
+for column in ("cell_type", "unit_name", "location"):
+    units.add_column(name=column, description=column)
+for unit_id, times in spikes.items():
+    units.add_unit(id=unit_id, spike_times=times, cell_type="gaba" if unit_id >= 900 else "dopamine",
+                   unit_name=f"shank1_clu{unit_id}", location="VTA")
+nwbfile.create_processing_module(name="ecephys", description="spike sorting").add(units)
+for column in ("reward_size", "outcome_time", "kind"):
+    nwbfile.add_trial_column(name=column, description=column)
+for row in session.trials.itertuples():
+    nwbfile.add_trial(start_time=row.start_time, stop_time=row.stop_time, reward_size=row.reward_volume / 1000,
+                      outcome_time=row.reward_time, kind=row.trial_type)
+path = write_nwbfile(nwbfile, folder / "VR-17_2024-03-05.nwb")
+print("wrote", path.name)"""),
+    ("md", """## 1. What does the file hold?
+
+`neurorl inspect FILE` lists every table with its columns and a few values, and every series with its shape
+and rate, each by the path that the recording spec takes. (In a terminal: `neurorl inspect VR-17_2024-03-05.nwb`;
+here the same command is called from Python.)"""),
+    ("code", """status = main(["inspect", str(path)])"""),
+    ("md", """Reading it as neurorl's own layout fails, with one line that lists what the file has:"""),
+    ("code", """try:
+    read_dopamine(path)
+except Exception as error:
+    print(f"{type(error).__name__}: {error}")"""),
+    ("md", """## 2. Describe the layout: `recording.toml`
+
+From the listing: the Units table is at `processing/ecephys/units`; keep the `dopamine` units; the reward size is
+`reward_size` in ml (× 1000 for µl); the response window follows `outcome_time`; the trial types are in `kind`.
+The `[responses]` table sets how responses are computed (here neurorl's defaults, written out). On the command
+line each key is a flag (`--reward-column reward_size`), and `--preset dabney2020` sets every choice of the
+original analysis."""),
+    ("code", """toml_text = \"\"\"[recording]
+units = "processing/ecephys/units"
+unit_filter = "cell_type == 'dopamine'"
+reward_column = "reward_size"
+reward_scale = 1000          # ml -> µl
+align_column = "outcome_time"
+baseline_column = "start_time"
+trial_type_column = "kind"
+
+[responses]
+signal = "spikes"
+window_ms = [200, 600]
+baseline_window_ms = [-1000, 0]
+smoothing = "none"
+max_silence_s = 20
+\"\"\"
+config = folder / "recording.toml"
+config.write_text(toml_text)
+spec = RecordingSpec.from_toml(config)
+recording = read_dopamine(path, spec)
+print(f"session {recording.session}, subject {recording.subject_id}: {len(recording.units)} units "
+      f"{recording.unit_types}, {len(recording.trials)} trials")
+recording.trials.head()"""),
+    ("md", """## 3. Fit, and the figures
+
+`analyze_dopamine` runs the same analyses as `neurorl fit dopamine FILE --out DIR` (with the flags above, or
+with the TOML file): responses, per-cell reversal points and asymmetries with bootstrap CIs, the split-half
+tau-reversal test, and the decoded reward distribution."""),
+    ("code", """results = analyze_dopamine([recording], spec=spec, n_bootstrap=50, n_splits=100, seed=0, data_name=path.name)
+written = write_dopamine_results(results, folder / "fit")
+print(sorted(p.name for p in written))
+s = results.summary
+print(f"{s['n_cells']} cells; tau-reversal r = {s['tau_reversal_r']:.2f} (p = {s['tau_reversal_p']:.2g}); "
+      f"reversal split-half r = {s['reversal_split_half_r']:.2f}")
+results.cells.head()"""),
+    ("code", """results.figures["summary"]"""),
+    ("md", """`cells.csv` carries `session` (the file stem), `subject_id` (from the file's Subject), `unit_id` (the NWB unit
+id) and the units table's `unit_name` and `location`, so it joins back to the lab's own tables. Here we join it
+to the simulation's ground truth:"""),
+    ("code", """merged = results.cells.merge(truth, left_on="unit_id", right_on="cell", suffixes=("", "_true"))
+r = np.corrcoef(merged["reversal_point"], merged["reversal_point_true"])[0, 1]
+print(f"reversal points, estimated vs true: r = {r:.2f} over {len(merged)} cells")
+assert r > 0.8"""),
+    ("md", """Units that cannot be analysed (no spikes, or fewer than two trials at some reward size) are not silently
+dropped: they are listed with the reason in `skipped.csv` (empty here)."""),
+    ("code", """pd.read_csv(folder / "fit" / "skipped.csv")"""),
+    ("code", """os.chdir(start_dir)
+workdir.cleanup()"""),
+])
+
+
 def build(name: str, cells: list[tuple[str, str]]) -> Path:
     # the kernel inherits the environment: keep figures inline even where MPLBACKEND=Agg is exported (as in CI)
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"

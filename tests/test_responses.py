@@ -163,3 +163,45 @@ def test_bad_arguments(kwargs, error):
         compute_responses([rec], **kwargs)
     with pytest.raises(MissingDataError):
         compute_responses([])
+
+
+# ------------------------------------------------------------------- align/baseline events, traces, z-scoring
+def test_align_and_baseline_events_and_baseline_window():
+    # align 2 s after start (e.g. an outcome column), baseline window [-500, -100) ms before start
+    spikes = [9.5, 9.6, 9.95, 12.3, 12.4]
+    trials = _trials([10], [2.5], ["uncued"])
+    trials["align_time"] = [12.0]
+    trials["baseline_time"] = [10.0]
+    r = compute_responses([_recording("s", {0: spikes}, trials)], baseline_window_ms=(-500, -100), max_silence_s=None)
+    # window [12.2, 12.6): 2 spikes / 0.4 s; baseline [9.5, 9.9): 2 spikes / 0.4 s (9.95 is outside)
+    assert float(r.item()) == pytest.approx(2 / 0.4 - 2 / 0.4)
+    assert r.attrs["baseline_window_ms"] == [-500.0, -100.0]
+    assert float(r["reward_time"].item()) == 12.0          # the align event
+
+
+def test_dff_response_is_window_mean_minus_baseline_mean():
+    times = np.arange(0, 30, 0.1)                          # 10 Hz
+    trace = np.zeros((times.size, 2))
+    trace[(times >= 10.2) & (times < 10.6), 0] = 1.0       # ROI 0: 1 ΔF/F in the window of trial 0
+    trace[(times >= 9.0) & (times < 10.0), 1] = 0.5        # ROI 1: 0.5 ΔF/F in the baseline of trial 0
+    trials = pd.DataFrame(_trials([10, 20], [2.5, 5.0], ["uncued", "uncued"]))
+    recording = SimpleNamespace(session="s", signal="dff", trace=trace, trace_times=times, trials=trials,
+                                units=pd.DataFrame(index=pd.Index([0, 1], name="unit")))
+    r = compute_responses([recording])
+    np.testing.assert_allclose(r.values, [[1.0, 0.0], [-0.5, 0.0]], atol=1e-12)
+    assert r.attrs["units"] == "ΔF/F" and r.attrs["signal"] == "dff"
+    assert list(r["n_spikes"].values) == [-1, -1]
+
+
+def test_zscore_divides_by_the_baseline_sd():
+    rng = np.random.default_rng(0)
+    starts = np.arange(10, 410, 4.0)
+    spikes = np.sort(np.concatenate([s - rng.uniform(0, 1, rng.integers(0, 8)) for s in starts]
+                                    + [s + 0.2 + rng.uniform(0, 0.4, 3) for s in starts]))
+    trials = _trials(starts, np.tile([1.2, 5.0], starts.size // 2), ["uncued"] * starts.size)
+    rec = _recording("s", {0: spikes}, trials)
+    plain = compute_responses([rec], max_silence_s=None)
+    z = compute_responses([rec], max_silence_s=None, zscore=True)
+    baseline = np.array([np.sum((spikes >= s - 1) & (spikes < s)) for s in starts], float)
+    np.testing.assert_allclose(z.values, plain.values / baseline.std(ddof=1), rtol=1e-12)
+    assert z.attrs["units"] == "baseline SD"

@@ -15,8 +15,9 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             "pool_decoding", "learning_curves", "learning_time", "event_rates", "event_rate_change",
             "analyze_session", "combine_sessions", "EPOCH_TYPES"],
         "decoding": ["decode_distribution", "decode_fit", "expectiles_of_samples", "quantiles_of_samples"],
-        "responses": ["compute_responses", "align_trial_types", "original_kernel", "SMOOTHING_OPTIONS"],
-        "reversal": ["METHODS", "fit_cells", "utility_axis", "tau_reversal_correlation", "reversal_split_half",
-            "classic_td_null_test", "ReversalPointEstimator"],
+        "responses": ["compute_responses", "pool_responses", "skip_cells", "align_trial_types",
+            "original_kernel", "SMOOTHING_OPTIONS", "MIN_TRIALS_PER_SIZE"],
+        "reversal": ["METHODS", "fit_cells", "utility_axis", "tau_reversal_correlation",
+            "reversal_split_half", "classic_td_null_test", "ReversalPointEstimator"],
     },
 )

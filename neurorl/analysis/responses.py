@@ -32,7 +32,8 @@ import xarray as xr
 
 from ..errors import InvalidArgumentError, MissingDataError
 
-__all__ = ["compute_responses", "align_trial_types", "original_kernel", "SMOOTHING_OPTIONS"]
+__all__ = ["compute_responses", "pool_responses", "skip_cells", "align_trial_types", "original_kernel", "SMOOTHING_OPTIONS",
+           "MIN_TRIALS_PER_SIZE"]
 
 #: Accepted values of ``smoothing``.
 SMOOTHING_OPTIONS = (None, "original")
@@ -104,15 +105,16 @@ def _in_one_piece(begin: np.ndarray, end: np.ndarray, starts: np.ndarray, ends: 
 
 
 def _rates_plain(spikes: np.ndarray, reward_time: np.ndarray, start_time: np.ndarray,
-                 window_s: tuple[float, float], baseline_s: float) -> np.ndarray:
+                 window_s: tuple[float, float], baseline_s: tuple[float, float]) -> np.ndarray:
     """Window rate minus baseline rate (spikes/s) from spike counts in half-open intervals [a, b)."""
     lo = np.searchsorted(spikes, reward_time + window_s[0], side="left")
     hi = np.searchsorted(spikes, reward_time + window_s[1], side="left")
-    b_lo = np.searchsorted(spikes, start_time - baseline_s, side="left")
-    b_hi = np.searchsorted(spikes, start_time, side="left")
+    b_lo = np.searchsorted(spikes, start_time + baseline_s[0], side="left")
+    b_hi = np.searchsorted(spikes, start_time + baseline_s[1], side="left")
     # counts x 1000 / duration in ms: exact for whole-ms windows (3 spikes / 400 ms = 7.5 spikes/s)
     window_ms = round((window_s[1] - window_s[0]) * 1000.0, 9)
-    return (hi - lo) * 1000.0 / window_ms - (b_hi - b_lo) * 1000.0 / round(baseline_s * 1000.0, 9)
+    baseline_ms = round((baseline_s[1] - baseline_s[0]) * 1000.0, 9)
+    return (hi - lo) * 1000.0 / window_ms - (b_hi - b_lo) * 1000.0 / baseline_ms
 
 
 def _rates_original(spikes: np.ndarray, reward_time: np.ndarray, start_time: np.ndarray,
@@ -138,31 +140,49 @@ def _rates_original(spikes: np.ndarray, reward_time: np.ndarray, start_time: np.
     return out
 
 
+def _window_means(cumulative: np.ndarray, times: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Mean of a sampled trace over [begin, end) per trial: (trials, channels); NaN where no sample falls inside."""
+    lo = np.searchsorted(times, begin, side="left")
+    hi = np.searchsorted(times, end, side="left")
+    count = (hi - lo).astype(float)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, (cumulative[hi] - cumulative[lo]) / count, np.nan)
+
+
 def compute_responses(
     recordings: Sequence[Any],
     *,
     window_ms: tuple[float, float] = (200.0, 600.0),
     baseline_ms: float = 1000.0,
+    baseline_window_ms: tuple[float, float] | None = None,
     smoothing: str | None = None,
     trial_types: Sequence[str] | None = None,
     max_silence_s: float | None = 20.0,
+    zscore: bool = False,
+    spec: Any = None,
 ) -> xr.DataArray:
-    """Baseline-subtracted reward responses (spikes/s) per cell and rewarded trial, pooled over sessions.
+    """Baseline-subtracted reward responses per cell and rewarded trial, pooled over sessions.
 
     Parameters
     ----------
     recordings
         Sessions; each has ``session`` (str), ``units`` (DataFrame indexed by unit id with a
         ``spike_times`` column of arrays in s) and ``trials`` (DataFrame with ``start_time``,
-        ``reward_time`` (s), ``reward_volume`` (µl, NaN = no reward) and optionally ``trial_type``),
-        e.g. :class:`neurorl.io.nwb.DopamineRecording`.
+        ``reward_time`` (s), ``reward_volume`` (µl, NaN = no reward), optionally ``trial_type``,
+        ``align_time`` and ``baseline_time`` (s; default ``reward_time`` and ``start_time``)), e.g.
+        :class:`neurorl.io.nwb.DopamineRecording`. A recording with ``signal == "dff"`` carries ``trace``
+        (time, cell) and ``trace_times`` (s) instead of spike times.
     window_ms
-        Response window (ms after ``reward_time``), half-open ``[start, stop)``. Default 200–600 ms.
+        Response window (ms after the align event), half-open ``[start, stop)``. Default 200–600 ms.
     baseline_ms
-        Baseline length (ms) immediately before the trial's ``start_time``. Default 1000 ms.
+        Baseline length (ms) immediately before the baseline event (``start_time``). Default 1000 ms.
+    baseline_window_ms
+        Baseline window (ms relative to the baseline event), half-open; overrides ``baseline_ms``
+        (default ``(-baseline_ms, 0)``).
     smoothing
-        ``None`` (spike counts in the windows) or ``"original"`` (the original analysis' spike smoothing;
-        windows are then whole 1 ms bins, so ``window_ms`` and ``baseline_ms`` are rounded to integers).
+        ``None`` / ``"none"`` (spike counts in the windows) or ``"original"`` (the original analysis' spike
+        smoothing; windows are then whole 1 ms bins, so they are rounded to integers, and the baseline window
+        must end at the baseline event).
     trial_types
         Keep only trials whose ``trial_type`` is in this list (e.g. ``["cued", "uncued"]``); default all
         rewarded trials.
@@ -170,15 +190,24 @@ def compute_responses(
         A unit counts as observed on a trial only if the trial (baseline start to window end) lies in one
         piece of its spike train between silences longer than this (s), each piece widened by
         ``min(5 × mean inter-spike interval, max_silence_s)``; this drops trials after a unit was lost.
-        ``None``: use every trial.
+        ``None``: use every trial. Not used for traces.
+    zscore
+        Divide each cell's responses by the standard deviation over its trials of its baseline-window level
+        (spikes/s or ΔF/F), so the responses are in baseline SDs and the zero crossing is unchanged.
+    spec
+        A :class:`neurorl.io.spec.RecordingSpec`; when given, its ``window_ms``, ``baseline_window_ms``,
+        ``smoothing``, ``max_silence_s`` and ``zscore`` replace the arguments above.
 
     Returns
     -------
     xarray.DataArray
-        ``responses(cell, trial)`` in spikes/s; NaN where the cell was not recorded on that trial. Coords:
-        ``cell`` (``"session/unit"``), ``session``/``unit`` (over cell); ``trial`` (0..n-1 over the pooled
+        ``responses(cell, trial)`` in spikes/s (ΔF/F for traces, baseline SDs when z-scored); NaN where the
+        cell was not recorded on that trial. Coords: ``cell`` (``"session/unit"``), ``session``/``unit``/
+        ``subject_id``/``n_spikes`` (over cell; ``n_spikes`` is -1 for traces) and any of ``unit_name``,
+        ``electrodes``, ``location``, ``cell_type`` the units table has; ``trial`` (0..n-1 over the pooled
         rewarded trials), ``trial_session``, ``trial_id`` (index in its session's trials table),
-        ``reward_volume`` (µl), ``trial_type``, ``reward_time`` (s). ``attrs`` hold the settings.
+        ``reward_volume`` (µl), ``trial_type``, ``reward_time`` (s, the align event). ``attrs`` hold the
+        settings.
 
     Raises
     ------
@@ -198,12 +227,23 @@ def compute_responses(
     >>> float(r.sel(cell="s1/7").item())
     7.5
     """
+    if spec is not None:
+        window_ms, baseline_window_ms = spec.window_ms, spec.baseline_window_ms
+        smoothing, max_silence_s, zscore = spec.smoothing, spec.max_silence_s, spec.zscore
+    if smoothing == "none":
+        smoothing = None
     window_ms = (float(window_ms[0]), float(window_ms[1]))
-    baseline_ms = float(baseline_ms)
+    if baseline_window_ms is None:
+        baseline_ms = float(baseline_ms)
+        if not baseline_ms > 0:
+            raise InvalidArgumentError(f"baseline_ms must be positive, got {baseline_ms}")
+        baseline_window_ms = (-baseline_ms, 0.0)
+    baseline_window_ms = (float(baseline_window_ms[0]), float(baseline_window_ms[1]))
     if not window_ms[1] > window_ms[0]:
         raise InvalidArgumentError(f"window_ms must be (start, stop) with stop > start, got {window_ms}")
-    if not baseline_ms > 0:
-        raise InvalidArgumentError(f"baseline_ms must be positive, got {baseline_ms}")
+    if not baseline_window_ms[1] > baseline_window_ms[0]:
+        raise InvalidArgumentError(f"baseline_window_ms must be (start, stop) with stop > start, got "
+                                   f"{baseline_window_ms}")
     if smoothing not in SMOOTHING_OPTIONS:
         raise InvalidArgumentError(f"smoothing must be one of {SMOOTHING_OPTIONS}, got {smoothing!r}")
     if max_silence_s is not None and not max_silence_s > 0:
@@ -213,68 +253,110 @@ def compute_responses(
         raise MissingDataError("no recordings given")
     if smoothing == "original":
         window_ms = (float(round(window_ms[0])), float(round(window_ms[1])))
-        baseline_ms = float(round(baseline_ms))
+        baseline_window_ms = (float(round(baseline_window_ms[0])), float(round(baseline_window_ms[1])))
+        if baseline_window_ms[1] != 0:
+            raise InvalidArgumentError("smoothing 'original' needs a baseline window ending at the baseline event "
+                                       f"(end 0 ms), got {baseline_window_ms}")
+    baseline_ms = baseline_window_ms[1] - baseline_window_ms[0]
+    window_s = (window_ms[0] / 1000.0, window_ms[1] / 1000.0)
+    baseline_s = (baseline_window_ms[0] / 1000.0, baseline_window_ms[1] / 1000.0)
 
-    blocks, cell_names, cell_session, cell_unit = [], [], [], []
+    blocks, cell_names, cell_session, cell_unit, cell_subject, cell_spikes = [], [], [], [], [], []
+    cell_extra: dict[str, list] = {name: [] for name in _UNIT_LABELS}
+    signals = set()
     trial_tables = []
     offset = 0
     for recording in recordings:
         session = str(recording.session)
+        signal = str(getattr(recording, "signal", "spikes") or "spikes")
+        signals.add(signal)
         trials = recording.trials
         volume = trials["reward_volume"].to_numpy(dtype=float)
         reward_time = trials["reward_time"].to_numpy(dtype=float)
-        keep = np.isfinite(volume) & np.isfinite(reward_time)
+        align_all = trials["align_time"].to_numpy(dtype=float) if "align_time" in trials else reward_time
+        base_all = (trials["baseline_time"].to_numpy(dtype=float) if "baseline_time" in trials
+                    else trials["start_time"].to_numpy(dtype=float))
+        keep = np.isfinite(volume) & np.isfinite(align_all) & np.isfinite(base_all)
         types = (trials["trial_type"].astype(str).to_numpy() if "trial_type" in trials
                  else np.full(len(trials), "other"))
         if trial_types is not None:
             keep &= np.isin(types, [str(t) for t in trial_types])
-        chosen = trials.loc[keep]
         table = pd.DataFrame({
             "trial_session": session,
             "trial_id": np.flatnonzero(keep),
             "reward_volume": volume[keep],
             "trial_type": types[keep],
-            "reward_time": reward_time[keep],
-            "start_time": chosen["start_time"].to_numpy(dtype=float),
+            "reward_time": align_all[keep],
         })
         trial_tables.append(table)
         n = len(table)
-        start = table["start_time"].to_numpy()
-        reward = table["reward_time"].to_numpy()
-        begin = start - baseline_ms / 1000.0
-        end = reward + window_ms[1] / 1000.0
-        for unit_id, spikes in zip(recording.units.index, recording.units["spike_times"], strict=True):
-            spikes = np.sort(np.asarray(spikes, dtype=float))
-            if smoothing == "original":
-                rates = _rates_original(spikes, reward, start, (int(window_ms[0]), int(window_ms[1])),
-                                        int(baseline_ms))
-            else:
-                rates = _rates_plain(spikes, reward, start, (window_ms[0] / 1000.0, window_ms[1] / 1000.0),
-                                     baseline_ms / 1000.0)
-            if max_silence_s is not None:
-                observed = _in_one_piece(begin, end, *_observed_pieces(spikes, float(max_silence_s)))
-                rates = np.where(observed, rates, np.nan)
+        align = align_all[keep]
+        base = base_all[keep]
+        units = recording.units
+        if signal == "dff":
+            trace = np.asarray(recording.trace, dtype=float)
+            times = np.asarray(recording.trace_times, dtype=float)
+            cumulative = np.concatenate([np.zeros((1, trace.shape[1])), np.cumsum(trace, axis=0)])
+            level = _window_means(cumulative, times, base + baseline_s[0], base + baseline_s[1])
+            response = _window_means(cumulative, times, align + window_s[0], align + window_s[1]) - level
+            per_cell = [(response[:, k], level[:, k], -1) for k in range(trace.shape[1])]
+        else:
+            per_cell = []
+            for spikes in units["spike_times"]:
+                spikes = np.sort(np.asarray(spikes, dtype=float))
+                if smoothing == "original":
+                    rates = _rates_original(spikes, align, base, (int(window_ms[0]), int(window_ms[1])),
+                                            int(baseline_ms))
+                else:
+                    rates = _rates_plain(spikes, align, base, window_s, baseline_s)
+                if max_silence_s is not None:
+                    observed = _in_one_piece(base + baseline_s[0], np.maximum(align + window_s[1], base + baseline_s[1]),
+                                             *_observed_pieces(spikes, float(max_silence_s)))
+                    rates = np.where(observed, rates, np.nan)
+                level = _counts_rate(spikes, base + baseline_s[0], base + baseline_s[1]) if zscore else None
+                per_cell.append((rates, level, spikes.size))
+        for unit_id, (rates, level, n_spikes) in zip(units.index, per_cell, strict=True):
+            if zscore:
+                with _quiet_nan_warnings():
+                    sd = float(np.nanstd(level[np.isfinite(rates)], ddof=1)) if np.isfinite(rates).sum() > 1 else np.nan
+                rates = rates / sd if sd > 0 else np.full_like(rates, np.nan)
             blocks.append((offset, rates))
             cell_names.append(f"{session}/{unit_id}")
             cell_session.append(session)
             cell_unit.append(unit_id)
+            cell_subject.append(str(getattr(recording, "subject_id", "") or ""))
+            cell_spikes.append(int(n_spikes))
+            for name in _UNIT_LABELS:
+                cell_extra[name].append(str(units.at[unit_id, name]) if name in units else "")
         offset += n
 
     n_trials = offset
     if n_trials == 0:
         raise MissingDataError("no rewarded trials (finite reward_volume and reward_time)"
                                + (f" of types {list(trial_types)}" if trial_types is not None else ""))
+    if len(signals) > 1:
+        raise InvalidArgumentError(f"cannot pool spikes and traces in one analysis (signals {sorted(signals)})")
+    signal = signals.pop()
     values = np.full((len(cell_names), n_trials), np.nan)
     for row, (start_col, rates) in enumerate(blocks):
         values[row, start_col:start_col + rates.size] = rates
     trials_all = pd.concat(trial_tables, ignore_index=True)
+    cell_coords = {
+        "cell": np.array(cell_names, dtype=object).astype(str),
+        "session": ("cell", np.array(cell_session).astype(str)),
+        "unit": ("cell", np.asarray(cell_unit)),
+        "subject_id": ("cell", np.array(cell_subject, dtype=object).astype(str)),
+        "n_spikes": ("cell", np.asarray(cell_spikes, dtype=np.int64)),
+    }
+    for name, labels in cell_extra.items():
+        if any(labels):
+            cell_coords[name] = ("cell", np.array(labels, dtype=object).astype(str))
+    units_label = ("baseline SD" if zscore else "ΔF/F" if signal == "dff" else "spikes/s")
     return xr.DataArray(
         values,
         dims=("cell", "trial"),
         coords={
-            "cell": np.array(cell_names, dtype=object).astype(str),
-            "session": ("cell", np.array(cell_session).astype(str)),
-            "unit": ("cell", np.asarray(cell_unit)),
+            **cell_coords,
             "trial": np.arange(n_trials),
             "trial_session": ("trial", trials_all["trial_session"].to_numpy().astype(str)),
             "trial_id": ("trial", trials_all["trial_id"].to_numpy(dtype=np.int64)),
@@ -284,17 +366,140 @@ def compute_responses(
         },
         name="responses",
         attrs={
-            "units": "spikes/s",
-            "description": "firing rate in the response window after reward minus the pre-trial baseline rate",
+            "units": units_label,
+            "description": ("mean ΔF/F in the response window after the align event minus its mean in the baseline "
+                            "window" if signal == "dff" else
+                            "firing rate in the response window after the align event minus the baseline rate"),
+            "signal": signal,
             "window_ms": list(window_ms),
-            "window_reference": "reward_time",
+            "window_reference": "align_time (default reward_time)",
             "baseline_ms": baseline_ms,
-            "baseline_reference": "start_time",
+            "baseline_window_ms": list(baseline_window_ms),
+            "baseline_reference": "baseline_time (default start_time)",
             "smoothing": "none" if smoothing is None else smoothing,
             "trial_types": "all" if trial_types is None else ",".join(map(str, trial_types)),
-            "max_silence_s": float("nan") if max_silence_s is None else float(max_silence_s),
+            "max_silence_s": float("nan") if max_silence_s is None or signal == "dff" else float(max_silence_s),
+            "zscore": int(bool(zscore)),
         },
     )
+
+
+def pool_responses(blocks: Sequence[xr.DataArray]) -> xr.DataArray:
+    """Pool per-session responses into one ``responses(cell, trial)``, as :func:`compute_responses` does.
+
+    Each block holds its own sessions' cells and trials (e.g. ``compute_responses([recording])``, computed one
+    session at a time, possibly on other machines); a cell is NaN on the other blocks' trials. Pooling the
+    blocks of each session gives exactly what :func:`compute_responses` gives for all sessions at once.
+
+    Parameters
+    ----------
+    blocks
+        Responses of disjoint sets of sessions, all computed with the same settings.
+
+    Returns
+    -------
+    xarray.DataArray
+    """
+    blocks = [b.transpose("cell", "trial") for b in blocks]
+    if not blocks:
+        raise MissingDataError("no responses to pool")
+    settings = {k: v for k, v in blocks[0].attrs.items()}
+    for block in blocks[1:]:
+        if {k: str(v) for k, v in block.attrs.items()} != {k: str(v) for k, v in settings.items()}:
+            raise InvalidArgumentError("responses computed with different settings cannot be pooled")
+    if len(blocks) == 1:
+        return blocks[0]
+    n_cells = sum(b.sizes["cell"] for b in blocks)
+    n_trials = sum(b.sizes["trial"] for b in blocks)
+    values = np.full((n_cells, n_trials), np.nan)
+    row = col = 0
+    for block in blocks:
+        c, t = block.shape
+        values[row:row + c, col:col + t] = block.to_numpy()
+        row, col = row + c, col + t
+    cell_names = [name for name, coord in blocks[0].coords.items() if coord.dims == ("cell",) and name != "cell"]
+    trial_names = [name for name, coord in blocks[0].coords.items() if coord.dims == ("trial",) and name != "trial"]
+    coords = {"cell": np.concatenate([b["cell"].to_numpy() for b in blocks]),
+              "trial": np.arange(n_trials)}
+    for name in dict.fromkeys(cell_names + [n for b in blocks for n, c in b.coords.items() if c.dims == ("cell",)
+                                            and n != "cell"]):
+        parts = [b[name].to_numpy() if name in b.coords else np.full(b.sizes["cell"], "") for b in blocks]
+        coords[name] = ("cell", np.concatenate(parts))
+    for name in trial_names:
+        coords[name] = ("trial", np.concatenate([b[name].to_numpy() for b in blocks]))
+    return xr.DataArray(values, dims=("cell", "trial"), coords=coords, name=blocks[0].name, attrs=settings)
+
+
+#: Unit labels carried from the units table to the responses' ``cell`` coordinates when present.
+_UNIT_LABELS: tuple[str, ...] = ("unit_name", "electrodes", "location", "cell_type")
+
+
+def _counts_rate(spikes: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Spike count in [begin, end) divided by its duration (spikes/s)."""
+    counts = np.searchsorted(spikes, end, side="left") - np.searchsorted(spikes, begin, side="left")
+    return counts / (end - begin)
+
+
+#: Default least number of responses a cell needs at each reward size of its session (assumed: two, so that
+#: a split into halves can give each half one response per size).
+MIN_TRIALS_PER_SIZE = 2
+
+
+def skip_cells(responses: xr.DataArray, *, min_trials_per_size: int = MIN_TRIALS_PER_SIZE
+               ) -> tuple[xr.DataArray, pd.DataFrame]:
+    """Set aside the cells that cannot be analysed, with the reason.
+
+    A cell is skipped when its unit has no spike at all, or when it has fewer than ``min_trials_per_size``
+    responses at some reward size of its own session's rewarded trials.
+
+    Parameters
+    ----------
+    responses
+        ``responses(cell, trial)`` from :func:`compute_responses`.
+    min_trials_per_size
+        Least number of finite responses per reward size.
+
+    Returns
+    -------
+    kept : xarray.DataArray
+        The responses of the cells analysed.
+    skipped : pandas.DataFrame
+        One row per skipped cell: ``session``, ``subject_id``, ``unit_id``, ``cell``, ``reason``.
+    """
+    values = responses.transpose("cell", "trial").to_numpy()
+    volume = responses["reward_volume"].to_numpy().astype(float)
+    trial_session = (responses["trial_session"].to_numpy().astype(str) if "trial_session" in responses.coords
+                     else np.full(volume.size, ""))
+    cell_session = (responses["session"].to_numpy().astype(str) if "session" in responses.coords
+                    else np.full(values.shape[0], ""))
+    n_spikes = (responses["n_spikes"].to_numpy() if "n_spikes" in responses.coords
+                else np.full(values.shape[0], -1))
+    reasons: list[str | None] = []
+    for row in range(values.shape[0]):
+        if n_spikes[row] == 0:
+            reasons.append("no spikes")
+            continue
+        own = trial_session == cell_session[row] if "trial_session" in responses.coords else np.ones(volume.size, bool)
+        finite = np.isfinite(values[row])
+        short = []
+        for size in np.unique(volume[own & np.isfinite(volume)]):
+            count = int(np.sum(finite & own & (volume == size)))
+            if count < min_trials_per_size:
+                short.append(f"{count} at {size:g} µl")
+        reasons.append(f"too few trials per reward size ({', '.join(short)}; need {min_trials_per_size})"
+                       if short else None)
+    skip = np.array([r is not None for r in reasons])
+    unit = responses["unit"].to_numpy() if "unit" in responses.coords else np.full(values.shape[0], "")
+    subject = (responses["subject_id"].to_numpy().astype(str) if "subject_id" in responses.coords
+               else np.full(values.shape[0], ""))
+    skipped = pd.DataFrame({
+        "session": cell_session[skip],
+        "subject_id": subject[skip],
+        "unit_id": unit[skip],
+        "cell": responses["cell"].to_numpy().astype(str)[skip],
+        "reason": [r for r in reasons if r is not None],
+    }, columns=["session", "subject_id", "unit_id", "cell", "reason"])
+    return responses.isel(cell=np.flatnonzero(~skip)), skipped
 
 
 def align_trial_types(responses: xr.DataArray, *, reference: str = "cued") -> xr.DataArray:

@@ -9,14 +9,19 @@ import lazy_loader as _lazy
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submod_attrs={
+        "adapters": ["from_pynapple", "from_spikeinterface", "trials_frame"],
         "bci_nwb": ["BCIRecording", "write_bci_session", "read_bci_session", "read_bci_folder",
             "list_bci_files", "ENSEMBLE_LABELS", "GROUND_TRUTH_MODULE", "GROUND_TRUTH_FIELDS"],
         "commonformat": ["COMMONFORMAT_REWARD_VOLUMES_UL", "CUED_REWARD_DELAY_S", "TRIAL_DURATION_S",
             "CommonFormatCell", "read_commonformat", "commonformat_to_nwb", "convert_commonformat_folder",
             "subject_from_name"],
+        "inspect": ["describe_nwb"],
         "mnist": ["MNIST_MD5", "FASHION_MNIST_MD5", "DATASETS", "load_mnist", "load_fashion_mnist",
-            "find_mnist_dir", "download_mnist", "fetch_mnist", "read_idx", "default_cache_dir"],
+            "find_mnist_dir", "fetch_mnist", "download_mnist", "read_idx", "default_cache_dir"],
         "nwb": ["DopamineRecording", "new_nwbfile", "write_nwbfile", "open_nwb", "check_nwb_path",
-            "write_dopamine", "read_dopamine", "read_dopamine_folder", "TRIAL_TYPES"],
+            "write_dopamine", "write_dopamine_trace", "read_dopamine", "read_dopamine_folder",
+            "iter_dopamine_folder", "dopamine_files", "nwb_objects", "source_name", "trials_from_table",
+            "TRIAL_TYPES"],
+        "spec": ["RecordingSpec", "PRESETS", "PRESET_ANALYSIS", "SPEC_KEYS", "SIGNALS", "preset_spec"],
     },
 )

@@ -10,9 +10,10 @@ __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submod_attrs={
         "backprop": ["BackpropMLP", "LOSSES", "BACKPROP_FEEDBACK_MODES"],
-        "classifier": ["QAGRELClassifier", "BackpropClassifier"],
         "bci_learning": ["RULES", "BCILearnerParams", "BCISession", "simulate_bci_experiment",
             "simulate_bci_day", "summarize_session", "learned_cursor_shift", "learning_time_vs_n_bci"],
+        "calcium": ["calcium_kernel", "spikes_to_dff", "GCAMP6F"],
+        "classifier": ["QAGRELClassifier", "BackpropClassifier"],
         "distributional_td": ["CODES", "expectile", "quantile", "learn_values", "make_population",
             "DistributionalTD"],
         "dopamine_recording": ["SimulatedSession", "Simulation", "simulate_recordings",

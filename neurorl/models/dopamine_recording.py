@@ -28,7 +28,7 @@ learning noise of a constant-step TD estimator (sd about ``sqrt(abar * Var(R) / 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -122,6 +122,7 @@ def simulate_recordings(
     spike_window_s: tuple[float, float] | None = None,
     session_names: Sequence[str] | None = None,
     seed: int | np.random.Generator | None = None,
+    on_session: Callable[[SimulatedSession], None] | None = None,
 ) -> Simulation:
     """Simulate spike recordings of a TD population in the variable-reward task.
 
@@ -167,6 +168,9 @@ def simulate_recordings(
         Names of the sessions; ``session_01``, ``session_02`` ... by default.
     seed
         Random seed or generator; the same seed gives the same recordings.
+    on_session
+        Called with each session as soon as it is simulated (e.g. to write it); the session is then not kept
+        (``sessions`` is empty), so memory holds one session at a time. The recordings are the same.
 
     Returns
     -------
@@ -247,9 +251,13 @@ def simulate_recordings(
             trials, cells, reward_value, cue_rpe, baseline, gains, cue_gains, up, down,
             (resp0, resp1), spike_window_s, rng,
         )
-        sessions.append(SimulatedSession(
+        simulated = SimulatedSession(
             session=name, spike_times={int(c): s for c, s in zip(cells, spikes, strict=True)}, trials=trials,
-            cell_types={int(c): "dopamine" for c in cells}))
+            cell_types={int(c): "dopamine" for c in cells})
+        if on_session is None:
+            sessions.append(simulated)
+        else:
+            on_session(simulated)
 
     truth = pd.DataFrame({
         "session": session_of_cell.astype(str),

@@ -3,9 +3,12 @@
 ``neurorl fit dopamine RECORDING.nwb|FOLDER --out DIR`` reads one NWB recording or every ``*.nwb`` of a folder
 (pooled, each cell named by file stem and unit id) and writes into ``DIR``:
 
-* ``cells.csv`` — per cell: ``session``, ``cell`` (unit id), ``reversal_point`` (µl), ``reversal_point_low``,
+* ``cells.csv`` — per cell: ``session`` (file stem), ``subject_id``, ``unit_id`` (NWB unit id or ROI/channel
+  index), ``cell`` (= unit id), ``unit_name`` / ``electrodes`` / ``location`` where the units table has them,
+  ``reversal_point`` (µl), ``reversal_point_low``,
   ``reversal_point_high`` (95% bootstrap CI), ``reversal_point_utility``, ``alpha_pos``, ``alpha_neg``,
   ``asymmetry`` (tau = a+/(a+ + a-));
+* ``skipped.csv`` — cells not analysed (no spikes, or too few trials per reward size) with the reason;
 * ``decoded_distribution.csv`` — ``reward_volume`` (decoded samples, µl) and ``weight``;
 * ``summary.json`` — ``n_cells``, ``n_trials``, ``tau_reversal_r``/``_p`` (split-half, median over splits,
   utility axis as the original), ``reversal_split_half_r``/``_p``, ``decode_loss`` and the settings;
@@ -37,9 +40,14 @@ from ..errors import InvalidArgumentError, MissingDataError
 __all__ = ["register", "DopamineResults", "analyze_dopamine", "write_dopamine_results", "default_example_data",
            "run_fit_dopamine", "run_reproduce_dopamine", "CELL_COLUMNS", "FIGURE_NAMES"]
 
-#: Columns of cells.csv, in order.
-CELL_COLUMNS: tuple[str, ...] = ("session", "cell", "reversal_point", "reversal_point_low", "reversal_point_high",
+#: Columns of cells.csv, in order (``unit_name``, ``electrodes``, ``location`` follow ``unit_id`` when the units
+#: table has them). ``cell`` repeats ``unit_id`` so that cells.csv joins ground_truth.csv on (session, cell).
+CELL_COLUMNS: tuple[str, ...] = ("session", "subject_id", "unit_id", "cell", "reversal_point", "reversal_point_low", "reversal_point_high",
                                  "reversal_point_utility", "alpha_pos", "alpha_neg", "asymmetry")
+#: Optional id columns of cells.csv, taken from the units table where it has them.
+CELL_LABEL_COLUMNS: tuple[str, ...] = ("unit_name", "electrodes", "location")
+#: Columns of skipped.csv.
+SKIPPED_COLUMNS: tuple[str, ...] = ("session", "subject_id", "unit_id", "cell", "reason")
 #: Figure file stems written by the pipeline.
 FIGURE_NAMES: tuple[str, ...] = ("summary", "responses", "reversal_points", "split_half", "asymmetry",
                                  "decoded_distribution")
@@ -56,6 +64,7 @@ class DopamineResults:
     summary: dict
     cells: pd.DataFrame
     figures: dict = field(default_factory=dict)
+    skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SKIPPED_COLUMNS)))
 
 
 def default_example_data() -> Path:
@@ -79,8 +88,15 @@ def _json_value(value):
 
 def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int = 200, n_splits: int = 1000,
                      seed: int = 0, decode_code: str = "expectile", smoothing: str | None = None,
-                     data_name: str = "", make_figures: bool = True) -> DopamineResults:
+                     data_name: str = "", make_figures: bool = True, spec=None,
+                     responses: xr.DataArray | None = None, unit_types: dict | None = None) -> DopamineResults:
     """Run the dopamine analyses on recordings (objects with ``session``, ``units``, ``trials``).
+
+    ``spec`` (:class:`neurorl.io.spec.RecordingSpec`) sets the response preprocessing; without it,
+    neurorl's defaults with ``smoothing``. Cells without spikes or with too few trials per reward size are
+    listed in ``results.skipped`` (skipped.csv) with the reason. ``responses`` (computed beforehand, e.g. one
+    session at a time by :func:`neurorl.pipelines.dopamine_sessions.stream_responses`, with its
+    ``unit_types``) replaces reading ``recordings``.
 
     Calls :func:`neurorl.analysis.responses.compute_responses`, :func:`neurorl.analysis.reversal.fit_cells`,
     :func:`~neurorl.analysis.reversal.tau_reversal_correlation`,
@@ -89,15 +105,23 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
     """
     from .. import __version__
     from ..analysis.decoding import decode_fit
-    from ..analysis.responses import compute_responses
+    from ..analysis.responses import compute_responses, skip_cells
     from ..analysis.reversal import fit_cells, reversal_split_half, tau_reversal_correlation
+    from ..io.spec import RecordingSpec
     from ..tasks.variable_reward import VariableRewardTask
 
     if method not in ("counting", "model"):
         raise InvalidArgumentError(f"--method must be 'counting' or 'model', not {method!r}")
     if n_bootstrap < 1 or n_splits < 1:
         raise InvalidArgumentError("--bootstrap and --splits must be at least 1")
-    responses = compute_responses(recordings, smoothing=smoothing)
+    if spec is None:
+        spec = RecordingSpec(smoothing=smoothing or "none")
+    if responses is None:
+        recordings = list(recordings)
+        responses = compute_responses(recordings, spec=spec)
+        unit_types = _unit_types(recordings)
+    _check_reward_sizes(responses, data_name)
+    responses, skipped = skip_cells(responses)
     if responses.sizes.get("cell", 0) < 3:
         raise MissingDataError(f"need at least 3 cells with rewarded trials, found {responses.sizes.get('cell', 0)}",
                                data_name or None)
@@ -112,8 +136,11 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         raise MissingDataError(error.message, data_name or None) from None
 
     ci = fit["reversal_point_ci"].transpose("cell", "bound")
+    labels = responses.sel(cell=fit["cell"].to_numpy())
     cells = pd.DataFrame({
         "session": fit["session"].to_numpy().astype(str),
+        "subject_id": labels["subject_id"].to_numpy().astype(str),
+        "unit_id": fit["unit"].to_numpy(),
         "cell": fit["unit"].to_numpy(),
         "reversal_point": fit["reversal_point"].to_numpy(),
         "reversal_point_low": ci.sel(bound="low").to_numpy(),
@@ -123,6 +150,8 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         "alpha_neg": fit["alpha_neg"].to_numpy(),
         "asymmetry": fit["asymmetry"].to_numpy(),
     }, columns=list(CELL_COLUMNS))
+    for position, name in enumerate(c for c in CELL_LABEL_COLUMNS if c in labels.coords):
+        cells.insert(3 + position, name, labels[name].to_numpy().astype(str))
 
     summary = {
         "n_cells": int(fit.sizes["cell"]),
@@ -143,15 +172,40 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         "n_splits": int(n_splits),
         "split_axis": str(tau_reversal.attrs.get("axis", "utility")),
         "seed": int(seed),
-        "smoothing": smoothing or "none",
+        "smoothing": spec.smoothing,
+        "recording_spec": spec.to_dict(),
+        "signal": spec.signal,
+        "n_skipped": int(len(skipped)),
+        "unit_types": dict(unit_types or {}),
         "data": data_name,
         "neurorl_version": __version__,
     }
     results = DopamineResults(fit=fit, tau_reversal=tau_reversal, split_half=split_half, decoded=decoded,
-                              summary=summary, cells=cells)
+                              summary=summary, cells=cells, skipped=skipped)
     if make_figures:
         results.figures = _figures(fit, decoded, VariableRewardTask())
     return results
+
+
+def _check_reward_sizes(responses: xr.DataArray, data_name: str) -> None:
+    """One trial, or a single reward size, cannot place a reversal point: say so naming the data."""
+    volume = responses["reward_volume"].to_numpy().astype(float)
+    sizes = np.unique(volume[np.isfinite(volume)])
+    if volume.size < 2:
+        raise MissingDataError(f"only {volume.size} rewarded trial; reversal points need trials of at least two "
+                               "reward sizes", data_name or None)
+    if sizes.size < 2:
+        raise MissingDataError(f"every rewarded trial has the same reward size ({sizes[0]:g} µl); reversal points "
+                               "need at least two sizes", data_name or None)
+
+
+def _unit_types(recordings) -> dict:
+    """Units analysed per cell_type, over sessions (empty when the files have no cell_type column)."""
+    counts: dict[str, int] = {}
+    for recording in recordings:
+        for kind, n in (getattr(recording, "unit_types", None) or {}).items():
+            counts[kind] = counts.get(kind, 0) + int(n)
+    return counts
 
 
 def _figures(fit: xr.Dataset, decoded: xr.Dataset, task) -> dict:
@@ -179,6 +233,22 @@ def _figures(fit: xr.Dataset, decoded: xr.Dataset, task) -> dict:
     return figures
 
 
+def cell_column_units(response_units: str = "spikes/s") -> dict[str, str]:
+    """The unit (or meaning) of each cells.csv column; ``response_units`` is the responses' unit."""
+    return {
+        "session": "file stem", "subject_id": "the NWB file's Subject.subject_id",
+        "unit_id": "NWB unit id (ROI id or channel index for traces)", "cell": "same as unit_id",
+        "unit_name": "units table's unit_name", "electrodes": "rows of the NWB electrodes table, ';'-joined",
+        "location": "units table's location",
+        "reversal_point": "µl", "reversal_point_low": "µl (95% bootstrap CI)",
+        "reversal_point_high": "µl (95% bootstrap CI)",
+        "reversal_point_utility": f"{response_units} (utility axis: population-mean response per reward size)",
+        "asymmetry_utility": "dimensionless, a+/(a+ + a-) on the utility axis",
+        "alpha_pos": f"{response_units} per µl", "alpha_neg": f"{response_units} per µl",
+        "asymmetry": "dimensionless, a+/(a+ + a-)",
+    }
+
+
 def _fit_netcdf(results: DopamineResults) -> xr.Dataset:
     """One netCDF-ready Dataset: the fit, the split statistics (dim split) and the decoded distribution."""
     ds = results.fit.copy()
@@ -193,7 +263,11 @@ def _fit_netcdf(results: DopamineResults) -> xr.Dataset:
     ds = ds.merge(decoded, compat="override", combine_attrs="drop")
     ds.attrs = {**results.fit.attrs,
                 **{f"decode_{k}": v for k, v in results.decoded.attrs.items()},
-                **{f"summary_{k}": v for k, v in results.summary.items() if v is not None}}
+                **{f"summary_{k}": (json.dumps(v) if isinstance(v, dict) else v)
+                   for k, v in results.summary.items() if v is not None}}
+    response_units = str(results.fit.attrs.get("responses_units", "spikes/s"))
+    ds.attrs["cells_csv_units"] = json.dumps({k: v for k, v in cell_column_units(response_units).items()
+                                              if k in results.cells.columns}, ensure_ascii=False)
     for key, value in list(ds.attrs.items()):
         if isinstance(value, bool):
             ds.attrs[key] = int(value)
@@ -222,6 +296,7 @@ def write_dopamine_results(results: DopamineResults, out: str | os.PathLike, *,
     try:
         out.mkdir(parents=True, exist_ok=True)
         written.append(write_csv(out / "cells.csv", results.cells))
+        written.append(write_csv(out / "skipped.csv", results.skipped.reindex(columns=list(SKIPPED_COLUMNS))))
         written.append(write_csv(out / "decoded_distribution.csv", decoded_table))
         written.append(write_text(out / "summary.json", json.dumps(results.summary, indent=2) + "\n"))
         written.append(write_netcdf(out / "fit.nc", _fit_netcdf(results)))
@@ -238,18 +313,33 @@ def write_dopamine_results(results: DopamineResults, out: str | os.PathLike, *,
 
 
 def _run(args: argparse.Namespace, source: Path) -> int:
-    from ..io.nwb import read_dopamine_folder
+    from ..io.nwb import dopamine_files
+    from ..io.spec import PRESET_ANALYSIS, RecordingSpec
+    from .dopamine_sessions import stream_responses
 
     formats = tuple(dict.fromkeys(args.format))
     for fmt in formats:
         if fmt not in ("png", "pdf", "svg"):
             raise InvalidArgumentError(f"--format must be png, pdf or svg, not {fmt!r}")
-    recordings = read_dopamine_folder(source, allow_external_links=args.allow_external_links)
-    results = analyze_dopamine(recordings, method=args.method, n_bootstrap=args.bootstrap, n_splits=args.splits,
-                               seed=args.seed, decode_code=args.decode_code, smoothing=args.smoothing,
-                               data_name=source.name)
+    spec = RecordingSpec.from_args(args)
+    preset = PRESET_ANALYSIS.get(getattr(args, "preset", None) or "", {})
+    method = args.method or preset.get("method", "counting")
+    # one session at a time (locally, or on the Dask cluster of --scheduler): one session's spikes in memory
+    responses, unit_types = stream_responses(dopamine_files(source), spec, scheduler=getattr(args, "scheduler", None),
+                                             allow_external_links=args.allow_external_links)
+    data_name = str(source) if source.is_file() else source.name
+    results = analyze_dopamine([], method=method, n_bootstrap=args.bootstrap, n_splits=args.splits,
+                               seed=args.seed, decode_code=args.decode_code, data_name=data_name, spec=spec,
+                               responses=responses, unit_types=unit_types)
     written = write_dopamine_results(results, args.out, formats=formats)
     s = results.summary
+    if s["unit_types"] and spec.unit_filter is None:
+        kinds = ", ".join(f"{n} {kind or '(no type)'}" for kind, n in s["unit_types"].items())
+        print(f"units analysed by cell_type: {kinds}" + (" -- several types pooled; choose with --unit-filter"
+                                                        if len(s["unit_types"]) > 1 else ""))
+    if s["n_skipped"]:
+        print(f"{s['n_skipped']} cells skipped (no spikes or too few trials per reward size): see "
+              f"{Path(args.out) / 'skipped.csv'}")
     print(f"{s['n_cells']} cells, {s['n_trials']} cell-trials: tau-reversal r = {s['tau_reversal_r']:.2f} "
           f"(p = {s['tau_reversal_p']:.2g}), reversal split-half r = {s['reversal_split_half_r']:.2f}, "
           f"decode loss = {s['decode_loss']:.2g}")
@@ -273,19 +363,63 @@ def run_reproduce_dopamine(args: argparse.Namespace) -> int:
 
 def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--method", choices=("counting", "model"), default="counting",
+    p.add_argument("--method", choices=("counting", "model"), default=None,
                    help="reversal-point estimator (default counting, as the original analysis)")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs (default 200)")
     p.add_argument("--splits", type=int, default=1000, help="random split-halves for the population tests (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--decode-code", choices=("expectile", "quantile"), default="expectile",
                    help="code assumed when decoding the reward distribution (default expectile)")
-    p.add_argument("--smoothing", choices=("original",), default=None,
-                   help="spike smoothing of the original analysis (default: plain spike counts)")
     p.add_argument("--format", nargs="+", default=["png"], metavar="FMT",
                    help="figure formats: png (default), pdf, svg")
     p.add_argument("--allow-external-links", action="store_true",
                    help="read HDF5 links to other files (refused by default)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="read and reduce the sessions on a running Dask cluster (e.g. tcp://HOST:PORT); the workers "
+                        "must see the files at the same paths (default: here, one session at a time)")
+    add_recording_options(p)
+
+
+def add_recording_options(p: argparse.ArgumentParser) -> None:
+    """The reader and response options (:class:`neurorl.io.spec.RecordingSpec`), named as its TOML keys.
+
+    Every default is ``None`` ("not given"), so that a value falls back to the ``--preset``, then to the
+    built-in default; a config file (``--config``) fills what the flags leave ``None``.
+    """
+    from ..io.spec import PRESETS
+
+    g = p.add_argument_group("recording layout (TOML keys: the flag without dashes, '-' as '_')")
+    g.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                   help="defaults of a published analysis (dabney2020: the original MATLAB analysis)")
+    g.add_argument("--units", default=None, metavar="PATH",
+                   help="NWB path of the Units table (default: top-level units, else the only Units table)")
+    g.add_argument("--unit-filter", default=None, metavar="QUERY",
+                   help="pandas query on the units table's columns, e.g. \"cell_type == 'dopamine'\"")
+    g.add_argument("--reward-column", default=None, metavar="COLUMN",
+                   help="trials (or EventsTable) column with the reward size (default reward_volume)")
+    g.add_argument("--reward-scale", type=float, default=None, metavar="FACTOR",
+                   help="multiply the reward column by this to get µl (default 1; 1000 for ml)")
+    g.add_argument("--align-column", default=None, metavar="COLUMN",
+                   help="trials column with the event the response window follows (default reward_time)")
+    g.add_argument("--baseline-column", default=None, metavar="COLUMN",
+                   help="trials column the baseline window is relative to (default start_time)")
+    g.add_argument("--trial-type-column", default=None, metavar="COLUMN",
+                   help="trials column with uncued/cued/other (default trial_type when present)")
+    g.add_argument("--signal", choices=("spikes", "dff"), default=None,
+                   help="spikes (a Units table; default) or dff (a ΔF/F trace, one cell per ROI/channel)")
+    g.add_argument("--series", default=None, metavar="PATH",
+                   help="NWB path of the trace when --signal dff (default: the only RoiResponseSeries or "
+                        "FiberPhotometryResponseSeries)")
+    g.add_argument("--window-ms", type=float, nargs=2, default=None, metavar=("START", "END"),
+                   help="response window after the align event, ms (default 200 600)")
+    g.add_argument("--baseline-window-ms", type=float, nargs=2, default=None, metavar=("START", "END"),
+                   help="baseline window relative to the baseline event, ms (default -1000 0)")
+    g.add_argument("--smoothing", choices=("none", "original"), default=None,
+                   help="none (spike counts; default) or original (the original analysis' kernel)")
+    g.add_argument("--max-silence-s", default=None, metavar="SECONDS|none",
+                   help="drop a unit's trials inside silences longer than this (default 20; none keeps all)")
+    g.add_argument("--zscore", action="store_const", const=True, default=None,
+                   help="z-score each cell's responses by its baseline SD (cortical recordings)")
 
 
 def register(groups: dict, parent: argparse.ArgumentParser) -> None:

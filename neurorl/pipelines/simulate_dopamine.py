@@ -27,6 +27,9 @@ def simulate_dopamine_folder(
     code: str = "expectile",
     seed: int = 0,
     other_fraction: float = 0.0,
+    modality: str = "spikes",
+    frame_rate_hz: float = 30.0,
+    dff_noise_sd: float = 0.05,
     **simulation_kwargs,
 ) -> list[Path]:
     """Simulate recordings and write them to ``out`` (NWB per session + ``ground_truth.csv``).
@@ -40,19 +43,30 @@ def simulate_dopamine_folder(
         Passed to :func:`neurorl.models.dopamine_recording.simulate_recordings`.
     other_fraction
         Fraction of trials without reward (``trial_type="other"``, NaN reward), as in the real data.
+    modality
+        ``"spikes"`` (a Units table) or ``"dff"`` (a two-photon-style recording: each cell's spikes through a
+        GCaMP6f-like calcium kernel plus per-frame noise, :func:`neurorl.models.calcium.spikes_to_dff`, stored
+        as ``processing/ophys/DfOverF/RoiResponseSeries``; ROI k is cell k of the session's ground truth).
+    frame_rate_hz, dff_noise_sd
+        Frame rate (Hz) and per-frame noise SD (ΔF/F) of the ``dff`` modality.
 
     Returns
     -------
     list of pathlib.Path
         The files written: the NWB sessions, then ``ground_truth.csv``.
     """
+    import numpy as np
+
     from .. import __version__
     from ..errors import InvalidArgumentError
     from ..io._atomic import write_csv
-    from ..io.nwb import write_dopamine
+    from ..io.nwb import write_dopamine, write_dopamine_trace
+    from ..models.calcium import spikes_to_dff
     from ..models.dopamine_recording import simulate_recordings
     from ..tasks.variable_reward import VariableRewardTask
 
+    if modality not in ("spikes", "dff"):
+        raise InvalidArgumentError(f"modality must be 'spikes' or 'dff', got {modality!r}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InvalidArgumentError("--out exists and is not a folder", out)
@@ -65,21 +79,19 @@ def simulate_dopamine_folder(
                 "choose an empty folder", out)
 
     task = VariableRewardTask(other_fraction=other_fraction)
-    simulation = simulate_recordings(n_cells, n_sessions, n_trials, code=code, seed=seed, task=task,
-                                     session_names=names, **simulation_kwargs)
     settings = (f"code={code}, cells={n_cells}, sessions={n_sessions}, trials per session={n_trials}, "
                 f"seed={seed}" + (f", other_fraction={other_fraction}" if other_fraction else "")
-                + "".join(f", {k}={v}" for k, v in sorted(simulation_kwargs.items())))
+                + "".join(f", {k}={v}" for k, v in sorted(simulation_kwargs.items()))
+                + (f", modality=dff, frame_rate_hz={frame_rate_hz}, dff_noise_sd={dff_noise_sd}"
+                   if modality == "dff" else ""))
     written: list[Path] = []
-    for k, session in enumerate(simulation.sessions):
+    noise_rng = np.random.default_rng([int(seed), 1])   # the ΔF/F noise; the spikes keep their own stream
+
+    def write_session(session) -> None:
+        """Write one session as soon as it is simulated (only one session's spikes are in memory)."""
+        k = len(written)
         identifier = uuid.uuid5(uuid.NAMESPACE_URL, f"neurorl/simulate/dopamine/{settings}/{session.session}")
-        path = write_dopamine(
-            out / f"{session.session}.nwb",
-            session.spike_times,
-            session.trials,
-            cell_types=session.cell_types,
-            session_description=(f"SIMULATED dopamine neurons (neurorl {code} TD model) in the variable-reward "
-                                 "task; not a real recording"),
+        metadata = dict(
             identifier=str(identifier),
             session_id=session.session,
             session_start_time=_dt.datetime(2020, 1, 1 + k % 28, 12, 0, tzinfo=_dt.UTC),
@@ -91,8 +103,37 @@ def simulate_dopamine_folder(
                 "(reversal point = learned value in µl, asymmetry) is in ground_truth.csv beside this file."),
             keywords=["simulation", "dopamine", "distributional TD", "variable reward"],
         )
+        if modality == "dff":
+            ids = list(session.spike_times)
+            duration = float(session.trials["stop_time"].max()) + 5.0
+            _, dff = spikes_to_dff([session.spike_times[i] for i in ids], duration, frame_rate_hz=frame_rate_hz,
+                                   noise_sd=dff_noise_sd, seed=noise_rng)
+            path = write_dopamine_trace(
+                out / f"{session.session}.nwb", dff, session.trials, rate_hz=frame_rate_hz,
+                cell_types=[session.cell_types[i] for i in ids],
+                session_description=(f"SIMULATED two-photon ΔF/F of dopamine neurons (neurorl {code} TD model) in "
+                                     "the variable-reward task; not a real recording"),
+                **metadata)
+        else:
+            path = write_dopamine(
+                out / f"{session.session}.nwb",
+                session.spike_times,
+                session.trials,
+                cell_types=session.cell_types,
+                session_description=(f"SIMULATED dopamine neurons (neurorl {code} TD model) in the variable-reward "
+                                     "task; not a real recording"),
+                **metadata,
+            )
         written.append(path)
-    written.append(write_csv(out / "ground_truth.csv", simulation.ground_truth))
+
+    simulation = simulate_recordings(n_cells, n_sessions, n_trials, code=code, seed=seed, task=task,
+                                     session_names=names, on_session=write_session, **simulation_kwargs)
+    truth = simulation.ground_truth
+    if modality == "dff":
+        # ROI k of a session is its k-th cell: the ground truth names cells by that ROI index
+        truth = truth.copy()
+        truth["cell"] = truth.groupby("session").cumcount().to_numpy()
+    written.append(write_csv(out / "ground_truth.csv", truth))
     return written
 
 
@@ -109,7 +150,8 @@ def run_simulate_dopamine(args: argparse.Namespace) -> int:
         kwargs["spike_window_s"] = tuple(args.spike_window)
     written = simulate_dopamine_folder(args.out, n_cells=args.cells, n_sessions=args.sessions,
                                        n_trials=args.trials, code=args.code, seed=args.seed,
-                                       other_fraction=args.other_fraction, **kwargs)
+                                       other_fraction=args.other_fraction, modality=args.modality,
+                                       frame_rate_hz=args.frame_rate, dff_noise_sd=args.dff_noise, **kwargs)
     n_nwb = len(written) - 1
     print(f"wrote {n_nwb} simulated session{'s' if n_nwb != 1 else ''} ({args.cells} cells, {args.code} code) "
           f"to {Path(args.out)}")
@@ -147,4 +189,11 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--spike-window", type=float, nargs=2, metavar=("PRE", "POST"), default=None,
                    help="store spikes only from PRE s before each trial start to POST s after its stop "
                         "(default: the whole session)")
+    p.add_argument("--modality", choices=("spikes", "dff"), default="spikes",
+                   help="spikes (a Units table; default) or dff (two-photon ΔF/F: the cells' spikes through a "
+                        "calcium kernel plus noise, in processing/ophys/DfOverF/RoiResponseSeries)")
+    p.add_argument("--frame-rate", type=float, default=30.0, metavar="HZ",
+                   help="frame rate of --modality dff (default 30 Hz)")
+    p.add_argument("--dff-noise", type=float, default=0.05, metavar="SD",
+                   help="per-frame noise SD of --modality dff, ΔF/F (default 0.05)")
     p.set_defaults(func=run_simulate_dopamine)

@@ -1,0 +1,69 @@
+"""Read dopamine sessions and compute their responses one session at a time, locally or on a Dask cluster.
+
+Only one session's spike times (or trace) are in memory at once: each file is read, turned into its responses
+(:func:`neurorl.analysis.responses.compute_responses`) and dropped; the per-session responses are pooled by
+:func:`~neurorl.analysis.responses.pool_responses`. With ``scheduler`` (the address of a running
+``dask.distributed`` scheduler, e.g. ``tcp://HOST:PORT``) the sessions are read and reduced on its workers,
+which must see the files at the same paths; the result is identical to the local run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import xarray as xr
+
+__all__ = ["session_responses", "stream_responses"]
+
+
+def session_responses(path: str | os.PathLike, spec=None, *, allow_external_links: bool = False
+                      ) -> tuple[xr.DataArray, dict]:
+    """Read one session with ``spec`` and return its responses and its units per ``cell_type``."""
+    from ..analysis.responses import compute_responses
+    from ..io.nwb import read_dopamine
+
+    recording = read_dopamine(path, spec, allow_external_links=allow_external_links)
+    return compute_responses([recording], spec=spec), dict(recording.unit_types)
+
+
+def stream_responses(files: Sequence[str | os.PathLike], spec=None, *, scheduler: str | None = None,
+                     allow_external_links: bool = False) -> tuple[xr.DataArray, dict]:
+    """Responses of every session of ``files``, pooled, computed one session at a time.
+
+    Parameters
+    ----------
+    files
+        NWB files, one session each (pooled in this order).
+    spec
+        :class:`neurorl.io.spec.RecordingSpec`.
+    scheduler
+        Address of a running Dask scheduler; ``None`` runs here.
+    allow_external_links
+        Read HDF5 links to other files instead of refusing the file (see :func:`neurorl.io.nwb.read_dopamine`).
+
+    Returns
+    -------
+    responses : xarray.DataArray
+        As ``compute_responses`` over all sessions.
+    unit_types : dict
+        Units analysed per ``cell_type``, summed over sessions.
+    """
+    from ..analysis.responses import pool_responses
+
+    files = [Path(f) for f in files]
+    if scheduler is not None:
+        from distributed import Client
+
+        with Client(scheduler) as client:
+            futures = client.map(session_responses, [str(f) for f in files], spec=spec,
+                                 allow_external_links=allow_external_links, pure=False)
+            results = client.gather(futures)
+    else:
+        results = [session_responses(f, spec, allow_external_links=allow_external_links) for f in files]
+    unit_types: dict[str, int] = {}
+    for _, types in results:
+        for kind, n in types.items():
+            unit_types[kind] = unit_types.get(kind, 0) + int(n)
+    return pool_responses([r for r, _ in results]), unit_types

@@ -1,0 +1,64 @@
+"""Sessions read one at a time, locally or on a Dask cluster: the same responses and results as all at once."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import xarray as xr
+
+from neurorl.analysis.responses import compute_responses, pool_responses
+from neurorl.cli import main
+from neurorl.errors import InvalidArgumentError
+from neurorl.io.nwb import dopamine_files, read_dopamine_folder
+from neurorl.pipelines.dopamine_sessions import stream_responses
+
+FAST = ["--bootstrap", "20", "--splits", "20", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sessions")
+    assert main(["simulate", "dopamine", "--cells", "9", "--sessions", "3", "--trials", "150", "--seed", "4",
+                 "--spike-window", "1.2", "0.3", "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def test_pooling_sessions_equals_computing_them_together(folder):
+    recordings = read_dopamine_folder(folder)
+    together = compute_responses(recordings)
+    pooled = pool_responses([compute_responses([r]) for r in recordings])
+    xr.testing.assert_identical(together, pooled)
+    streamed, unit_types = stream_responses(dopamine_files(folder))
+    xr.testing.assert_identical(together, streamed)
+    assert unit_types == {"dopamine": 9}
+
+
+def test_pooling_refuses_different_settings(folder):
+    recordings = read_dopamine_folder(folder)
+    with pytest.raises(InvalidArgumentError, match="different settings"):
+        pool_responses([compute_responses(recordings[:1]), compute_responses(recordings[1:], window_ms=(100, 500))])
+
+
+def test_dask_cluster_gives_the_local_results(folder, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from neurorl.io.spec import RecordingSpec
+    from neurorl.pipelines.dopamine import analyze_dopamine
+
+    files = dopamine_files(folder)
+    local, local_types = stream_responses(files)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        remote, remote_types = stream_responses(files, scheduler=cluster.scheduler_address)
+        xr.testing.assert_identical(local, remote)
+        assert local_types == remote_types
+        out = tmp_path / "remote"
+        assert main(["fit", "dopamine", str(folder), "--scheduler", cluster.scheduler_address, "--out", str(out),
+                     *FAST]) == 0
+    # the command's results on the cluster are those of the same analysis run here
+    here = analyze_dopamine([], n_bootstrap=20, n_splits=20, seed=0, data_name=folder.name, make_figures=False,
+                            spec=RecordingSpec(), responses=local, unit_types=local_types)
+    pd.testing.assert_frame_equal(pd.read_csv(out / "cells.csv"), here.cells, check_dtype=False)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["tau_reversal_r"] == pytest.approx(here.summary["tau_reversal_r"], rel=1e-12)
+    assert summary["decode_loss"] == pytest.approx(here.summary["decode_loss"], rel=1e-12)
