@@ -92,3 +92,19 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_static_path: list[str] = []
+
+
+def _skip_foreign_members(app, what, name, obj, skip, options):
+    """Leave out members that scikit-learn adds to our estimators (``set_fit_request``, ``score``, ...).
+
+    Their docstrings cross-reference scikit-learn's own glossary and labels, which this site does not have
+    (and cannot fetch: the build uses no network), so documenting them would only produce broken links.
+    """
+    module = getattr(obj, "__module__", None) or ""
+    if module.startswith("sklearn."):
+        return True
+    return skip
+
+
+def setup(app):
+    app.connect("autodoc-skip-member", _skip_foreign_members)

@@ -364,7 +364,7 @@ class QAGRELClassifier(_NetworkClassifier):
         Class labels; output unit ``k`` codes ``classes_[k]``.
     n_features_in_ : int
         Number of input features.
-    feature_names_in_ : numpy.ndarray of shape (n_features_in_,)
+    feature_names_in_ : numpy.ndarray of shape (n_features,)
         Column names, when ``X`` was a DataFrame with string column names.
     network_ : QAGREL
         The trained network.
