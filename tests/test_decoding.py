@@ -161,7 +161,7 @@ def test_decode_fit_uses_uncensored_finite_cells_only():
         "asymmetry": ("cell", np.append(TAUS[:12], [0.2, 0.6])),
         "reversal_censored": ("cell", np.append(np.zeros(12, int), [1, 0])),
     })
-    decoded = decode_fit(fit, seed=5, n_restarts=4)
+    decoded = decode_fit(fit, seed=5, n_restarts=4, asymmetry="volume", support="wide")
     direct = decode_distribution(points, TAUS[:12], seed=5, n_restarts=4)
     np.testing.assert_array_equal(decoded["samples"], direct["samples"])
     assert decoded.attrs["n_cells"] == 12 and decoded.attrs["n_censored"] == 1

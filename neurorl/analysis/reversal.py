@@ -50,6 +50,7 @@ __all__ = [
     "tau_reversal_correlation",
     "reversal_split_half",
     "classic_td_null_test",
+    "same_vs_diverse",
     "ReversalPointEstimator",
 ]
 
@@ -487,8 +488,11 @@ def _pearson(a: np.ndarray, b: np.ndarray, valid: np.ndarray):
     return r, p_two, p_greater, n
 
 
-def _split_estimates(responses, n_splits, seed, method, align, chunk=250):
-    """Estimates from half A and half B of ``n_splits`` random splits: dicts of (C, S) arrays."""
+def _split_estimates(responses, n_splits, seed, method, align, chunk=250, keep_stats=False):
+    """Estimates from half A and half B of ``n_splits`` random splits: dicts of (C, S) arrays.
+
+    With ``keep_stats`` the per-size stats of the halves come too (``half["n"]``, ``half["s"]``: (C, S, J)).
+    """
     _check_method(method)
     if n_splits < 1:
         raise InvalidArgumentError(f"n_splits must be >= 1, got {n_splits}")
@@ -501,10 +505,25 @@ def _split_estimates(responses, n_splits, seed, method, align, chunk=250):
         size = min(chunk, n_splits - start)
         stats = _all_stats(prep, _split_weights(rng, size))
         est = _estimate(stats, prep.volumes, utility, method)
+        if keep_stats:
+            est["n"], est["s"] = stats[0], stats[1]
         half_a.append({k: v[:, :size] for k, v in est.items()})
         half_b.append({k: v[:, size:] for k, v in est.items()})
     merge = lambda parts: {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}  # noqa: E731
+    prep.utility = utility
     return merge(half_a), merge(half_b), prep
+
+
+def _pearson_r(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Column-wise Pearson r only (no p), over rows where ``valid``."""
+    n = valid.sum(axis=0)
+    a = np.where(valid, a, 0.0)
+    b = np.where(valid, b, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        da = np.where(valid, a - a.sum(0) / n, 0.0)
+        db = np.where(valid, b - b.sum(0) / n, 0.0)
+        r = (da * db).sum(0) / np.sqrt((da * da).sum(0) * (db * db).sum(0))
+    return np.where(n > 2, np.clip(r, -1.0, 1.0), np.nan)
 
 
 def _split_attrs(method, axis, n_splits, seed, align_trial_types, description) -> dict:
@@ -539,6 +558,7 @@ def tau_reversal_correlation(
     method: str = "counting",
     axis: str = "utility",
     align_trial_types: bool = True,
+    n_permutations: int = 1000,
 ) -> xr.Dataset:
     """Split-half test of the distributional code: asymmetry (half B) vs reversal point (half A).
 
@@ -561,15 +581,25 @@ def tau_reversal_correlation(
         ``"utility"`` (as the original) or ``"volume"`` (µl).
     align_trial_types
         Shift uncued responses to the cued level first (original analysis).
+    n_permutations
+        Permutations of the permutation test (0: none). Each permutation shuffles which cell's half-A
+        reversal point is paired with which cell's half-B asymmetry -- one shuffle applied to every split, so
+        that the permuted statistic is the same median over the same splits -- and recomputes the median r.
+        ``p_perm = (1 + #{median r_perm >= median r}) / (1 + n_permutations)`` is a calibrated one-sided
+        p-value (the cells' pairs are exchangeable under "asymmetry and reversal point unrelated"); the
+        median of the per-split p-values (``p_median``) is a summary of the splits, not a test.
 
     Returns
     -------
     xarray.Dataset
         Over ``split``: ``r``, ``p`` (two-sided), ``p_greater`` (one-sided, r > 0), ``n_cells``; scalars
-        ``r_median``, ``p_median``, ``p_greater_median``, ``fraction_significant`` (p < 0.05 and r > 0).
+        ``r_median``, ``p_median``, ``p_greater_median``, ``fraction_significant`` (p < 0.05 and r > 0),
+        ``p_perm`` (permutation test, one-sided, r > 0; NaN without permutations); over ``permutation``:
+        ``r_median_null`` (the permuted medians).
     """
     _check_axis(axis)
-    half_a, half_b, _ = _split_estimates(responses, n_splits, seed, method, align_trial_types)
+    rng = np.random.default_rng(seed)
+    half_a, half_b, _ = _split_estimates(responses, n_splits, rng, method, align_trial_types)
     reversal_a = half_a[f"reversal_{axis}"]
     tau_b = half_b[f"tau_{axis}"]
     slopes_ok = (np.isfinite(half_b[f"alpha_pos_{axis}"]) & np.isfinite(half_b[f"alpha_neg_{axis}"])
@@ -578,7 +608,26 @@ def tau_reversal_correlation(
     r, p_two, p_greater, n = _pearson(tau_b, reversal_a, valid)
     attrs = _split_attrs(method, axis, n_splits, seed, align_trial_types,
                          "Pearson r across cells between tau (half B) and reversal point (half A)")
-    return _split_dataset(r, p_two, p_greater, n, attrs, "tau_reversal_correlation")
+    ds = _split_dataset(r, p_two, p_greater, n, attrs, "tau_reversal_correlation")
+    if n_permutations < 0:
+        raise InvalidArgumentError(f"n_permutations must be >= 0, got {n_permutations}")
+    null = np.empty(int(n_permutations))
+    tau_ok = slopes_ok & np.isfinite(tau_b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for k in range(null.size):
+            order = rng.permutation(reversal_a.shape[0])
+            shuffled = reversal_a[order]
+            null[k] = np.nanmedian(_pearson_r(tau_b, shuffled, tau_ok & np.isfinite(shuffled)))
+    observed = float(ds["r_median"])
+    p_perm = (1.0 + np.sum(null >= observed)) / (1.0 + null.size) if null.size and np.isfinite(observed) else np.nan
+    ds["p_perm"] = ((), float(p_perm))
+    ds["r_median_null"] = ("permutation", null)
+    ds.attrs["n_permutations"] = int(n_permutations)
+    ds.attrs["p_perm"] = ("permutation test: cells' half-A reversal points shuffled across cells (one shuffle "
+                          "for all splits), one-sided (r > 0)")
+    ds.attrs["p_median"] = "median over splits of the per-split Pearson p (two-sided): a summary, not a test"
+    return ds
 
 
 def reversal_split_half(
@@ -659,6 +708,72 @@ def classic_td_null_test(
     }, attrs={"method": method, "axis": axis, "n_splits": int(n_splits), "n_bootstrap": int(n_bootstrap),
               "rejected": int(bool(split["p_greater_median"] < 0.05 and p_het < 0.05))})
     return out
+
+
+def same_vs_diverse(
+    responses: xr.DataArray,
+    *,
+    n_splits: int = 100,
+    seed: int | np.random.Generator | None = 0,
+    method: str = "counting",
+    axis: str = "utility",
+    align_trial_types: bool = True,
+) -> xr.Dataset:
+    """Held-out comparison: do the cells' own (diverse) reversal points predict held-out responses better than
+    one reversal point shared by all cells (the classic-TD account)?
+
+    For each random split (as :func:`tau_reversal_correlation`), on half A every cell gets a piecewise-linear
+    response model ``a± (x − r)`` through zero at a reversal point ``r`` -- its own half-A reversal point
+    (diverse) or the median over cells of the half-A reversal points (same) -- with its slopes above and below
+    ``r`` fitted by least squares through the origin on half A (as ``EstimateScaleFactors``). Both models
+    predict the cell's half-B responses; the statistic is the held-out mean squared error per trial,
+    ``mse_same − mse_diverse`` ((response units)²; positive: diverse predicts better), averaged over splits.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``cell``: ``mse_same``, ``mse_diverse``, ``delta_mse`` (same − diverse); scalars
+        ``fraction_diverse_better`` (cells with ``delta_mse > 0``), ``p_wilcoxon`` (one-sided signed-rank test
+        over cells that ``delta_mse > 0``), ``mean_delta_mse``.
+    """
+    _check_axis(axis)
+    half_a, half_b, prep = _split_estimates(responses, n_splits, seed, method, align_trial_types, keep_stats=True)
+    x = prep.volumes if axis == "volume" else prep.utility
+    diverse = half_a[f"reversal_{axis}"]                                          # (C, S)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        shared = np.broadcast_to(np.nanmedian(diverse, axis=0, keepdims=True), diverse.shape)
+    n_a, s_a, n_b, s_b = half_a["n"], half_a["s"], half_b["n"], half_b["s"]    # (C, S, J)
+
+    def held_out_error(r):
+        ok = np.isfinite(r)
+        r0 = np.where(ok, r, 0.0)
+        a_pos, a_neg = _slopes(s_a, n_a, x, r0)
+        d = x - r0[..., None]
+        pred = np.where(d > 0, np.nan_to_num(a_pos)[..., None], np.nan_to_num(a_neg)[..., None]) * d
+        # sum over held-out trials of (y - pred)^2 - y^2 = -2 pred s + n pred^2 (the y^2 term is common)
+        sse = (n_b * pred * pred - 2.0 * pred * s_b).sum(-1)
+        return np.where(ok, sse, np.nan)
+
+    n_trials = n_b.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        same = np.nanmean(held_out_error(shared) / n_trials, axis=1)
+        div = np.nanmean(held_out_error(diverse) / n_trials, axis=1)
+    delta = same - div
+    ok = np.isfinite(delta)
+    p = (float(_stats.wilcoxon(delta[ok], alternative="greater").pvalue)
+         if ok.sum() >= 2 and np.any(delta[ok] != 0) else float("nan"))
+    return xr.Dataset(
+        {"mse_same": ("cell", same), "mse_diverse": ("cell", div), "delta_mse": ("cell", delta),
+         "fraction_diverse_better": ((), float(np.mean(delta[ok] > 0)) if ok.any() else float("nan")),
+         "p_wilcoxon": ((), p), "mean_delta_mse": ((), float(np.mean(delta[ok])) if ok.any() else float("nan"))},
+        coords={"cell": prep.cells},
+        attrs={**_split_attrs(method, axis, n_splits, seed, align_trial_types,
+                              "held-out MSE per trial of one shared reversal point minus the cells' own "
+                              "(half A fits, half B predicted; mean over splits); the Σy² term common to both "
+                              "models is left out, so the MSEs are relative, their difference exact"),
+               "test": "same_vs_diverse"})
 
 
 # ------------------------------------------------------------------------------------------- estimator
