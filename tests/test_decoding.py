@@ -166,4 +166,4 @@ def test_decode_fit_uses_uncensored_finite_cells_only():
     np.testing.assert_array_equal(decoded["samples"], direct["samples"])
     assert decoded.attrs["n_cells"] == 12 and decoded.attrs["n_censored"] == 1
     with pytest.raises(MissingDataError, match="fewer than 2 of 3 cells"):
-        decode_fit(fit.isel(cell=[0, 12, 13]))
+        decode_fit(fit.isel(cell=[0, 12, 13]), asymmetry="volume", support="wide")

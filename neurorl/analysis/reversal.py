@@ -559,6 +559,7 @@ def tau_reversal_correlation(
     axis: str = "utility",
     align_trial_types: bool = True,
     n_permutations: int = 1000,
+    permutation_seed: int | np.random.Generator | None = None,
 ) -> xr.Dataset:
     """Split-half test of the distributional code: asymmetry (half B) vs reversal point (half A).
 
@@ -588,6 +589,8 @@ def tau_reversal_correlation(
         ``p_perm = (1 + #{median r_perm >= median r}) / (1 + n_permutations)`` is a calibrated one-sided
         p-value (the cells' pairs are exchangeable under "asymmetry and reversal point unrelated"); the
         median of the per-split p-values (``p_median``) is a summary of the splits, not a test.
+    permutation_seed
+        Seed or Generator of the permutations; ``None``: they continue the stream of ``seed``.
 
     Returns
     -------
@@ -613,10 +616,11 @@ def tau_reversal_correlation(
         raise InvalidArgumentError(f"n_permutations must be >= 0, got {n_permutations}")
     null = np.empty(int(n_permutations))
     tau_ok = slopes_ok & np.isfinite(tau_b)
+    perm_rng = rng if permutation_seed is None else np.random.default_rng(permutation_seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         for k in range(null.size):
-            order = rng.permutation(reversal_a.shape[0])
+            order = perm_rng.permutation(reversal_a.shape[0])
             shuffled = reversal_a[order]
             null[k] = np.nanmedian(_pearson_r(tau_b, shuffled, tau_ok & np.isfinite(shuffled)))
     observed = float(ds["r_median"])
