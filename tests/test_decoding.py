@@ -229,5 +229,7 @@ def test_decoding_controls_say_whether_a_decode_carries_information():
     # the references have the properties they are named for
     refs = reference_distributions(task.volumes, task.probs)
     assert refs["uniform"].min() >= 0.1 and refs["uniform"].max() <= 20.0
-    assert np.mean(refs["unimodal"]) == pytest.approx(task.mean, rel=0.02)
-    assert np.var(refs["unimodal"]) == pytest.approx(task.variance, rel=0.1)
+    assert np.mean(refs["unimodal"]) == pytest.approx(task.mean, rel=0.01)
+    assert np.var(refs["unimodal"]) == pytest.approx(task.variance, rel=0.02)
+    assert np.mean(refs["mirrored"]) == pytest.approx(0.1 + 20.0 - task.mean, abs=0.05)
+    assert out["reference_mirrored_w1_ul"] > 2 * out["decode_w1_ul"]

@@ -472,9 +472,11 @@ def wasserstein_to(decoded: xr.Dataset | np.ndarray, values, weights=None) -> fl
 def reference_distributions(volumes, probabilities, *, n_points: int = 2000) -> dict[str, np.ndarray]:
     """The reference distributions a decode should be further from than from the task's own (µl samples).
 
-    ``uniform``: uniform over the task's reward range [min, max]; ``unimodal``: a log-normal with the task's
-    mean and variance (unimodal and non-negative like reward volumes; the family is assumed, the paper
-    does not name one). Each is given by ``n_points`` quantiles at mid-ranks.
+    As the paper's controls of the decoding (Dabney et al. 2020, Extended Data Fig. 8d): ``uniform`` over the
+    task's reward range [min, max]; ``unimodal``, a Gaussian with the task's mean and variance; ``mirrored``,
+    the task distribution mirrored within its range (``min + max - r``). Continuous ones are given by
+    ``n_points`` quantiles at mid-ranks; the mirrored one by ``n_points`` draws in proportion to its
+    probabilities (rounded).
     """
     from scipy import stats
 
@@ -482,11 +484,11 @@ def reference_distributions(volumes, probabilities, *, n_points: int = 2000) -> 
     p = np.asarray(probabilities, float)
     p = p / p.sum()
     mean = float(np.sum(p * x))
-    var = float(np.sum(p * (x - mean) ** 2))
+    sd = float(np.sqrt(np.sum(p * (x - mean) ** 2)))
     levels = (np.arange(n_points) + 0.5) / n_points
-    sigma2 = np.log1p(var / mean ** 2)
-    lognormal = stats.lognorm(s=np.sqrt(sigma2), scale=mean / np.sqrt(1.0 + var / mean ** 2))
-    return {"uniform": x.min() + levels * (x.max() - x.min()), "unimodal": lognormal.ppf(levels)}
+    mirrored = np.repeat(x.min() + x.max() - x, np.round(p * n_points).astype(int))
+    return {"uniform": x.min() + levels * (x.max() - x.min()), "unimodal": stats.norm(mean, sd).ppf(levels),
+            "mirrored": mirrored}
 
 
 def decoding_controls(fit: xr.Dataset, decoded: xr.Dataset, volumes, probabilities, *,
@@ -516,8 +518,9 @@ def decoding_controls(fit: xr.Dataset, decoded: xr.Dataset, volumes, probabiliti
     dict
         ``decode_w1_ul`` (the decode vs the task distribution), ``control_classic_td_w1_ul`` and
         ``control_shuffled_asymmetry_w1_ul`` (those decodes vs the task distribution; the shuffled one a mean
-        over shuffles, its SD in ``control_shuffled_asymmetry_w1_sd_ul``), ``reference_uniform_w1_ul`` and
-        ``reference_unimodal_w1_ul`` (the decode vs those references, :func:`reference_distributions`).
+        over shuffles, its SD in ``control_shuffled_asymmetry_w1_sd_ul``), ``reference_uniform_w1_ul``,
+        ``reference_unimodal_w1_ul`` and ``reference_mirrored_w1_ul`` (the decode vs those references,
+        :func:`reference_distributions`).
         A decode that carries information is closer to the task (``decode_w1_ul``) than the controls are and
         than it is to the references.
     """

@@ -491,7 +491,8 @@ def _pearson(a: np.ndarray, b: np.ndarray, valid: np.ndarray):
 def _split_estimates(responses, n_splits, seed, method, align, chunk=250, keep_stats=False):
     """Estimates from half A and half B of ``n_splits`` random splits: dicts of (C, S) arrays.
 
-    With ``keep_stats`` the per-size stats of the halves come too (``half["n"]``, ``half["s"]``: (C, S, J)).
+    With ``keep_stats`` the per-size counts of positive and negative responses come too (``half["positive"]``,
+    ``half["negative"]``: (C, S, J)).
     """
     _check_method(method)
     if n_splits < 1:
@@ -506,7 +507,7 @@ def _split_estimates(responses, n_splits, seed, method, align, chunk=250, keep_s
         stats = _all_stats(prep, _split_weights(rng, size))
         est = _estimate(stats, prep.volumes, utility, method)
         if keep_stats:
-            est["n"], est["s"] = stats[0], stats[1]
+            est["positive"], est["negative"] = stats[2], stats[3]
         half_a.append({k: v[:, :size] for k, v in est.items()})
         half_b.append({k: v[:, size:] for k, v in est.items()})
     merge = lambda parts: {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}  # noqa: E731
@@ -726,19 +727,19 @@ def same_vs_diverse(
     """Held-out comparison: do the cells' own (diverse) reversal points predict held-out responses better than
     one reversal point shared by all cells (the classic-TD account)?
 
-    For each random split (as :func:`tau_reversal_correlation`), on half A every cell gets a piecewise-linear
-    response model ``a± (x − r)`` through zero at a reversal point ``r`` -- its own half-A reversal point
-    (diverse) or the median over cells of the half-A reversal points (same) -- with its slopes above and below
-    ``r`` fitted by least squares through the origin on half A (as ``EstimateScaleFactors``). Both models
-    predict the cell's half-B responses; the statistic is the held-out mean squared error per trial,
-    ``mse_same − mse_diverse`` ((response units)²; positive: diverse predicts better), averaged over splits.
+    As the paper's model comparison (Dabney et al. 2020, Extended Data Fig. 4c): each model predicts whether a
+    held-out trial's response is positive or negative -- positive when the reward lies above the reversal
+    point. For each random split (as :func:`tau_reversal_correlation`) the reversal points come from half A
+    -- each cell's own (diverse), or the median over cells (same) -- and are scored on half B: the fraction of
+    half-B trials with a non-zero response whose sign is predicted (a size exactly at the reversal point
+    counts as half right). Accuracies are averaged over splits.
 
     Returns
     -------
     xarray.Dataset
-        Over ``cell``: ``mse_same``, ``mse_diverse``, ``delta_mse`` (same − diverse); scalars
-        ``fraction_diverse_better`` (cells with ``delta_mse > 0``), ``p_wilcoxon`` (one-sided signed-rank test
-        over cells that ``delta_mse > 0``), ``mean_delta_mse``.
+        Over ``cell``: ``accuracy_same``, ``accuracy_diverse``, ``delta_accuracy`` (diverse − same); scalars
+        ``fraction_diverse_better`` (cells with ``delta_accuracy > 0``), ``p_wilcoxon`` (one-sided signed-rank
+        test over cells that ``delta_accuracy > 0``), ``mean_accuracy_same``, ``mean_accuracy_diverse``.
     """
     _check_axis(axis)
     half_a, half_b, prep = _split_estimates(responses, n_splits, seed, method, align_trial_types, keep_stats=True)
@@ -747,36 +748,35 @@ def same_vs_diverse(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         shared = np.broadcast_to(np.nanmedian(diverse, axis=0, keepdims=True), diverse.shape)
-    n_a, s_a, n_b, s_b = half_a["n"], half_a["s"], half_b["n"], half_b["s"]    # (C, S, J)
+    positive, negative = half_b["positive"], half_b["negative"]                   # (C, S, J) counts
 
-    def held_out_error(r):
-        ok = np.isfinite(r)
-        r0 = np.where(ok, r, 0.0)
-        a_pos, a_neg = _slopes(s_a, n_a, x, r0)
-        d = x - r0[..., None]
-        pred = np.where(d > 0, np.nan_to_num(a_pos)[..., None], np.nan_to_num(a_neg)[..., None]) * d
-        # sum over held-out trials of (y - pred)^2 - y^2 = -2 pred s + n pred^2 (the y^2 term is common)
-        sse = (n_b * pred * pred - 2.0 * pred * s_b).sum(-1)
-        return np.where(ok, sse, np.nan)
+    def accuracy(r):
+        above = (x > r[..., None]).astype(float) + 0.5 * (x == r[..., None])
+        correct = (above * positive + (1.0 - above) * negative).sum(-1)
+        total = (positive + negative).sum(-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(np.isfinite(r) & (total > 0), correct / np.where(total > 0, total, 1.0), np.nan)
 
-    n_trials = n_b.sum(-1)
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        same = np.nanmean(held_out_error(shared) / n_trials, axis=1)
-        div = np.nanmean(held_out_error(diverse) / n_trials, axis=1)
-    delta = same - div
+        same = np.nanmean(accuracy(shared), axis=1)
+        div = np.nanmean(accuracy(diverse), axis=1)
+    delta = div - same
     ok = np.isfinite(delta)
     p = (float(_stats.wilcoxon(delta[ok], alternative="greater").pvalue)
          if ok.sum() >= 2 and np.any(delta[ok] != 0) else float("nan"))
+    nan = float("nan")
     return xr.Dataset(
-        {"mse_same": ("cell", same), "mse_diverse": ("cell", div), "delta_mse": ("cell", delta),
-         "fraction_diverse_better": ((), float(np.mean(delta[ok] > 0)) if ok.any() else float("nan")),
-         "p_wilcoxon": ((), p), "mean_delta_mse": ((), float(np.mean(delta[ok])) if ok.any() else float("nan"))},
+        {"accuracy_same": ("cell", same), "accuracy_diverse": ("cell", div), "delta_accuracy": ("cell", delta),
+         "fraction_diverse_better": ((), float(np.mean(delta[ok] > 0)) if ok.any() else nan),
+         "p_wilcoxon": ((), p),
+         "mean_accuracy_same": ((), float(np.mean(same[ok])) if ok.any() else nan),
+         "mean_accuracy_diverse": ((), float(np.mean(div[ok])) if ok.any() else nan)},
         coords={"cell": prep.cells},
         attrs={**_split_attrs(method, axis, n_splits, seed, align_trial_types,
-                              "held-out MSE per trial of one shared reversal point minus the cells' own "
-                              "(half A fits, half B predicted; mean over splits); the Σy² term common to both "
-                              "models is left out, so the MSEs are relative, their difference exact"),
+                              "fraction of held-out (half B) trials whose response sign is predicted by the "
+                              "reward lying above the reversal point: each cell's own (half A) vs the median "
+                              "over cells; mean over splits"),
                "test": "same_vs_diverse"})
 
 

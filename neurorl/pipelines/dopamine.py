@@ -196,6 +196,8 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         "tau_reversal_fraction_significant": _json_value(float(tau_reversal["fraction_significant"])),
         "reversal_split_half_r": _json_value(float(split_half["r_median"])),
         "reversal_split_half_p": _json_value(float(split_half["p_median"])),
+        "same_vs_diverse_accuracy_same": _json_value(float(diverse["mean_accuracy_same"])),
+        "same_vs_diverse_accuracy_diverse": _json_value(float(diverse["mean_accuracy_diverse"])),
         "same_vs_diverse_fraction_diverse_better": _json_value(float(diverse["fraction_diverse_better"])),
         "same_vs_diverse_p": _json_value(float(diverse["p_wilcoxon"])),
         "decode_loss": _json_value(float(decoded.attrs["loss"])),
@@ -211,8 +213,8 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
             "tau_reversal_p": "median over the splits of the per-split Pearson p (two-sided): a summary, not a test",
             "tau_reversal_p_perm": "permutation test (cells' half-A reversal points shuffled across cells, one "
                                    "shuffle for all splits), one-sided r > 0: calibrated",
-            "same_vs_diverse_p": "one-sided Wilcoxon signed-rank over cells: own reversal points predict "
-                                 "held-out responses better than one shared point",
+            "same_vs_diverse_p": "one-sided Wilcoxon signed-rank over cells: own reversal points predict the "
+                                 "sign of held-out responses better than one shared point (ED Fig. 4c)",
         },
         "method": method,
         "n_bootstrap": int(n_bootstrap),
