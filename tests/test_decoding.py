@@ -161,9 +161,75 @@ def test_decode_fit_uses_uncensored_finite_cells_only():
         "asymmetry": ("cell", np.append(TAUS[:12], [0.2, 0.6])),
         "reversal_censored": ("cell", np.append(np.zeros(12, int), [1, 0])),
     })
-    decoded = decode_fit(fit, seed=5, n_restarts=4)
+    decoded = decode_fit(fit, seed=5, n_restarts=4, asymmetry="volume", support="wide")
     direct = decode_distribution(points, TAUS[:12], seed=5, n_restarts=4)
     np.testing.assert_array_equal(decoded["samples"], direct["samples"])
     assert decoded.attrs["n_cells"] == 12 and decoded.attrs["n_censored"] == 1
     with pytest.raises(MissingDataError, match="fewer than 2 of 3 cells"):
-        decode_fit(fit.isel(cell=[0, 12, 13]))
+        decode_fit(fit.isel(cell=[0, 12, 13]), asymmetry="volume", support="wide")
+
+
+def _fit_like(points, taus_volume, taus_utility, volumes=(0.1, 0.3, 1.2, 2.5, 5.0, 10.0, 20.0)):
+    import xarray as xr
+
+    n = len(points)
+    return xr.Dataset({
+        "reversal_point": ("cell", np.asarray(points, float)),
+        "asymmetry": ("cell", np.asarray(taus_volume, float)),
+        "asymmetry_utility": ("cell", np.asarray(taus_utility, float)),
+        "reversal_censored": ("cell", np.zeros(n, int)),
+    }, coords={"reward_volume": np.asarray(volumes, float)})
+
+
+def test_decode_fit_constrains_the_support_to_the_task_by_default():
+    # cells spanning most of the task's range: the wide support reaches past 20 µl, the task support does not
+    taus = np.linspace(0.05, 0.95, 20)
+    points = task_expectiles(taus)
+    fit = _fit_like(points, taus, taus)
+    decoded = decode_fit(fit, seed=0, n_restarts=4)
+    assert decoded.attrs["support"] == "task"
+    assert (decoded.attrs["support_low"], decoded.attrs["support_high"]) == (0.1, 20.0)
+    assert decoded["samples"].min() >= 0.1 - 1e-9 and decoded["samples"].max() <= 20.0 + 1e-9
+    wide = decode_fit(fit, seed=0, n_restarts=4, support="wide")
+    assert wide.attrs["support_high"] > 20.0
+    with pytest.raises(InvalidArgumentError, match="support"):
+        decode_fit(fit, support="everywhere")
+
+
+def test_decode_fit_uses_the_utility_axis_asymmetry_by_default():
+    taus = np.linspace(0.1, 0.9, 12)
+    points = task_expectiles(taus)
+    fit = _fit_like(points, np.full(12, 0.5), taus)      # the µl-axis taus carry no information here
+    default = decode_fit(fit, seed=1, n_restarts=4)
+    direct = decode_distribution(points, taus, seed=1, n_restarts=4, support=(0.1, 20.0))
+    np.testing.assert_array_equal(default["samples"], direct["samples"])
+    assert default.attrs["asymmetry_axis"] == "utility"
+    volume = decode_fit(fit, seed=1, n_restarts=4, asymmetry="volume")
+    np.testing.assert_array_equal(volume["tau"], np.full(12, 0.5))
+
+
+def test_decoding_controls_say_whether_a_decode_carries_information():
+    from neurorl.analysis.decoding import decoding_controls, reference_distributions
+    from neurorl.tasks.variable_reward import VariableRewardTask
+
+    task = VariableRewardTask()
+    taus = np.linspace(0.05, 0.95, 30)
+    fit = _fit_like(task_expectiles(taus), taus, taus)
+    classic = _fit_like(np.full(30, task.mean) + np.linspace(-0.5, 0.5, 30), np.full(30, 0.5), np.full(30, 0.5))
+    decoded = decode_fit(fit, seed=0, n_restarts=6)
+    out = decoding_controls(fit, decoded, task.volumes, task.probs, control_fit=classic, n_shuffles=3, seed=0,
+                            n_restarts=6)
+    assert set(out) >= {"decode_w1_ul", "control_classic_td_w1_ul", "control_shuffled_asymmetry_w1_ul",
+                        "reference_uniform_w1_ul", "reference_unimodal_w1_ul"}
+    # exact expectiles decode close to the task, and closer than every control and reference
+    assert out["decode_w1_ul"] < 0.5
+    for key in ("control_classic_td_w1_ul", "control_shuffled_asymmetry_w1_ul", "reference_uniform_w1_ul",
+                "reference_unimodal_w1_ul"):
+        assert out[key] > 2 * out["decode_w1_ul"], key
+    # the references have the properties they are named for
+    refs = reference_distributions(task.volumes, task.probs)
+    assert refs["uniform"].min() >= 0.1 and refs["uniform"].max() <= 20.0
+    assert np.mean(refs["unimodal"]) == pytest.approx(task.mean, rel=0.01)
+    assert np.var(refs["unimodal"]) == pytest.approx(task.variance, rel=0.02)
+    assert np.mean(refs["mirrored"]) == pytest.approx(0.1 + 20.0 - task.mean, abs=0.05)
+    assert out["reference_mirrored_w1_ul"] > 2 * out["decode_w1_ul"]

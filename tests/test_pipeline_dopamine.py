@@ -68,6 +68,39 @@ def test_fit_writes_the_contract(fitted):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
+CONTROL_KEYS = ("decode_w1_ul", "control_classic_td_w1_ul", "control_shuffled_asymmetry_w1_ul",
+                "reference_uniform_w1_ul", "reference_unimodal_w1_ul")
+
+
+def test_summary_reports_the_decoding_controls_and_both_p_values(fitted):
+    _, out = fitted
+    summary = json.loads((out / "summary.json").read_text())
+    for key in CONTROL_KEYS:
+        assert isinstance(summary[key], float) and summary[key] > 0, key
+    assert 0 < summary["tau_reversal_p_perm"] <= 1 and 0 <= summary["tau_reversal_p"] <= 1
+    assert "not a test" in summary["p_values"]["tau_reversal_p"]
+    assert "permutation" in summary["p_values"]["tau_reversal_p_perm"]
+    assert 0 <= summary["same_vs_diverse_fraction_diverse_better"] <= 1
+    # decoded on the task's support with the utility-axis asymmetries (the original's), by default
+    assert summary["decode_support"] == "task" and summary["decode_support_ul"] == [0.1, 20.0]
+    assert summary["decode_asymmetry"] == "utility"
+    decoded = pd.read_csv(out / "decoded_distribution.csv")
+    assert decoded["reward_volume"].min() >= 0.1 - 1e-9 and decoded["reward_volume"].max() <= 20.0 + 1e-9
+    cells = pd.read_csv(out / "cells.csv")
+    assert {"asymmetry", "asymmetry_utility"} <= set(cells.columns)
+    assert not np.allclose(cells["asymmetry"], cells["asymmetry_utility"], equal_nan=True)
+
+
+def test_decode_options_widen_the_support_and_switch_the_axis(simulated, tmp_path):
+    out = tmp_path / "wide"
+    assert main(["fit", "dopamine", str(simulated), "--out", str(out), *FAST, "--decode-support", "wide",
+                 "--decode-asymmetry", "volume", "--permutations", "19"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["decode_support"] == "wide" and summary["decode_asymmetry"] == "volume"
+    assert summary["decode_support_ul"] != [0.1, 20.0]
+    assert summary["n_permutations"] == 19 and summary["tau_reversal_p_perm"] >= 1 / 20
+
+
 def test_fit_single_file_and_formats(simulated, tmp_path):
     out = tmp_path / "one"
     assert main(["fit", "dopamine", str(simulated / "session_01.nwb"), "--out", str(out), *FAST,

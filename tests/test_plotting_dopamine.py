@@ -59,3 +59,49 @@ def test_decoded_distribution_and_summary(results):
 def test_bad_axis(results):
     with pytest.raises(ValueError):
         plots.plot_reversal_points(results[0], axis="log")
+
+
+def test_same_trials_panel_is_labelled_descriptive_and_split_panel_cross_validated(results):
+    fit, _ = results
+    same = plots.plot_asymmetry_vs_reversal(fit)
+    assert "descriptive, not a test" in same.get_title()
+    halves = plots.plot_asymmetry_vs_reversal(fit, axis="utility", halves=True)
+    assert "cross-validated" in halves.get_title()
+    # both axes of a panel name their axis; every drawn line is in the legend
+    assert "utility" in halves.get_xlabel() and "utility" in halves.get_ylabel()
+    assert "µl" in same.get_xlabel() and "µl" in same.get_ylabel()
+    labels = [text.get_text() for text in same.get_legend().get_texts()]
+    assert any("tau = 0.5" in label for label in labels) and any("least-squares" in label for label in labels)
+
+
+def test_fit_line_is_clipped_to_the_data_and_to_tau_in_0_1():
+    import xarray as xr
+
+    # a steep relation: the least-squares line leaves [0, 1] inside the data's range
+    x = np.array([0.5, 1.0, 2.0, 5.0, 10.0, 20.0])
+    fit = xr.Dataset({"reversal_point": ("cell", x), "asymmetry": ("cell", [0.0, 0.0, 0.05, 0.5, 1.0, 1.0])})
+    ax = plots.plot_asymmetry_vs_reversal(fit)
+    line = next(line for line in ax.lines if "least-squares" in line.get_label())
+    assert line.get_xdata().min() >= x.min() and line.get_xdata().max() <= x.max()
+    assert 0.0 <= line.get_ydata().min() and line.get_ydata().max() <= 1.0
+
+
+def test_asymmetry_test_figure_shows_the_nulls_beside_the_data():
+    import xarray as xr
+
+    from neurorl.analysis.responses import compute_responses
+    from neurorl.analysis.reversal import fit_cells, tau_reversal_correlation
+    from neurorl.models.dopamine_recording import simulate_recordings
+
+    sessions, _ = simulate_recordings(8, 2, 150, code="expectile", seed=4, n_training_trials=1000)
+    responses = compute_responses(sessions)
+    fit = fit_cells(responses, n_bootstrap=0, seed=0)
+    tau = tau_reversal_correlation(responses, n_splits=20, n_permutations=19, seed=0)
+    null, _ = simulate_recordings(8, 2, 150, code="classic", seed=5, n_training_trials=1000)
+    control = tau_reversal_correlation(compute_responses(null), n_splits=20, n_permutations=0, seed=0)
+    fig = plots.plot_asymmetry_test(fit, tau, control)
+    assert isinstance(fig.axes[0].figure, type(fig)) and len(fig.axes) == 2
+    labels = [text.get_text() for text in fig.axes[1].get_legend().get_texts()]
+    assert any("classic TD" in label for label in labels) and any("permutation null" in label for label in labels)
+    assert "permutation p" in fig.axes[1].get_title() and "median split p" in fig.axes[1].get_title()
+    assert isinstance(tau, xr.Dataset)

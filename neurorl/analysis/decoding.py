@@ -30,7 +30,13 @@ import xarray as xr
 from ..errors import InvalidArgumentError, MissingDataError
 from ..models.distributional_td import expectile
 
-__all__ = ["decode_distribution", "decode_fit", "expectiles_of_samples", "quantiles_of_samples"]
+__all__ = ["decode_distribution", "decode_fit", "expectiles_of_samples", "quantiles_of_samples",
+           "wasserstein_to", "reference_distributions", "decoding_controls", "DECODE_SUPPORTS"]
+
+#: ``support`` choices of :func:`decode_fit`: ``"task"`` (the task's reward range, as the paper's main-text
+#: decoding: Dabney et al. 2020, Extended Data legends) or ``"wide"`` (the targets' range widened by the range on
+#: each side, non-negative).
+DECODE_SUPPORTS: tuple[str, ...] = ("task", "wide")
 
 
 def expectiles_of_samples(samples: np.ndarray, taus: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -378,27 +384,164 @@ def decode_distribution(
     )
 
 
-def decode_fit(fit: xr.Dataset, **kwargs) -> xr.Dataset:
+def decode_fit(fit: xr.Dataset, *, asymmetry: str = "utility", support: str | tuple[float, float] = "task",
+               **kwargs) -> xr.Dataset:
     """Decode the reward distribution from a :func:`neurorl.analysis.reversal.fit_cells` result.
 
-    Uses each cell's ``reversal_point`` (µl) and ``asymmetry`` (tau), keeping the cells where both are finite
-    and whose reversal point is not censored at the edge of the reward range (``reversal_censored``), then
-    calls :func:`decode_distribution` with ``kwargs``. The result's attrs add ``n_censored``, the number
-    of cells left out because their reversal point was censored.
+    Uses each cell's ``reversal_point`` (µl) and asymmetry, keeping the cells where both are finite and whose
+    reversal point is not censored at the edge of the reward range (``reversal_censored``), then calls
+    :func:`decode_distribution` with ``kwargs``. The result's attrs add ``n_censored``, the number of cells
+    left out because their reversal point was censored, ``asymmetry_axis`` and ``support``.
+
+    Parameters
+    ----------
+    fit
+        ``fit_cells`` result (``reversal_point``, ``asymmetry`` / ``asymmetry_utility``, ``reward_volume``).
+    asymmetry
+        ``"utility"`` (default): tau from the slopes on the utility axis, all trials -- the asymmetry the
+        original analysis computed for every cell and saved for later use (``asymM_all``,
+        GEN_dabneys_fit.m lines 72-74 and 192; the original repository has no decoding step, so this is
+        the closest quantity); ``"volume"``: tau from the slopes on the µl axis.
+        The reversal points are always in µl: the counting estimator interpolates between the same two
+        sizes with the same weight on both axes, so the µl reversal point is the utility-axis one mapped
+        back through the utility function.
+    support
+        ``"task"`` (default; the smallest to the largest reward size in ``fit``, as the main-text decoding
+        of the paper: "constrained to the range of rewards in the task", Extended Data legends), ``"wide"``
+        (:func:`decode_distribution`'s own default: the targets' range widened by the range on each side) or
+        ``(low, high)`` in µl.
 
     Raises
     ------
     MissingDataError
         Fewer than 2 usable cells.
+    InvalidArgumentError
+        Unknown ``asymmetry`` or ``support``.
     """
+    if asymmetry not in ("utility", "volume"):
+        raise InvalidArgumentError(f"asymmetry must be 'utility' or 'volume', not {asymmetry!r}")
+    name = "asymmetry_utility" if asymmetry == "utility" else "asymmetry"
+    if name not in fit:
+        raise InvalidArgumentError(f"the fit has no {name!r} (asymmetry={asymmetry!r})")
+    if isinstance(support, str):
+        if support not in DECODE_SUPPORTS:
+            raise InvalidArgumentError(f"support must be one of {DECODE_SUPPORTS} or (low, high), not {support!r}")
+        if support == "task":
+            if "reward_volume" not in fit.coords:
+                raise InvalidArgumentError("support='task' needs the fit's reward_volume coordinate")
+            volumes = fit["reward_volume"].to_numpy().astype(float)
+            bounds = (float(np.nanmin(volumes)), float(np.nanmax(volumes)))
+        else:
+            bounds = None
+    else:
+        bounds = tuple(map(float, support))
     reversal_points = fit["reversal_point"].to_numpy().astype(float)
-    asymmetries = fit["asymmetry"].to_numpy().astype(float)
+    asymmetries = fit[name].to_numpy().astype(float)
     censored = (fit["reversal_censored"].to_numpy() != 0 if "reversal_censored" in fit
                 else np.zeros(reversal_points.shape, bool))
     usable = np.isfinite(reversal_points) & np.isfinite(asymmetries) & ~censored
     if usable.sum() < 2:
         raise MissingDataError(f"fewer than 2 of {usable.size} cells have a reversal point inside the reward "
                                "range; cannot decode")
-    decoded = decode_distribution(reversal_points[usable], asymmetries[usable], **kwargs)
+    decoded = decode_distribution(reversal_points[usable], asymmetries[usable], support=bounds, **kwargs)
     decoded.attrs["n_censored"] = int(censored.sum())
+    decoded.attrs["asymmetry_axis"] = asymmetry
+    decoded.attrs["support"] = support if isinstance(support, str) else "custom"
     return decoded
+
+
+def _pooled(decoded: xr.Dataset) -> np.ndarray:
+    samples = decoded["samples"].to_numpy()
+    kept = decoded["kept"].to_numpy().astype(bool) if "kept" in decoded else np.ones(samples.shape[0], bool)
+    return samples[kept].ravel()
+
+
+def wasserstein_to(decoded: xr.Dataset | np.ndarray, values, weights=None) -> float:
+    """Wasserstein-1 distance (µl) between a decode's pooled samples (or any sample) and a distribution.
+
+    ``values`` / ``weights``: the support and probabilities of the other distribution (equal weights when
+    omitted), in µl.
+    """
+    from scipy.stats import wasserstein_distance
+
+    samples = _pooled(decoded) if isinstance(decoded, xr.Dataset) else np.asarray(decoded, dtype=float).ravel()
+    return float(wasserstein_distance(samples, np.asarray(values, float),
+                                      v_weights=None if weights is None else np.asarray(weights, float)))
+
+
+def reference_distributions(volumes, probabilities, *, n_points: int = 2000) -> dict[str, np.ndarray]:
+    """The reference distributions a decode should be further from than from the task's own (µl samples).
+
+    As the paper's controls of the decoding (Dabney et al. 2020, Extended Data Fig. 8d): ``uniform`` over the
+    task's reward range [min, max]; ``unimodal``, a Gaussian with the task's mean and variance; ``mirrored``,
+    the task distribution mirrored within its range (``min + max - r``). Continuous ones are given by
+    ``n_points`` quantiles at mid-ranks; the mirrored one by ``n_points`` draws in proportion to its
+    probabilities (rounded).
+    """
+    from scipy import stats
+
+    x = np.asarray(volumes, float)
+    p = np.asarray(probabilities, float)
+    p = p / p.sum()
+    mean = float(np.sum(p * x))
+    sd = float(np.sqrt(np.sum(p * (x - mean) ** 2)))
+    levels = (np.arange(n_points) + 0.5) / n_points
+    mirrored = np.repeat(x.min() + x.max() - x, np.round(p * n_points).astype(int))
+    return {"uniform": x.min() + levels * (x.max() - x.min()), "unimodal": stats.norm(mean, sd).ppf(levels),
+            "mirrored": mirrored}
+
+
+def decoding_controls(fit: xr.Dataset, decoded: xr.Dataset, volumes, probabilities, *,
+                      control_fit: xr.Dataset | None = None, n_shuffles: int = 10,
+                      seed: int | np.random.Generator | None = 0, **decode_kwargs) -> dict[str, float]:
+    """W1 distances (µl) that say whether a decode carries information about the task distribution.
+
+    Parameters
+    ----------
+    fit, decoded
+        The ``fit_cells`` result and its decode (:func:`decode_fit`).
+    volumes, probabilities
+        The task's reward distribution (µl, probabilities).
+    control_fit
+        ``fit_cells`` result of a classic-TD population of the same size (the paper's null), decoded the same
+        way; omitted: ``control_classic_td_w1_ul`` is NaN.
+    n_shuffles
+        Decodes with the asymmetries shuffled across cells (the reversal points kept); their mean W1 is
+        reported (10: assumed).
+    seed
+        Seed or Generator of the shuffles and decodes.
+    **decode_kwargs
+        Passed to :func:`decode_fit` (the same settings as ``decoded``).
+
+    Returns
+    -------
+    dict
+        ``decode_w1_ul`` (the decode vs the task distribution), ``control_classic_td_w1_ul`` and
+        ``control_shuffled_asymmetry_w1_ul`` (those decodes vs the task distribution; the shuffled one a mean
+        over shuffles, its SD in ``control_shuffled_asymmetry_w1_sd_ul``), ``reference_uniform_w1_ul``,
+        ``reference_unimodal_w1_ul`` and ``reference_mirrored_w1_ul`` (the decode vs those references,
+        :func:`reference_distributions`).
+        A decode that carries information is closer to the task (``decode_w1_ul``) than the controls are and
+        than it is to the references.
+    """
+    rng = np.random.default_rng(seed)
+    out = {"decode_w1_ul": wasserstein_to(decoded, volumes, probabilities)}
+    if control_fit is not None:
+        control = decode_fit(control_fit, seed=rng, **decode_kwargs)
+        out["control_classic_td_w1_ul"] = wasserstein_to(control, volumes, probabilities)
+    else:
+        out["control_classic_td_w1_ul"] = float("nan")
+    name = "asymmetry_utility" if decode_kwargs.get("asymmetry", "utility") == "utility" else "asymmetry"
+    shuffled = []
+    for _ in range(int(n_shuffles)):
+        permuted = fit.copy()
+        values = permuted[name].to_numpy().astype(float)
+        finite = np.flatnonzero(np.isfinite(values))
+        values[finite] = values[rng.permutation(finite)]           # shuffled across the cells that have one
+        permuted[name] = (permuted[name].dims, values)
+        shuffled.append(wasserstein_to(decode_fit(permuted, seed=rng, **decode_kwargs), volumes, probabilities))
+    out["control_shuffled_asymmetry_w1_ul"] = float(np.mean(shuffled)) if shuffled else float("nan")
+    out["control_shuffled_asymmetry_w1_sd_ul"] = float(np.std(shuffled, ddof=1)) if len(shuffled) > 1 else float("nan")
+    for key, reference in reference_distributions(volumes, probabilities).items():
+        out[f"reference_{key}_w1_ul"] = wasserstein_to(decoded, reference)
+    return out

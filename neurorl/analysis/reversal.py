@@ -50,6 +50,7 @@ __all__ = [
     "tau_reversal_correlation",
     "reversal_split_half",
     "classic_td_null_test",
+    "same_vs_diverse",
     "ReversalPointEstimator",
 ]
 
@@ -487,8 +488,12 @@ def _pearson(a: np.ndarray, b: np.ndarray, valid: np.ndarray):
     return r, p_two, p_greater, n
 
 
-def _split_estimates(responses, n_splits, seed, method, align, chunk=250):
-    """Estimates from half A and half B of ``n_splits`` random splits: dicts of (C, S) arrays."""
+def _split_estimates(responses, n_splits, seed, method, align, chunk=250, keep_stats=False):
+    """Estimates from half A and half B of ``n_splits`` random splits: dicts of (C, S) arrays.
+
+    With ``keep_stats`` the per-size counts of positive and negative responses come too (``half["positive"]``,
+    ``half["negative"]``: (C, S, J)).
+    """
     _check_method(method)
     if n_splits < 1:
         raise InvalidArgumentError(f"n_splits must be >= 1, got {n_splits}")
@@ -501,10 +506,25 @@ def _split_estimates(responses, n_splits, seed, method, align, chunk=250):
         size = min(chunk, n_splits - start)
         stats = _all_stats(prep, _split_weights(rng, size))
         est = _estimate(stats, prep.volumes, utility, method)
+        if keep_stats:
+            est["positive"], est["negative"] = stats[2], stats[3]
         half_a.append({k: v[:, :size] for k, v in est.items()})
         half_b.append({k: v[:, size:] for k, v in est.items()})
     merge = lambda parts: {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}  # noqa: E731
+    prep.utility = utility
     return merge(half_a), merge(half_b), prep
+
+
+def _pearson_r(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Column-wise Pearson r only (no p), over rows where ``valid``."""
+    n = valid.sum(axis=0)
+    a = np.where(valid, a, 0.0)
+    b = np.where(valid, b, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        da = np.where(valid, a - a.sum(0) / n, 0.0)
+        db = np.where(valid, b - b.sum(0) / n, 0.0)
+        r = (da * db).sum(0) / np.sqrt((da * da).sum(0) * (db * db).sum(0))
+    return np.where(n > 2, np.clip(r, -1.0, 1.0), np.nan)
 
 
 def _split_attrs(method, axis, n_splits, seed, align_trial_types, description) -> dict:
@@ -539,6 +559,8 @@ def tau_reversal_correlation(
     method: str = "counting",
     axis: str = "utility",
     align_trial_types: bool = True,
+    n_permutations: int = 1000,
+    permutation_seed: int | np.random.Generator | None = None,
 ) -> xr.Dataset:
     """Split-half test of the distributional code: asymmetry (half B) vs reversal point (half A).
 
@@ -561,15 +583,27 @@ def tau_reversal_correlation(
         ``"utility"`` (as the original) or ``"volume"`` (µl).
     align_trial_types
         Shift uncued responses to the cued level first (original analysis).
+    n_permutations
+        Permutations of the permutation test (0: none). Each permutation shuffles which cell's half-A
+        reversal point is paired with which cell's half-B asymmetry -- one shuffle applied to every split, so
+        that the permuted statistic is the same median over the same splits -- and recomputes the median r.
+        ``p_perm = (1 + #{median r_perm >= median r}) / (1 + n_permutations)`` is a calibrated one-sided
+        p-value (the cells' pairs are exchangeable under "asymmetry and reversal point unrelated"); the
+        median of the per-split p-values (``p_median``) is a summary of the splits, not a test.
+    permutation_seed
+        Seed or Generator of the permutations; ``None``: they continue the stream of ``seed``.
 
     Returns
     -------
     xarray.Dataset
         Over ``split``: ``r``, ``p`` (two-sided), ``p_greater`` (one-sided, r > 0), ``n_cells``; scalars
-        ``r_median``, ``p_median``, ``p_greater_median``, ``fraction_significant`` (p < 0.05 and r > 0).
+        ``r_median``, ``p_median``, ``p_greater_median``, ``fraction_significant`` (p < 0.05 and r > 0),
+        ``p_perm`` (permutation test, one-sided, r > 0; NaN without permutations); over ``permutation``:
+        ``r_median_null`` (the permuted medians).
     """
     _check_axis(axis)
-    half_a, half_b, _ = _split_estimates(responses, n_splits, seed, method, align_trial_types)
+    rng = np.random.default_rng(seed)
+    half_a, half_b, _ = _split_estimates(responses, n_splits, rng, method, align_trial_types)
     reversal_a = half_a[f"reversal_{axis}"]
     tau_b = half_b[f"tau_{axis}"]
     slopes_ok = (np.isfinite(half_b[f"alpha_pos_{axis}"]) & np.isfinite(half_b[f"alpha_neg_{axis}"])
@@ -578,7 +612,27 @@ def tau_reversal_correlation(
     r, p_two, p_greater, n = _pearson(tau_b, reversal_a, valid)
     attrs = _split_attrs(method, axis, n_splits, seed, align_trial_types,
                          "Pearson r across cells between tau (half B) and reversal point (half A)")
-    return _split_dataset(r, p_two, p_greater, n, attrs, "tau_reversal_correlation")
+    ds = _split_dataset(r, p_two, p_greater, n, attrs, "tau_reversal_correlation")
+    if n_permutations < 0:
+        raise InvalidArgumentError(f"n_permutations must be >= 0, got {n_permutations}")
+    null = np.empty(int(n_permutations))
+    tau_ok = slopes_ok & np.isfinite(tau_b)
+    perm_rng = rng if permutation_seed is None else np.random.default_rng(permutation_seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for k in range(null.size):
+            order = perm_rng.permutation(reversal_a.shape[0])
+            shuffled = reversal_a[order]
+            null[k] = np.nanmedian(_pearson_r(tau_b, shuffled, tau_ok & np.isfinite(shuffled)))
+    observed = float(ds["r_median"])
+    p_perm = (1.0 + np.sum(null >= observed)) / (1.0 + null.size) if null.size and np.isfinite(observed) else np.nan
+    ds["p_perm"] = ((), float(p_perm))
+    ds["r_median_null"] = ("permutation", null)
+    ds.attrs["n_permutations"] = int(n_permutations)
+    ds.attrs["p_perm"] = ("permutation test: cells' half-A reversal points shuffled across cells (one shuffle "
+                          "for all splits), one-sided (r > 0)")
+    ds.attrs["p_median"] = "median over splits of the per-split Pearson p (two-sided): a summary, not a test"
+    return ds
 
 
 def reversal_split_half(
@@ -659,6 +713,71 @@ def classic_td_null_test(
     }, attrs={"method": method, "axis": axis, "n_splits": int(n_splits), "n_bootstrap": int(n_bootstrap),
               "rejected": int(bool(split["p_greater_median"] < 0.05 and p_het < 0.05))})
     return out
+
+
+def same_vs_diverse(
+    responses: xr.DataArray,
+    *,
+    n_splits: int = 100,
+    seed: int | np.random.Generator | None = 0,
+    method: str = "counting",
+    axis: str = "utility",
+    align_trial_types: bool = True,
+) -> xr.Dataset:
+    """Held-out comparison: do the cells' own (diverse) reversal points predict held-out responses better than
+    one reversal point shared by all cells (the classic-TD account)?
+
+    As the paper's model comparison (Dabney et al. 2020, Extended Data Fig. 4c): each model predicts whether a
+    held-out trial's response is positive or negative -- positive when the reward lies above the reversal
+    point. For each random split (as :func:`tau_reversal_correlation`) the reversal points come from half A
+    -- each cell's own (diverse), or the median over cells (same) -- and are scored on half B: the fraction of
+    half-B trials with a non-zero response whose sign is predicted (a size exactly at the reversal point
+    counts as half right). Accuracies are averaged over splits.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``cell``: ``accuracy_same``, ``accuracy_diverse``, ``delta_accuracy`` (diverse − same); scalars
+        ``fraction_diverse_better`` (cells with ``delta_accuracy > 0``), ``p_wilcoxon`` (one-sided signed-rank
+        test over cells that ``delta_accuracy > 0``), ``mean_accuracy_same``, ``mean_accuracy_diverse``.
+    """
+    _check_axis(axis)
+    half_a, half_b, prep = _split_estimates(responses, n_splits, seed, method, align_trial_types, keep_stats=True)
+    x = prep.volumes if axis == "volume" else prep.utility
+    diverse = half_a[f"reversal_{axis}"]                                          # (C, S)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        shared = np.broadcast_to(np.nanmedian(diverse, axis=0, keepdims=True), diverse.shape)
+    positive, negative = half_b["positive"], half_b["negative"]                   # (C, S, J) counts
+
+    def accuracy(r):
+        above = (x > r[..., None]).astype(float) + 0.5 * (x == r[..., None])
+        correct = (above * positive + (1.0 - above) * negative).sum(-1)
+        total = (positive + negative).sum(-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(np.isfinite(r) & (total > 0), correct / np.where(total > 0, total, 1.0), np.nan)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        same = np.nanmean(accuracy(shared), axis=1)
+        div = np.nanmean(accuracy(diverse), axis=1)
+    delta = div - same
+    ok = np.isfinite(delta)
+    p = (float(_stats.wilcoxon(delta[ok], alternative="greater").pvalue)
+         if ok.sum() >= 2 and np.any(delta[ok] != 0) else float("nan"))
+    nan = float("nan")
+    return xr.Dataset(
+        {"accuracy_same": ("cell", same), "accuracy_diverse": ("cell", div), "delta_accuracy": ("cell", delta),
+         "fraction_diverse_better": ((), float(np.mean(delta[ok] > 0)) if ok.any() else nan),
+         "p_wilcoxon": ((), p),
+         "mean_accuracy_same": ((), float(np.mean(same[ok])) if ok.any() else nan),
+         "mean_accuracy_diverse": ((), float(np.mean(div[ok])) if ok.any() else nan)},
+        coords={"cell": prep.cells},
+        attrs={**_split_attrs(method, axis, n_splits, seed, align_trial_types,
+                              "fraction of held-out (half B) trials whose response sign is predicted by the "
+                              "reward lying above the reversal point: each cell's own (half A) vs the median "
+                              "over cells; mean over splits"),
+               "test": "same_vs_diverse"})
 
 
 # ------------------------------------------------------------------------------------------- estimator

@@ -37,10 +37,17 @@ import pandas as pd
 
 from ..errors import InvalidArgumentError
 from ..tasks.variable_reward import VariableRewardTask
-from .distributional_td import CODES, DistributionalTD, make_population
+from .distributional_td import CODES, DistributionalTD, expectile, make_population, quantile
 
 __all__ = ["SimulatedSession", "Simulation", "simulate_recordings", "expected_reward_response",
-           "GROUND_TRUTH_COLUMNS"]
+           "GROUND_TRUTH_COLUMNS", "SIMULATION_CODES", "NULL_CODES"]
+
+#: Population models of :func:`simulate_recordings`: the TD learning rules, plus ``"additive_bias"`` (the
+#: Extended Data null of Dabney et al. 2020: classic TD, cells that differ only by an additive offset of their
+#: prediction error, symmetric slopes).
+SIMULATION_CODES: tuple[str, ...] = (*CODES, "additive_bias")
+#: The models without asymmetric learning (every cell's true asymmetry is 0.5): the nulls of the tau-reversal test.
+NULL_CODES: tuple[str, ...] = ("classic", "additive_bias")
 
 #: Columns of the ground-truth table, in order.
 GROUND_TRUTH_COLUMNS: tuple[str, ...] = (
@@ -123,6 +130,7 @@ def simulate_recordings(
     session_names: Sequence[str] | None = None,
     seed: int | np.random.Generator | None = None,
     on_session: Callable[[SimulatedSession], None] | None = None,
+    utility_exponent: float = 1.0,
 ) -> Simulation:
     """Simulate spike recordings of a TD population in the variable-reward task.
 
@@ -136,9 +144,13 @@ def simulate_recordings(
         Trials per session.
     code
         ``"expectile"``, ``"quantile"`` (distributional TD) or ``"classic"`` (one symmetric predictor that
-        every cell reads out: all reversal points equal and tau = 0.5). ``code`` sets the learning rule, hence
+        every cell reads out: all reversal points equal and tau = 0.5) or ``"additive_bias"`` (the additive-bias
+        null: one classic-TD predictor, and each cell's prediction error is ``r - V - o_i`` with a cell-specific
+        offset ``o_i``, slopes symmetric, so reversal points differ between cells as under distributional TD --
+        ``o_i = e(tau'_i) - mean`` with ``e`` the task's expectiles and ``tau'_i`` uniform on ``tau_range`` --
+        while every true asymmetry is 0.5). ``code`` sets the learning rule, hence
         which statistic the values converge to; for every code the firing is linear in the (asymmetrically
-        scaled) prediction error ``r - V_i``.
+        scaled) prediction error ``u(r) - V_i``.
     task
         The task; :class:`~neurorl.tasks.variable_reward.VariableRewardTask` defaults when omitted.
     tau_range
@@ -171,6 +183,12 @@ def simulate_recordings(
     on_session
         Called with each session as soon as it is simulated (e.g. to write it); the session is then not kept
         (``sessions`` is empty), so memory holds one session at a time. The recordings are the same.
+    utility_exponent
+        Utility nonlinearity: the cells learn from, and respond to, ``u(r) = r_max (r / r_max) ** k`` instead of
+        ``r`` (``k = utility_exponent``; concave for ``k < 1``, as real cells' responses to reward size are;
+        ``u(r_max) = r_max``). 1 (default): linear. The ground truth's ``reversal_point`` and
+        ``exact_statistic`` are then ``u⁻¹`` of the learned / exact value (µl), its slopes are per unit of
+        ``u`` (and :func:`expected_reward_response` takes ``u(r)``).
 
     Returns
     -------
@@ -188,8 +206,10 @@ def simulate_recordings(
     >>> [s.session for s in sessions], len(sessions[0].trials), list(sessions[1].spike_times)
     (['session_01', 'session_02'], 50, [3, 4, 5])
     """
-    if code not in CODES:
-        raise InvalidArgumentError(f"code must be one of {', '.join(CODES)}; got {code!r}")
+    if code not in SIMULATION_CODES:
+        raise InvalidArgumentError(f"code must be one of {', '.join(SIMULATION_CODES)}; got {code!r}")
+    if not 0 < utility_exponent <= 1e3 or not np.isfinite(utility_exponent):
+        raise InvalidArgumentError(f"utility_exponent must be a positive number, got {utility_exponent}")
     n_cells, n_sessions, n_trials = int(n_cells), int(n_sessions), int(n_trials)
     if n_cells < 1 or n_sessions < 1 or n_trials < 1:
         raise InvalidArgumentError("n_cells, n_sessions and n_trials must all be >= 1")
@@ -216,25 +236,43 @@ def simulate_recordings(
         raise InvalidArgumentError("session_names must be n_sessions distinct names")
 
     rng = _rng(seed)
+    r_max = float(task.volumes.max())
+    k_util = float(utility_exponent)
+
+    def u(r):                                                                # utility (µl-equivalent)
+        return r if k_util == 1.0 else r_max * (np.asarray(r, float) / r_max) ** k_util
+
+    def u_inverse(v):
+        return v if k_util == 1.0 else r_max * (np.clip(np.asarray(v, float), 0.0, None) / r_max) ** (1.0 / k_util)
+
     # ---- the population and its learning
-    alpha_pos, alpha_neg = make_population(n_cells, code, tau_range=tau_range, learning_rate=learning_rate,
+    rule = "classic" if code == "additive_bias" else code
+    alpha_pos, alpha_neg = make_population(n_cells, rule, tau_range=tau_range, learning_rate=learning_rate,
                                            seed=rng)
-    n_learners = 1 if code == "classic" else n_cells
-    learner = DistributionalTD(alpha_pos[:n_learners], alpha_neg[:n_learners], code=code,
+    n_learners = 1 if rule == "classic" else n_cells
+    learner = DistributionalTD(alpha_pos[:n_learners], alpha_neg[:n_learners], code=rule,
                                n_states=task.n_delay_steps, discount=task.discount)
-    learner.train(task, n_training_trials, rng)
+    learner.train(task if k_util == 1.0 else _UtilityTask(task, u), n_training_trials, rng)
     values = np.broadcast_to(learner.values, (n_cells, task.n_delay_steps))
-    reward_value = values[:, task.reward_state].copy()                       # V_i (µl)
+    reward_value = values[:, task.reward_state].copy()                       # V_i (utility units; µl if linear)
     cue_rpe = task.discount * values[:, 0]                                   # gamma * V_i(cue)
     tau = alpha_pos / (alpha_pos + alpha_neg)
     abar = 0.5 * (alpha_pos + alpha_neg)
     up, down = alpha_pos / abar, alpha_neg / abar                            # 2 tau, 2 (1 - tau)
-    if code == "expectile":
-        exact = task.expectile(tau)
-    elif code == "quantile":
-        exact = task.quantile(tau)
+    utilities = u(task.volumes)
+    if rule == "expectile":
+        exact = expectile(utilities, tau, weights=task.probs)
+    elif rule == "quantile":
+        exact = quantile(utilities, tau, weights=task.probs)
     else:
-        exact = np.full(n_cells, task.mean)
+        exact = np.full(n_cells, float(utilities @ task.probs))
+    if code == "additive_bias":
+        spread = rng.uniform(*map(float, tau_range), size=n_cells)
+        offset = expectile(utilities, spread, weights=task.probs) - float(utilities @ task.probs)
+        reward_value = reward_value + offset                                 # r - V - o_i: kink at V + o_i
+        cue_rpe = cue_rpe - offset
+        exact = exact + offset
+    reward_value_ul, exact = u_inverse(reward_value), u_inverse(exact)
 
     # ---- per-cell firing parameters
     baseline = baseline_rate * np.exp(baseline_spread * rng.standard_normal(n_cells))
@@ -248,7 +286,8 @@ def simulate_recordings(
         session_of_cell[cells] = name
         trials = task.sample_session(n_trials, rng)
         spikes = _session_spikes(
-            trials, cells, reward_value, cue_rpe, baseline, gains, cue_gains, up, down,
+            trials if k_util == 1.0 else trials.assign(reward_volume=u(trials["reward_volume"].to_numpy())),
+            cells, reward_value, cue_rpe, baseline, gains, cue_gains, up, down,
             (resp0, resp1), spike_window_s, rng,
         )
         simulated = SimulatedSession(
@@ -262,7 +301,7 @@ def simulate_recordings(
     truth = pd.DataFrame({
         "session": session_of_cell.astype(str),
         "cell": np.arange(n_cells, dtype=np.int64),
-        "reversal_point": reward_value,
+        "reversal_point": reward_value_ul,
         "asymmetry": tau,
         "alpha_pos": alpha_pos,
         "alpha_neg": alpha_neg,
@@ -276,9 +315,23 @@ def simulate_recordings(
     }, columns=list(GROUND_TRUTH_COLUMNS))
     truth.attrs.update({
         "code": code, "learning_rate": learning_rate, "n_training_trials": n_training_trials,
-        "tau_range": tuple(tau_range), "response_window_s": (resp0, resp1),
+        "tau_range": tuple(tau_range), "response_window_s": (resp0, resp1), "utility_exponent": k_util,
     })
     return Simulation(sessions, truth)
+
+
+class _UtilityTask:
+    """A task whose rewards pass through a utility function ``u`` (what the learner sees)."""
+
+    def __init__(self, task: VariableRewardTask, u: Callable) -> None:
+        self._task, self._u = task, u
+
+    def sample_trials(self, n_trials: int, seed=None) -> pd.DataFrame:
+        trials = self._task.sample_trials(n_trials, seed)
+        return trials.assign(reward_volume=self._u(trials["reward_volume"].to_numpy(dtype=float)))
+
+    def state_path(self, trial_type: str):
+        return self._task.state_path(trial_type)
 
 
 def expected_reward_response(ground_truth: pd.DataFrame, reward_ul) -> np.ndarray:

@@ -11,7 +11,11 @@
 * ``skipped.csv`` — cells not analysed (no spikes, or too few trials per reward size) with the reason;
 * ``decoded_distribution.csv`` — ``reward_volume`` (decoded samples, µl) and ``weight``;
 * ``summary.json`` — ``n_cells``, ``n_trials``, ``tau_reversal_r``/``_p`` (split-half, median over splits,
-  utility axis as the original), ``reversal_split_half_r``/``_p``, ``decode_loss`` and the settings;
+  utility axis as the original; ``_p`` is the median of the per-split p-values, a summary) and
+  ``tau_reversal_p_perm`` (the permutation test's p, calibrated), ``reversal_split_half_r``/``_p``,
+  ``same_vs_diverse_*`` (held-out comparison), ``decode_loss``, the decode's W1 to the task distribution
+  ``decode_w1_ul`` and its controls ``control_classic_td_w1_ul``, ``control_shuffled_asymmetry_w1_ul``,
+  ``reference_uniform_w1_ul``, ``reference_unimodal_w1_ul`` (µl), and the settings;
 * ``fit.nc`` — the per-cell fit, the split statistics and the decoded distribution (netCDF);
 * figures (PNG; more formats with ``--format``): ``summary``, ``responses``, ``reversal_points``,
   ``split_half``, ``asymmetry``, ``decoded_distribution``.
@@ -43,7 +47,8 @@ __all__ = ["register", "DopamineResults", "analyze_dopamine", "write_dopamine_re
 #: Columns of cells.csv, in order (``unit_name``, ``electrodes``, ``location`` follow ``unit_id`` when the units
 #: table has them). ``cell`` repeats ``unit_id`` so that cells.csv joins ground_truth.csv on (session, cell).
 CELL_COLUMNS: tuple[str, ...] = ("session", "subject_id", "unit_id", "cell", "reversal_point", "reversal_point_low", "reversal_point_high",
-                                 "reversal_point_utility", "alpha_pos", "alpha_neg", "asymmetry")
+                                 "reversal_point_utility", "alpha_pos", "alpha_neg", "asymmetry",
+                                 "asymmetry_utility")
 #: Optional id columns of cells.csv, taken from the units table where it has them.
 CELL_LABEL_COLUMNS: tuple[str, ...] = ("unit_name", "electrodes", "location")
 #: Columns of skipped.csv.
@@ -65,6 +70,8 @@ class DopamineResults:
     cells: pd.DataFrame
     figures: dict = field(default_factory=dict)
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SKIPPED_COLUMNS)))
+    control_tau: xr.Dataset | None = None       # split-half statistics of the simulated classic-TD control
+    same_vs_diverse: xr.Dataset | None = None   # held-out same-vs-diverse comparison
 
 
 def default_example_data() -> Path:
@@ -89,7 +96,9 @@ def _json_value(value):
 def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int = 200, n_splits: int = 1000,
                      seed: int = 0, decode_code: str = "expectile", smoothing: str | None = None,
                      data_name: str = "", make_figures: bool = True, spec=None,
-                     responses: xr.DataArray | None = None, unit_types: dict | None = None) -> DopamineResults:
+                     responses: xr.DataArray | None = None, unit_types: dict | None = None,
+                     decode_support: str = "task", decode_asymmetry: str = "utility", n_permutations: int = 1000,
+                     controls: bool = True, n_control_shuffles: int = 10) -> DopamineResults:
     """Run the dopamine analyses on recordings (objects with ``session``, ``units``, ``trials``).
 
     ``spec`` (:class:`neurorl.io.spec.RecordingSpec`) sets the response preprocessing; without it,
@@ -98,15 +107,23 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
     session at a time by :func:`neurorl.pipelines.dopamine_sessions.stream_responses`, with its
     ``unit_types``) replaces reading ``recordings``.
 
+    ``decode_support`` (``"task"``: the task's reward range, as the paper's main-text decoding; ``"wide"``) and
+    ``decode_asymmetry`` (``"utility"``, as the original's per-cell asymmetry; ``"volume"``) go to
+    :func:`neurorl.analysis.decoding.decode_fit`. ``n_permutations`` sets the permutation test of the
+    tau-reversal correlation. With ``controls`` a classic-TD population of the same size (cells, sessions, median
+    trials per cell) is simulated and analysed the same way: its decode is a control of the decoding and its
+    split-half r's are the null drawn beside the data in the ``asymmetry`` figure; ``n_control_shuffles``
+    decodes with shuffled asymmetries are the other control.
+
     Calls :func:`neurorl.analysis.responses.compute_responses`, :func:`neurorl.analysis.reversal.fit_cells`,
     :func:`~neurorl.analysis.reversal.tau_reversal_correlation`,
     :func:`~neurorl.analysis.reversal.reversal_split_half` and
     :func:`neurorl.analysis.decoding.decode_fit`, then draws the figures.
     """
     from .. import __version__
-    from ..analysis.decoding import decode_fit
+    from ..analysis.decoding import decode_fit, decoding_controls
     from ..analysis.responses import compute_responses, skip_cells
-    from ..analysis.reversal import fit_cells, reversal_split_half, tau_reversal_correlation
+    from ..analysis.reversal import fit_cells, reversal_split_half, same_vs_diverse, tau_reversal_correlation
     from ..io.spec import RecordingSpec
     from ..tasks.variable_reward import VariableRewardTask
 
@@ -125,15 +142,29 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
     if responses.sizes.get("cell", 0) < 3:
         raise MissingDataError(f"need at least 3 cells with rewarded trials, found {responses.sizes.get('cell', 0)}",
                                data_name or None)
+    if n_permutations < 0 or n_control_shuffles < 0:
+        raise InvalidArgumentError("--permutations and the control shuffles must be at least 0")
     rng = np.random.default_rng(seed)
     fit = fit_cells(responses, method=method, n_bootstrap=n_bootstrap, seed=rng)
-    tau_reversal = tau_reversal_correlation(responses, n_splits=n_splits, seed=rng, method=method)
+    # the permutations draw from their own stream, so the split statistics are those of a run without them
+    perm_rng = np.random.default_rng([int(seed), 12])
+    tau_reversal = tau_reversal_correlation(responses, n_splits=n_splits, seed=rng, method=method,
+                                            n_permutations=n_permutations, permutation_seed=perm_rng)
     split_half = reversal_split_half(responses, n_splits=n_splits, seed=rng, method=method)
-
+    diverse = same_vs_diverse(responses, n_splits=min(n_splits, 100), seed=perm_rng, method=method)
+    decode_settings = dict(code=decode_code, support=decode_support, asymmetry=decode_asymmetry)
     try:
-        decoded = decode_fit(fit, code=decode_code, seed=rng)
+        decoded = decode_fit(fit, seed=rng, **decode_settings)
     except MissingDataError as error:
         raise MissingDataError(error.message, data_name or None) from None
+    task = VariableRewardTask()
+    control_fit = control_tau = None
+    if controls:
+        control_fit, control_tau = _classic_control(fit, responses, method=method, n_splits=min(n_splits, 200),
+                                                    seed=[int(seed), 13])
+    control_stats = decoding_controls(fit, decoded, task.volumes, task.probs, control_fit=control_fit,
+                                      n_shuffles=n_control_shuffles if controls else 0,
+                                      seed=np.random.default_rng([int(seed), 14]), **decode_settings)
 
     ci = fit["reversal_point_ci"].transpose("cell", "bound")
     labels = responses.sel(cell=fit["cell"].to_numpy())
@@ -149,6 +180,7 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         "alpha_pos": fit["alpha_pos"].to_numpy(),
         "alpha_neg": fit["alpha_neg"].to_numpy(),
         "asymmetry": fit["asymmetry"].to_numpy(),
+        "asymmetry_utility": fit["asymmetry_utility"].to_numpy(),
     }, columns=list(CELL_COLUMNS))
     for position, name in enumerate(c for c in CELL_LABEL_COLUMNS if c in labels.coords):
         cells.insert(3 + position, name, labels[name].to_numpy().astype(str))
@@ -159,14 +191,31 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         "n_trials": int(fit["n_trials"].sum()),
         "tau_reversal_r": _json_value(float(tau_reversal["r_median"])),
         "tau_reversal_p": _json_value(float(tau_reversal["p_median"])),
+        "tau_reversal_p_perm": _json_value(float(tau_reversal["p_perm"])),
         "tau_reversal_p_greater": _json_value(float(tau_reversal["p_greater_median"])),
         "tau_reversal_fraction_significant": _json_value(float(tau_reversal["fraction_significant"])),
         "reversal_split_half_r": _json_value(float(split_half["r_median"])),
         "reversal_split_half_p": _json_value(float(split_half["p_median"])),
+        "same_vs_diverse_accuracy_same": _json_value(float(diverse["mean_accuracy_same"])),
+        "same_vs_diverse_accuracy_diverse": _json_value(float(diverse["mean_accuracy_diverse"])),
+        "same_vs_diverse_fraction_diverse_better": _json_value(float(diverse["fraction_diverse_better"])),
+        "same_vs_diverse_p": _json_value(float(diverse["p_wilcoxon"])),
         "decode_loss": _json_value(float(decoded.attrs["loss"])),
+        **{key: _json_value(value) for key, value in control_stats.items()},
         "decode_rmse_ul": _json_value(float(decoded.attrs["rmse"])),
         "decode_n_cells": int(decoded.attrs["n_cells"]),
         "decode_code": decode_code,
+        "decode_support": decode_support,
+        "decode_support_ul": [float(decoded.attrs["support_low"]), float(decoded.attrs["support_high"])],
+        "decode_asymmetry": decode_asymmetry,
+        "n_permutations": int(n_permutations),
+        "p_values": {
+            "tau_reversal_p": "median over the splits of the per-split Pearson p (two-sided): a summary, not a test",
+            "tau_reversal_p_perm": "permutation test (cells' half-A reversal points shuffled across cells, one "
+                                   "shuffle for all splits), one-sided r > 0: calibrated",
+            "same_vs_diverse_p": "one-sided Wilcoxon signed-rank over cells: own reversal points predict the "
+                                 "sign of held-out responses better than one shared point (ED Fig. 4c)",
+        },
         "method": method,
         "n_bootstrap": int(n_bootstrap),
         "n_splits": int(n_splits),
@@ -182,9 +231,38 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
     }
     results = DopamineResults(fit=fit, tau_reversal=tau_reversal, split_half=split_half, decoded=decoded,
                               summary=summary, cells=cells, skipped=skipped)
+    results.control_tau = control_tau
+    results.same_vs_diverse = diverse
     if make_figures:
-        results.figures = _figures(fit, decoded, VariableRewardTask())
+        results.figures = _figures(fit, decoded, task, tau_reversal=tau_reversal, control_tau=control_tau,
+                                   controls=control_stats)
     return results
+
+
+def _classic_control(fit: xr.Dataset, responses: xr.DataArray, *, method: str, n_splits: int, seed):
+    """A simulated classic-TD population like the data (cells, sessions, median rewarded trials per cell),
+    analysed the same way: its fit (for the decoding control) and its split-half tau-reversal statistics."""
+    from ..analysis.responses import compute_responses
+    from ..analysis.reversal import fit_cells, tau_reversal_correlation
+    from ..io.spec import RecordingSpec
+    from ..models.dopamine_recording import simulate_recordings
+    from ..tasks.variable_reward import VariableRewardTask
+
+    rng = np.random.default_rng(seed)
+    n_cells = int(fit.sizes["cell"])
+    n_sessions = max(1, min(n_cells, len(np.unique(fit["session"].to_numpy().astype(str)))
+                            if "session" in fit.coords else 1))
+    n_trials = max(20, int(np.median(fit["n_trials"].to_numpy())))
+    volume = responses["reward_volume"].to_numpy().astype(float)
+    other = float(np.mean(~np.isfinite(volume))) if volume.size else 0.0
+    simulation = simulate_recordings(n_cells, n_sessions, int(round(n_trials / max(1e-9, 1.0 - other))),
+                                     code="classic", task=VariableRewardTask(other_fraction=min(other, 0.9)),
+                                     seed=rng)
+    null_responses = compute_responses(simulation.sessions, spec=RecordingSpec())
+    control_fit = fit_cells(null_responses, method=method, n_bootstrap=0, split_half=False, seed=rng)
+    control_tau = tau_reversal_correlation(null_responses, n_splits=n_splits, seed=rng, method=method,
+                                           n_permutations=0)
+    return control_fit, control_tau
 
 
 def _check_reward_sizes(responses: xr.DataArray, data_name: str) -> None:
@@ -208,7 +286,8 @@ def _unit_types(recordings) -> dict:
     return counts
 
 
-def _figures(fit: xr.Dataset, decoded: xr.Dataset, task) -> dict:
+def _figures(fit: xr.Dataset, decoded: xr.Dataset, task, *, tau_reversal: xr.Dataset | None = None,
+             control_tau: xr.Dataset | None = None, controls: dict | None = None) -> dict:
     from matplotlib.figure import Figure
 
     from ..plotting import dopamine as plots
@@ -217,18 +296,21 @@ def _figures(fit: xr.Dataset, decoded: xr.Dataset, task) -> dict:
     curves = {"distributional TD (task expectiles)": (task.expectile(taus), taus),
               "classic TD (task mean)": ([task.mean, task.mean], [0.0, 1.0])}
     figures = {"summary": plots.plot_dopamine_summary(fit, decoded, model_curves=curves,
-                                                      task_volumes=task.volumes, task_probabilities=task.probs)}
+                                                      task_volumes=task.volumes, task_probabilities=task.probs,
+                                                      tau_reversal=tau_reversal, control_tau=control_tau,
+                                                      controls=controls)}
     single = {
-        "responses": lambda ax: plots.plot_response_curves(fit, ax=ax),
-        "reversal_points": lambda ax: plots.plot_reversal_points(fit, ax=ax),
-        "split_half": lambda ax: plots.plot_split_half(fit, ax=ax),
-        "asymmetry": lambda ax: plots.plot_asymmetry_vs_reversal(fit, ax=ax, model_curves=curves),
-        "decoded_distribution": lambda ax: plots.plot_decoded_distribution(
-            decoded, ax=ax, task_volumes=task.volumes, task_probabilities=task.probs),
+        "responses": lambda fig: plots.plot_response_curves(fit, ax=fig.add_subplot()),
+        "reversal_points": lambda fig: plots.plot_reversal_points(fit, ax=fig.add_subplot()),
+        "split_half": lambda fig: plots.plot_split_half(fit, ax=fig.add_subplot()),
+        "asymmetry": lambda fig: plots.plot_asymmetry_test(fit, tau_reversal, control_tau, fig=fig),
+        "decoded_distribution": lambda fig: plots.plot_decoded_distribution(
+            decoded, ax=fig.add_subplot(), task_volumes=task.volumes, task_probabilities=task.probs,
+            controls=controls),
     }
     for name, draw in single.items():
-        fig = Figure(figsize=(4.8, 3.6), layout="constrained")
-        draw(fig.add_subplot())
+        fig = Figure(figsize=(8.4, 3.6) if name == "asymmetry" else (4.8, 3.6), layout="constrained")
+        draw(fig)
         figures[name] = fig
     return figures
 
@@ -245,7 +327,7 @@ def cell_column_units(response_units: str = "spikes/s") -> dict[str, str]:
         "reversal_point_utility": f"{response_units} (utility axis: population-mean response per reward size)",
         "asymmetry_utility": "dimensionless, a+/(a+ + a-) on the utility axis",
         "alpha_pos": f"{response_units} per µl", "alpha_neg": f"{response_units} per µl",
-        "asymmetry": "dimensionless, a+/(a+ + a-)",
+        "asymmetry": "dimensionless, a+/(a+ + a-) on the µl axis",
     }
 
 
@@ -330,7 +412,10 @@ def _run(args: argparse.Namespace, source: Path) -> int:
     data_name = str(source) if source.is_file() else source.name
     results = analyze_dopamine([], method=method, n_bootstrap=args.bootstrap, n_splits=args.splits,
                                seed=args.seed, decode_code=args.decode_code, data_name=data_name, spec=spec,
-                               responses=responses, unit_types=unit_types)
+                               responses=responses, unit_types=unit_types,
+                               decode_support=getattr(args, "decode_support", "task"),
+                               decode_asymmetry=getattr(args, "decode_asymmetry", "utility"),
+                               n_permutations=getattr(args, "permutations", 1000))
     written = write_dopamine_results(results, args.out, formats=formats)
     s = results.summary
     if s["unit_types"] and spec.unit_filter is None:
@@ -341,8 +426,9 @@ def _run(args: argparse.Namespace, source: Path) -> int:
         print(f"{s['n_skipped']} cells skipped (no spikes or too few trials per reward size): see "
               f"{Path(args.out) / 'skipped.csv'}")
     print(f"{s['n_cells']} cells, {s['n_trials']} cell-trials: tau-reversal r = {s['tau_reversal_r']:.2f} "
-          f"(p = {s['tau_reversal_p']:.2g}), reversal split-half r = {s['reversal_split_half_r']:.2f}, "
-          f"decode loss = {s['decode_loss']:.2g}")
+          f"(median split p = {s['tau_reversal_p']:.2g}; permutation p = {s['tau_reversal_p_perm']:.2g}), "
+          f"reversal split-half r = {s['reversal_split_half_r']:.2f}, decode W1 to the task = "
+          f"{s['decode_w1_ul']:.2f} µl (shuffled-asymmetry control {s['control_shuffled_asymmetry_w1_ul']:.2f} µl)")
     print(f"wrote {len(written)} files to {Path(args.out)} (figure: {Path(args.out) / 'summary.png'})")
     return 0
 
@@ -370,6 +456,14 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--decode-code", choices=("expectile", "quantile"), default="expectile",
                    help="code assumed when decoding the reward distribution (default expectile)")
+    p.add_argument("--decode-support", choices=("task", "wide"), default="task",
+                   help="support of the decoded distribution: task (the task's reward range, as the paper's "
+                        "main-text decoding; default) or wide (the reversal points' range widened on each side)")
+    p.add_argument("--decode-asymmetry", choices=("utility", "volume"), default="utility",
+                   help="asymmetry the decoding uses: utility (slopes on the utility axis, as the original's "
+                        "per-cell asymmetry; default) or volume (slopes on the µl axis)")
+    p.add_argument("--permutations", type=int, default=1000, metavar="N",
+                   help="permutations of the tau-reversal permutation test (default 1000)")
     p.add_argument("--format", nargs="+", default=["png"], metavar="FMT",
                    help="figure formats: png (default), pdf, svg")
     p.add_argument("--allow-external-links", action="store_true",

@@ -140,7 +140,7 @@ def simulate_dopamine_folder(
 def run_simulate_dopamine(args: argparse.Namespace) -> int:
     """Run ``neurorl simulate dopamine`` from parsed arguments."""
     kwargs = {}
-    for name in ("learning_rate", "n_training_trials", "baseline_rate", "gain", "cue_gain"):
+    for name in ("learning_rate", "n_training_trials", "baseline_rate", "gain", "cue_gain", "utility_exponent"):
         value = getattr(args, name)
         if value is not None:
             kwargs[name] = value
@@ -170,8 +170,12 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--cells", type=int, default=40, metavar="N", help="number of cells in all (default 40)")
     p.add_argument("--sessions", type=int, default=4, metavar="N", help="number of sessions (default 4)")
     p.add_argument("--trials", type=int, default=500, metavar="N", help="trials per session (default 500)")
-    p.add_argument("--code", choices=("expectile", "quantile", "classic"), default="expectile",
-                   help="TD learning rule of the population (default expectile)")
+    p.add_argument("--code", choices=("expectile", "quantile", "classic", "additive_bias"), default="expectile",
+                   help="TD learning rule of the population (default expectile); additive_bias: the Extended Data "
+                        "null (classic TD, cells differing only by an additive offset of their prediction error)")
+    p.add_argument("--utility-exponent", type=float, default=None, metavar="K",
+                   help="cells learn from and respond to u(r) = r_max (r / r_max)^K, r_max the largest reward "
+                        "(K < 1: concave, as real cells; default 1: linear)")
     p.add_argument("--seed", type=int, default=0, metavar="SEED", help="random seed (default 0)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--tau-range", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,

@@ -17,6 +17,7 @@ __all__ = [
     "plot_reversal_points",
     "plot_split_half",
     "plot_asymmetry_vs_reversal",
+    "plot_asymmetry_test",
     "plot_decoded_distribution",
     "plot_dopamine_summary",
 ]
@@ -122,7 +123,7 @@ def plot_reversal_points(fit: xr.Dataset, *, ax=None, axis: str = "volume"):
             ax.axhline(volume, color="0.85", lw=0.5, zorder=0)
     ax.set_xlabel("cell (sorted)")
     ax.set_ylabel(label)
-    ax.set_title("reversal points (95% CI)")
+    ax.set_title("reversal points\n(bars: 95% bootstrap percentile CI over trials)", fontsize=9)
     return ax
 
 
@@ -139,11 +140,12 @@ def plot_split_half(fit: xr.Dataset, *, ax=None, axis: str = "volume"):
     name, _, label = _axis_names(axis)
     halves = fit[f"{name}_half"].transpose("cell", "half").to_numpy()
     a, b = halves[:, 0], halves[:, 1]
-    ax.plot(a, b, "o", ms=4, color="C1", alpha=0.8)
+    ax.plot(a, b, "o", ms=4, color="C1", alpha=0.8, label="cells (one random split)")
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.any():
         low, high = min(a[ok].min(), b[ok].min()), max(a[ok].max(), b[ok].max())
-        ax.plot([low, high], [low, high], "k:", lw=0.8)
+        ax.plot([low, high], [low, high], "k:", lw=0.8, label="identity (y = x)")
+        ax.legend(fontsize=6, frameon=False, loc="upper left")
     r, n = _pearson(a, b)
     ax.set_xlabel(f"{label}, half A")
     ax.set_ylabel(f"{label}, half B")
@@ -161,14 +163,16 @@ def plot_asymmetry_vs_reversal(fit: xr.Dataset, *, ax=None, axis: str = "volume"
     fit
         ``fit_cells`` result.
     axis
-        ``"volume"`` or ``"utility"``.
+        ``"volume"`` (reversal point in µl, tau from the µl-axis slopes) or ``"utility"`` (both on the utility
+        axis). Both coordinates of a panel always come from the same axis.
     model_curves
-        Label -> ``(reversal_points, taus)`` of simulated populations, e.g. the expectiles of the task's reward
-        distribution (the distributional-TD prediction) drawn as lines.
+        Label -> ``(reversal_points µl, taus)`` of model populations, e.g. the expectiles of the task's reward
+        distribution (the distributional-TD prediction) drawn as lines; drawn only on the µl axis.
     halves
         Plot the asymmetry of half B of the trials against the reversal point of half A (``*_half``
-        variables of ``fit_cells``), as the paper's test does: estimated from the same trials, noise alone
-        correlates the two even under classic TD.
+        variables of ``fit_cells``), as the paper's test does. Without ``halves`` both come from the same
+        trials, where noise alone correlates them even under classic TD: the panel is titled
+        "descriptive, not a test".
 
     Returns
     -------
@@ -187,25 +191,93 @@ def plot_asymmetry_vs_reversal(fit: xr.Dataset, *, ax=None, axis: str = "volume"
     r, n = _pearson(x, y)
     if ok.sum() >= 3 and np.ptp(x[ok]) > 0:
         slope, intercept = np.polyfit(x[ok], y[ok], 1)
-        grid = np.linspace(x[ok].min(), x[ok].max(), 50)
-        ax.plot(grid, intercept + slope * grid, "-", color="C0", lw=1.2, label=f"linear fit (r = {r:.2f})")
-    for index, (curve_label, (cx, cy)) in enumerate((model_curves or {}).items()):
-        ax.plot(np.asarray(cx, float), np.asarray(cy, float), "--", color=f"C{index + 2}", lw=1.4, label=curve_label)
-    ax.axhline(0.5, color="0.7", lw=0.6, ls=":")
+        grid = np.linspace(x[ok].min(), x[ok].max(), 200)     # only over the data's range
+        line = intercept + slope * grid
+        inside = (line >= 0) & (line <= 1)                    # tau is never drawn outside [0, 1]
+        ax.plot(grid[inside], line[inside], "-", color="C0", lw=1.2,
+                label=f"least-squares line (r = {r:.2f}, n = {n})")
+    if axis == "volume":
+        for index, (curve_label, (cx, cy)) in enumerate((model_curves or {}).items()):
+            ax.plot(np.asarray(cx, float), np.asarray(cy, float), "--", color=f"C{index + 2}", lw=1.4,
+                    label=curve_label)
+    ax.axhline(0.5, color="0.7", lw=0.6, ls=":", label="tau = 0.5 (symmetric)")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(label)
-    ax.set_ylabel("asymmetry  a+/(a+ + a-)" + (", half B" if halves else ""))
-    ax.set_title("asymmetry vs reversal point" + (" (split halves)" if halves else ""))
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    axis_word = "µl axis" if axis == "volume" else "utility axis"
+    ax.set_ylabel(f"asymmetry a+/(a+ + a-) ({axis_word})" + (", half B" if halves else ""))
+    ax.set_title("asymmetry vs reversal point: split halves (cross-validated)" if halves else
+                 "asymmetry vs reversal point, same trials:\ndescriptive, not a test", fontsize=9)
+    ax.legend(fontsize=6, frameon=False, loc="lower right")
     return ax
 
 
+def plot_asymmetry_test(fit: xr.Dataset, tau_reversal: xr.Dataset | None = None,
+                        control_tau: xr.Dataset | None = None, *, fig=None, axis: str = "utility"):
+    """The tau-reversal test as the original ran it, with its nulls beside the data (two panels).
+
+    Left: asymmetry from half B of the trials against the reversal point from half A (one split, utility
+    axis). Right: the distribution over random splits of Pearson r for the data, for a simulated classic-TD
+    population of the same size (``control_tau``) and, as a line, the permutation null of the median r
+    (``tau_reversal["r_median_null"]``), with the data's median r, its median split p and its permutation p.
+
+    Parameters
+    ----------
+    fit
+        ``fit_cells`` result (with ``*_half``).
+    tau_reversal
+        :func:`neurorl.analysis.reversal.tau_reversal_correlation` on the data.
+    control_tau
+        The same on a simulated classic-TD population (optional).
+    fig
+        Figure to draw into (two subplots are added); a new one when omitted.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(8.4, 3.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    plot_asymmetry_vs_reversal(fit, ax=left, axis=axis, halves=True)
+    _plot_split_r(right, tau_reversal, control_tau)
+    return fig
+
+
+def _plot_split_r(ax, tau_reversal: xr.Dataset | None, control_tau: xr.Dataset | None) -> None:
+    bins = np.linspace(-1, 1, 41)
+    if tau_reversal is not None:
+        ax.hist(tau_reversal["r"].to_numpy(), bins=bins, density=True, color="C0", alpha=0.6,
+                label=f"data: r over {tau_reversal.sizes['split']} splits")
+        ax.axvline(float(tau_reversal["r_median"]), color="C0", lw=1.5,
+                   label=f"data median r = {float(tau_reversal['r_median']):.2f}")
+        if "r_median_null" in tau_reversal and tau_reversal.sizes.get("permutation", 0):
+            ax.hist(tau_reversal["r_median_null"].to_numpy(), bins=bins, density=True, histtype="step",
+                    color="k", lw=1.0, label="permutation null of the median r")
+    if control_tau is not None:
+        ax.hist(control_tau["r"].to_numpy(), bins=bins, density=True, color="C3", alpha=0.45,
+                label=f"simulated classic TD (null): r over {control_tau.sizes['split']} splits")
+    title = "Pearson r, tau (half B) vs reversal point (half A)"
+    if tau_reversal is not None:
+        p_perm = float(tau_reversal["p_perm"]) if "p_perm" in tau_reversal else float("nan")
+        title += (f"\nmedian split p = {float(tau_reversal['p_median']):.2g} (summary); "
+                  f"permutation p = {p_perm:.2g} (test)")
+    ax.set_title(title, fontsize=8)
+    ax.set_xlabel("Pearson r across cells (dimensionless)")
+    ax.set_ylabel("density (per unit r)")
+    ax.legend(fontsize=6, frameon=False, loc="upper left")
+
+
 def plot_decoded_distribution(decoded: xr.Dataset, *, ax=None, task_volumes: Sequence[float] | None = None,
-                              task_probabilities: Sequence[float] | None = None, log_x: bool = False):
+                              task_probabilities: Sequence[float] | None = None, log_x: bool = False,
+                              controls: dict | None = None):
     """Decoded reward density (``decode_distribution``) against the task's reward distribution.
 
     The task distribution is drawn as stems (probabilities, right axis); the decoded density as a line with a
-    histogram of the pooled samples (left axis, per µl).
+    histogram of the pooled samples (left axis, per µl). ``controls``
+    (:func:`neurorl.analysis.decoding.decoding_controls`) adds the W1 distances (µl) of the decode and of its
+    controls in a box, so that one sees whether the decode is closer to the task than chance.
 
     Returns
     -------
@@ -224,7 +296,18 @@ def plot_decoded_distribution(decoded: xr.Dataset, *, ax=None, task_volumes: Seq
     ax.set_xlabel("reward (µl)")
     ax.set_ylabel("density (1/µl)")
     loss = decoded.attrs.get("loss", np.nan)
-    ax.set_title(f"decoded distribution ({decoded.attrs.get('code', 'expectile')}, loss {loss:.2g})")
+    support = (decoded.attrs.get("support_low", np.nan), decoded.attrs.get("support_high", np.nan))
+    ax.set_title(f"decoded distribution ({decoded.attrs.get('code', 'expectile')} code, loss {loss:.2g})\n"
+                 f"support {support[0]:g}-{support[1]:g} µl", fontsize=9)
+    if controls:
+        lines = ["W1 (µl), lower = closer:",
+                 f"decode vs task: {controls.get('decode_w1_ul', np.nan):.2f}",
+                 f"classic-TD decode vs task: {controls.get('control_classic_td_w1_ul', np.nan):.2f}",
+                 f"shuffled-tau decode vs task: {controls.get('control_shuffled_asymmetry_w1_ul', np.nan):.2f}",
+                 f"decode vs uniform: {controls.get('reference_uniform_w1_ul', np.nan):.2f}",
+                 f"decode vs unimodal: {controls.get('reference_unimodal_w1_ul', np.nan):.2f}"]
+        ax.text(0.98, 0.62, "\n".join(lines), transform=ax.transAxes, ha="right", va="top", fontsize=6,
+                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "0.8"})
     if task_volumes is not None and task_probabilities is not None:
         twin = ax.twinx()
         volumes = np.asarray(task_volumes, float)
@@ -245,9 +328,12 @@ def plot_decoded_distribution(decoded: xr.Dataset, *, ax=None, task_volumes: Seq
 
 def plot_dopamine_summary(fit: xr.Dataset, decoded: xr.Dataset | None = None, *,
                           model_curves: dict | None = None, task_volumes=None, task_probabilities=None,
-                          title: str | None = None):
+                          title: str | None = None, tau_reversal: xr.Dataset | None = None,
+                          control_tau: xr.Dataset | None = None, controls: dict | None = None):
     """The main-job figure: response curves, sorted reversal points, split-half scatter, asymmetry vs
-    reversal point, and the decoded distribution (2 x 3 panels).
+    reversal point (split halves, utility axis; with ``tau_reversal`` / ``control_tau`` the distribution of r
+    over splits beside the classic-TD null replaces the same-trials panel), and the decoded distribution
+    (2 x 3 panels).
 
     Returns
     -------
@@ -263,7 +349,10 @@ def plot_dopamine_summary(fit: xr.Dataset, decoded: xr.Dataset | None = None, *,
         plot_split_half(fit, ax=axes[0, 2])
     else:
         axes[0, 2].set_axis_off()
-    plot_asymmetry_vs_reversal(fit, ax=axes[1, 0], model_curves=model_curves)
+    if tau_reversal is not None:
+        _plot_split_r(axes[1, 0], tau_reversal, control_tau)
+    else:
+        plot_asymmetry_vs_reversal(fit, ax=axes[1, 0], model_curves=model_curves)
     if "reversal_point_utility_half" in fit and "asymmetry_utility_half" in fit:
         plot_asymmetry_vs_reversal(fit, ax=axes[1, 1], axis="utility", halves=True)
     elif "reversal_point_utility" in fit:
@@ -272,7 +361,7 @@ def plot_dopamine_summary(fit: xr.Dataset, decoded: xr.Dataset | None = None, *,
         axes[1, 1].set_axis_off()
     if decoded is not None:
         plot_decoded_distribution(decoded, ax=axes[1, 2], task_volumes=task_volumes,
-                                  task_probabilities=task_probabilities)
+                                  task_probabilities=task_probabilities, controls=controls)
     else:
         axes[1, 2].set_axis_off()
     if title:

@@ -1,0 +1,124 @@
+"""The paper's nulls in the simulator and the calibration of the tau-reversal permutation test.
+
+False-positive rates are checked over seeds against a binomial bound: with ``n`` independent runs at
+alpha = 0.05, the number of runs with p < 0.05 exceeds ``binom.ppf(0.999, n, 0.05)`` with probability < 0.001
+when the test is calibrated. The default suite runs small populations; the paper-scale runs (40 cells) are
+marked slow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from neurorl.analysis.responses import compute_responses
+from neurorl.analysis.reversal import fit_cells, same_vs_diverse, tau_reversal_correlation
+from neurorl.models.dopamine_recording import NULL_CODES, simulate_recordings
+from neurorl.tasks.variable_reward import VariableRewardTask
+
+ALPHA = 0.05
+
+
+def _p_perm(code, seed, *, n_cells=12, n_sessions=2, n_trials=120, n_splits=30, n_permutations=99, **kwargs):
+    simulation = simulate_recordings(n_cells, n_sessions, n_trials, code=code, seed=seed,
+                                     n_training_trials=kwargs.pop("n_training_trials", 2000), **kwargs)
+    test = tau_reversal_correlation(compute_responses(simulation.sessions), n_splits=n_splits, seed=seed,
+                                    n_permutations=n_permutations)
+    return float(test["p_perm"]), float(test["p_median"])
+
+
+def test_permutation_p_is_reported_beside_the_median_p_and_is_exact_at_its_floor():
+    simulation = simulate_recordings(20, 2, 300, code="expectile", seed=0, n_training_trials=3000, gain=3.0)
+    test = tau_reversal_correlation(compute_responses(simulation.sessions), n_splits=40, seed=0,
+                                    n_permutations=49)
+    assert {"p_perm", "p_median", "r_median_null"} <= set(test.data_vars)
+    assert test.sizes["permutation"] == 49
+    # p_perm = (1 + #{null >= observed}) / (1 + n): its smallest value is 1/50
+    exceed = int(np.sum(test["r_median_null"].to_numpy() >= float(test["r_median"])))
+    assert float(test["p_perm"]) == pytest.approx((1 + exceed) / 50)
+    assert float(test["p_perm"]) == pytest.approx(1 / 50)           # a strong distributional population
+    assert "not a test" in test.attrs["p_median"]
+
+
+@pytest.mark.parametrize("code, kwargs", [
+    ("classic", {}),
+    ("classic", {"utility_exponent": 0.5}),
+    # the additive-bias null with the firing floor out of reach (see test_additive_bias_null_and_the_floor)
+    ("additive_bias", {"baseline_rate": 40.0}),
+])
+def test_false_positive_rate_of_the_permutation_test_under_the_nulls(code, kwargs):
+    n_runs = 30
+    p = np.array([_p_perm(code, 100 + seed, **kwargs)[0] for seed in range(n_runs)])
+    limit = stats.binom.ppf(0.999, n_runs, ALPHA)
+    assert np.sum(p < ALPHA) <= limit, (code, kwargs, np.sort(p)[:8])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("code, kwargs", [("classic", {}), ("classic", {"utility_exponent": 0.5}),
+                                          ("additive_bias", {"baseline_rate": 40.0})])
+def test_false_positive_rate_at_paper_scale(code, kwargs):
+    n_runs = 100
+    p = np.array([_p_perm(code, 1000 + seed, n_cells=40, n_sessions=4, n_trials=300, n_splits=200,
+                          n_permutations=199, n_training_trials=10000, **kwargs)[0] for seed in range(n_runs)])
+    assert np.sum(p < ALPHA) <= stats.binom.ppf(0.999, n_runs, ALPHA)
+
+
+@pytest.mark.slow
+def test_detection_rate_of_distributional_populations_of_40_cells():
+    # no threshold on power (with 40 cells it is well below 1); it must exceed what the nulls give
+    n_runs = 40
+    p = np.array([_p_perm("expectile", 2000 + seed, n_cells=40, n_sessions=4, n_trials=300, n_splits=200,
+                          n_permutations=199, n_training_trials=10000)[0] for seed in range(n_runs)])
+    rate = float(np.mean(p < ALPHA))
+    print(f"detection rate (expectile code, 40 cells, alpha 0.05): {rate:.2f}")
+    assert np.sum(p < ALPHA) > stats.binom.ppf(0.999, n_runs, ALPHA)
+
+
+def test_utility_nonlinearity_has_ground_truth_in_microlitres():
+    task = VariableRewardTask()
+    linear = simulate_recordings(4, 1, 10, code="classic", seed=0, n_training_trials=4000)
+    concave = simulate_recordings(4, 1, 10, code="classic", seed=0, n_training_trials=4000, utility_exponent=0.5)
+    # classic TD on u(r) learns E[u(R)]; in µl that is the certainty equivalent u^-1(E[u(R)]) < E[R]
+    u = 20.0 * (task.volumes / 20.0) ** 0.5
+    certainty_equivalent = 20.0 * (float(u @ task.probs) / 20.0) ** 2
+    assert concave.ground_truth["exact_statistic"].iloc[0] == pytest.approx(certainty_equivalent)
+    assert certainty_equivalent < task.mean - 1.0
+    assert linear.ground_truth["exact_statistic"].iloc[0] == pytest.approx(task.mean)
+    # the learned value is near it (constant-step TD noise: sd about sqrt(rate * Var / 2) in utility units)
+    assert abs(concave.ground_truth["reversal_point"].iloc[0] - certainty_equivalent) < 1.5
+    assert concave.ground_truth.attrs["utility_exponent"] == 0.5
+
+
+def test_utility_nonlinearity_reversal_points_are_recovered_in_microlitres():
+    simulation = simulate_recordings(12, 2, 400, code="expectile", seed=3, n_training_trials=4000,
+                                     utility_exponent=0.5, gain=4.0)
+    fit = fit_cells(compute_responses(simulation.sessions), n_bootstrap=0, split_half=False)
+    truth = simulation.ground_truth["reversal_point"].to_numpy()
+    assert np.corrcoef(fit["reversal_point"].to_numpy(), truth)[0, 1] > 0.9
+
+
+def test_additive_bias_null_and_the_floor():
+    assert NULL_CODES == ("classic", "additive_bias")
+    simulation = simulate_recordings(20, 2, 400, code="additive_bias", seed=1, n_training_trials=3000,
+                                     baseline_rate=40.0, gain=3.0)
+    truth = simulation.ground_truth
+    assert np.all(truth["asymmetry"] == 0.5)
+    assert np.ptp(truth["reversal_point"]) > 3.0                      # diverse reversal points ...
+    fit = fit_cells(compute_responses(simulation.sessions), n_bootstrap=0, split_half=False)
+    assert np.corrcoef(fit["reversal_point"].to_numpy(), truth["reversal_point"])[0, 1] > 0.9
+    # ... and symmetric slopes: the asymmetries scatter around 0.5 (SE of the mean of 20 noisy taus)
+    assert abs(np.nanmean(fit["asymmetry"].to_numpy()) - 0.5) < 0.08
+
+
+def test_same_vs_diverse_prefers_diverse_reversal_points_only_when_they_differ():
+    diverse = simulate_recordings(24, 2, 500, code="expectile", seed=7, n_training_trials=3000, gain=3.0)
+    same = simulate_recordings(24, 2, 500, code="classic", seed=7, n_training_trials=3000, gain=3.0)
+    held_out_diverse = same_vs_diverse(compute_responses(diverse.sessions), n_splits=20, seed=0)
+    held_out_same = same_vs_diverse(compute_responses(same.sessions), n_splits=20, seed=0)
+    assert float(held_out_diverse["p_wilcoxon"]) < 0.05
+    assert float(held_out_diverse["mean_accuracy_diverse"]) > float(held_out_diverse["mean_accuracy_same"])
+    assert 0.5 < float(held_out_diverse["mean_accuracy_diverse"]) <= 1.0
+    # under classic TD the cells' own (noisy) points overfit half A: the shared point predicts as well or better
+    assert float(held_out_same["p_wilcoxon"]) > 0.05
+    assert float(held_out_same["mean_accuracy_diverse"]) <= float(held_out_same["mean_accuracy_same"]) + 0.01
