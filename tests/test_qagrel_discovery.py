@@ -109,3 +109,18 @@ def test_binarized_images_are_zero_or_one_at_the_threshold():
     out = binarized(task, 0.5)
     assert out.stimuli.tolist() == [[0.0, 0.0, 1.0, 1.0]]
     assert out.labels.tolist() == [1] and out.n_classes == 2
+
+
+def test_plot_class_counts_draws_the_fractions():
+    import pandas as pd
+
+    from neurorl.plotting.qagrel import plot_class_counts
+    counts = pd.DataFrame({"epoch": [1, 2], "presented_0": [10, 10], "presented_1": [30, 30],
+                           "selected_0": [0, 12], "selected_1": [40, 28], "correct_0": [0, 9],
+                           "correct_1": [30, 27]})
+    ax = plot_class_counts(counts, "selected")
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.0, 0.3])   # 12 of 40 trials chose class 0
+    ax = plot_class_counts(counts, "correct")
+    np.testing.assert_allclose(ax.lines[1].get_ydata(), [1.0, 0.9])   # 27 of 30 class-1 trials right
+    with pytest.raises(ValueError):
+        plot_class_counts(counts, "other")
