@@ -142,6 +142,8 @@ class ReluMLP:
         self.biases: list[np.ndarray] | None = (
             [np.zeros(n_out, dtype=self.dtype) for n_out in sizes[1:]] if self.bias else None)
         self.sparse_inputs = True
+        #: Learned offset added to every output (``None``: none); Q-AGREL's optimistic initial Q-values.
+        self.q_offset: np.ndarray | None = None
         self._activations: list[np.ndarray] = []
         self._first_layer: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -188,6 +190,8 @@ class ReluMLP:
             z = h @ (first_weights if index == 0 else self.weights[index])
             if self.biases is not None:
                 z += self.biases[index]
+            if index == last and self.q_offset is not None:
+                z += self.q_offset
             if index < last:
                 np.maximum(z, 0, out=z)
             activations.append(z)

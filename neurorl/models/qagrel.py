@@ -55,6 +55,25 @@ divergence, so this is a property of feedback alignment at that step size, not a
 
 Defaults for what the paper leaves open: exploration probability ``epsilon = 0.02`` and Boltzmann temperature
 ``1`` (in units of reward).
+
+Faster class discovery (options beyond the paper)
+-------------------------------------------------
+The paper's discussion: "First, it is possible to initialize the Q-values of all actions at higher values, which
+should increase the network's tendency to sample all actions from the start. Second, the action selection
+mechanism could be modified to increase the probability of selecting actions that have not been sampled for a
+while." Both are options here, off by default (the paper's network):
+
+``optimistic_q``
+    A learned offset ``b`` added to every Q-value, ``q = W h + b``, starting at ``optimistic_q`` for every action
+    (reward units; 1 is the reward of a correct choice) and learned like a bias of the chosen output only
+    (``Delta b_a = lr * mean(delta)`` over the trials that chose ``a``). Wrong choices pull their action's value
+    down, so the greedy choice moves on to actions not yet tried, as in optimistic initialisation of tabular
+    Q-learning. The offset is the output bias when the network has biases.
+``recency_bonus``, ``recency_window``
+    Selection (not learning) adds ``recency_bonus * min(age_a / recency_window, 1)`` to ``q_a``, where ``age_a``
+    counts the batches (calls of :meth:`QAGREL.select`) since action ``a`` was last chosen on any trial; the
+    reward-prediction error still uses the unbonused ``q_a``. An action left alone for ``recency_window``
+    batches gets the full bonus.
 """
 
 from __future__ import annotations
@@ -97,6 +116,14 @@ class QAGREL(ReluMLP):
         ``"float32"`` (default) or ``"float64"``.
     seed
         Seed or generator; it draws the initial weights and later the exploratory actions.
+    optimistic_q
+        Initial value of a learned offset added to every Q-value (reward units; default 0: none, the paper's
+        network). See "Faster class discovery" in the module docstring.
+    recency_bonus
+        Bonus (reward units) added at selection to actions not chosen for ``recency_window`` batches, in
+        proportion to the batches since they were last chosen (default 0: none, the paper's selection).
+    recency_window
+        Batches after which an unchosen action gets the full bonus (default 10; assumed).
 
     Attributes
     ----------
@@ -121,7 +148,8 @@ class QAGREL(ReluMLP):
     def __init__(self, layer_sizes: Sequence[int], *, feedback: Feedback = "symmetric",
                  learning_rate: float = 0.5, epsilon: float = 0.02, temperature: float = 1.0,
                  bias: bool = True, init_scale: float = INIT_SCALE, dtype: str | np.dtype = "float32",
-                 seed: int | np.random.Generator | None = None) -> None:
+                 seed: int | np.random.Generator | None = None, optimistic_q: float = 0.0,
+                 recency_bonus: float = 0.0, recency_window: int = 10) -> None:
         if feedback not in FEEDBACK_MODES:
             raise InvalidArgumentError(f"feedback must be one of {FEEDBACK_MODES}, got {feedback!r}")
         if not 0.0 <= epsilon <= 1.0:
@@ -130,6 +158,12 @@ class QAGREL(ReluMLP):
             raise InvalidArgumentError(f"temperature must be > 0, got {temperature}")
         if not learning_rate > 0:
             raise InvalidArgumentError(f"learning_rate must be > 0, got {learning_rate}")
+        if not np.isfinite(optimistic_q):
+            raise InvalidArgumentError(f"optimistic_q must be finite, got {optimistic_q}")
+        if not (np.isfinite(recency_bonus) and recency_bonus >= 0):
+            raise InvalidArgumentError(f"recency_bonus must be >= 0, got {recency_bonus}")
+        if int(recency_window) != recency_window or recency_window < 1:
+            raise InvalidArgumentError(f"recency_window must be an integer >= 1, got {recency_window}")
         super().__init__(layer_sizes, bias=bias, init_scale=init_scale, dtype=dtype, seed=seed)
         self.feedback = feedback
         self.learning_rate = float(learning_rate)
@@ -141,6 +175,17 @@ class QAGREL(ReluMLP):
             self.feedback_weights = [None] + [
                 self.rng.uniform(-init_scale, init_scale, size=w.shape).astype(self.dtype)
                 for w in self.weights[1:]]
+        self.optimistic_q = float(optimistic_q)
+        self.recency_bonus = float(recency_bonus)
+        self.recency_window = int(recency_window)
+        if self.optimistic_q != 0.0:
+            if self.biases is not None:
+                self.biases[-1][:] = self.optimistic_q
+            else:
+                self.q_offset = np.full(self.layer_sizes[-1], self.optimistic_q, dtype=self.dtype)
+        #: Batches since each action was last chosen (only with a recency bonus); starts at the full window.
+        self.action_age: np.ndarray | None = (
+            np.full(self.layer_sizes[-1], self.recency_window, dtype=np.int64) if self.recency_bonus > 0 else None)
         if feedback == "random":
             self._targets = [[self.weights[0]]] + [[w, f] for w, f in
                                                     zip(self.weights[1:], self.feedback_weights[1:], strict=True)]
@@ -148,8 +193,18 @@ class QAGREL(ReluMLP):
             self._targets = [[w] for w in self.weights]
 
     def select(self, q_values: np.ndarray, rng: np.random.Generator | None = None) -> np.ndarray:
-        """Max-Boltzmann choice of one action per row of ``q_values`` (uses the network's generator)."""
-        return max_boltzmann(q_values, self.rng if rng is None else rng, self.epsilon, self.temperature)
+        """Max-Boltzmann choice of one action per row of ``q_values`` (uses the network's generator).
+
+        With a recency bonus the choice is made on the bonused values and the actions' ages are updated.
+        """
+        if self.action_age is None:
+            return max_boltzmann(q_values, self.rng if rng is None else rng, self.epsilon, self.temperature)
+        bonus = self.recency_bonus * np.minimum(self.action_age / self.recency_window, 1.0)
+        actions = max_boltzmann(np.asarray(q_values) + bonus.astype(self.dtype), self.rng if rng is None else rng,
+                                self.epsilon, self.temperature)
+        self.action_age += 1
+        self.action_age[actions] = 0
+        return actions
 
     def learn(self, actions: np.ndarray, rewards: np.ndarray, labels: np.ndarray | None = None,
               learning_rate: float | None = None) -> np.ndarray:
@@ -183,6 +238,8 @@ class QAGREL(ReluMLP):
         signals = self._backward(signal, self.feedback_weights)
         lr = self.learning_rate if learning_rate is None else float(learning_rate)
         self._apply(signals, lr / n, self._targets)
+        if self.q_offset is not None:
+            self.q_offset += (lr / n) * signal.sum(axis=0)
         return delta
 
     def alignment_angles(self) -> np.ndarray:
@@ -192,5 +249,6 @@ class QAGREL(ReluMLP):
     def get_params(self) -> dict:
         params = super().get_params()
         params.update(rule="qagrel", feedback=self.feedback, learning_rate=self.learning_rate,
-                      epsilon=self.epsilon, temperature=self.temperature)
+                      epsilon=self.epsilon, temperature=self.temperature, optimistic_q=self.optimistic_q,
+                      recency_bonus=self.recency_bonus, recency_window=self.recency_window)
         return params

@@ -33,18 +33,22 @@ __all__ = ["save_model", "load_model", "model_arrays", "set_model_arrays"]
 
 #: Constructor arguments stored per rule (everything else is state).
 _SETTINGS = {"qagrel": ("layer_sizes", "feedback", "learning_rate", "epsilon", "temperature", "bias", "init_scale",
-                        "dtype"),
+                        "dtype", "optimistic_q", "recency_bonus", "recency_window"),
              "backprop": ("layer_sizes", "learning_rate", "loss", "bias", "init_scale", "dtype", "feedback")}
 
 
 def model_arrays(model) -> dict[str, np.ndarray]:
-    """The network's learned arrays by name (``weights_<l>``, ``feedback_<l>``, ``biases_<l>``); no copies."""
+    """The network's learned arrays by name (``weights_<l>``, ``feedback_<l>``, ``biases_<l>``, ``q_offset`` and
+    ``action_age`` where the network has them); no copies."""
     arrays = {f"weights_{index}": w for index, w in enumerate(model.weights)}
     feedback = getattr(model, "feedback_weights", None)
     if feedback is not None and getattr(model, "feedback", "symmetric") != "symmetric":
         arrays.update({f"feedback_{index}": f for index, f in enumerate(feedback) if f is not None})
     if model.biases is not None:
         arrays.update({f"biases_{index}": b for index, b in enumerate(model.biases)})
+    for name in ("q_offset", "action_age"):
+        if getattr(model, name, None) is not None:
+            arrays[name] = getattr(model, name)
     return arrays
 
 

@@ -28,8 +28,9 @@ from ..models.backprop import BackpropMLP
 from ..models.paper_training import PAPER_PROTOCOL, PaperRun, train_paper
 from ..models.qagrel import QAGREL
 from ..models.saving import save_model
+from ..tasks.classification import ClassificationTask
 
-__all__ = ["reference_table1", "paper_rows", "PAPER_CONFIG", "run_paper_training", "write_run",
+__all__ = ["reference_table1", "paper_rows", "PAPER_CONFIG", "run_paper_training", "binarized", "write_run",
            "read_run", "reproduce_paper_table1", "paper_table1_summary", "row_id", "table1_jobs"]
 
 #: Where Table 1 comes from (cited in every table written).
@@ -50,6 +51,12 @@ PAPER_CONFIG: dict = {
     "temperature": 1.0,        # Boltzmann temperature (assumed)
     "loss": "squared_error",   # errorBP loss (the paper's squared error on all outputs)
     "bias": False,             # the paper's equations have no biases
+    # inputs: "We will present a binary image to the network" (the paper's Introduction); pixels above half the
+    # grey scale -> 1, others 0 (the threshold is assumed); None: grey levels in [0, 1]
+    "binarize": 0.5,
+    "optimistic_q": 0.0,       # Q-AGREL options beyond the paper (its Discussion); 0 / 0: the paper's network
+    "recency_bonus": 0.0,
+    "recency_window": 10,      # batches (assumed)
     "dtype": "float32",
     **{key: value for key, value in PAPER_PROTOCOL.items()},
     "test_every": None,        # only test at the stopping epoch
@@ -103,7 +110,8 @@ def _build_model(config: dict, sizes: tuple[int, ...]):
                   seed=int(config["seed"]))
     if config["rule"] == "qagrel":
         return QAGREL(sizes, feedback=config["feedback"], epsilon=config["epsilon"],
-                      temperature=config["temperature"], **common)
+                      temperature=config["temperature"], optimistic_q=config["optimistic_q"],
+                      recency_bonus=config["recency_bonus"], recency_window=config["recency_window"], **common)
     if config["rule"] == "backprop":
         return BackpropMLP(sizes, loss=config["loss"], feedback=config["feedback"], **common)
     raise InvalidArgumentError(f"rule must be 'qagrel' or 'backprop', got {config['rule']!r}")
@@ -133,6 +141,8 @@ def run_paper_training(config: dict, *, checkpoint: str | Path | None = None, bl
     loader_config = {"dataset": config["dataset"], "data_dir": config["data_dir"], "n_train": config["limit_train"],
                      "n_test": config["limit_test"]}
     train_task, test_task = _task(loader_config, "train"), _task(loader_config, "test")
+    if config["binarize"] is not None:
+        train_task, test_task = binarized(train_task, config["binarize"]), binarized(test_task, config["binarize"])
     model = _build_model(config, (train_task.n_inputs, *config["hidden"], train_task.n_classes))
     run = train_paper(model, train_task, test_task, seed=int(config["seed"]), max_epochs=config["max_epochs"],
                       batch_size=config["batch_size"], n_validation=config["n_validation"],
@@ -142,6 +152,15 @@ def run_paper_training(config: dict, *, checkpoint: str | Path | None = None, bl
                       checkpoint=checkpoint, blas_threads=blas_threads, desc=desc)
     run.settings = {**{k: v for k, v in config.items() if k != "data_dir"}, **run.settings}
     return run, model
+
+
+def binarized(task: ClassificationTask, threshold: float) -> ClassificationTask:
+    """``task`` with every input set to 1 where it exceeds ``threshold`` and to 0 elsewhere (a binary image)."""
+    threshold = float(threshold)
+    if not np.isfinite(threshold):
+        raise InvalidArgumentError(f"binarize threshold must be finite, got {threshold}")
+    images = (task.stimuli > threshold).astype(task.stimuli.dtype)
+    return ClassificationTask(images, task.labels, n_classes=task.n_classes)
 
 
 def write_run(run: PaperRun, folder: str | Path, model=None, extra: dict | None = None) -> dict[str, Path]:
@@ -214,7 +233,8 @@ def table1_jobs(rows: Sequence[str | int] | None = None, seeds: Sequence[int] | 
 #: Settings a finished run must share with the requested ones to be skipped and counted in the table.
 _MATCHED_SETTINGS = ("max_epochs", "limit_train", "limit_test", "dataset", "epsilon", "temperature", "loss", "bias",
                      "dtype", "batch_size", "n_validation", "validate_every", "n_equal", "decimals",
-                     "lr_drop_epoch", "lr_drop_factor")
+                     "lr_drop_epoch", "lr_drop_factor", "binarize", "optimistic_q", "recency_bonus",
+                     "recency_window")
 
 
 def _matches(run: dict, overrides: dict) -> bool:
@@ -263,7 +283,14 @@ def _sd(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1))
 
 
-def _markdown(table: pd.DataFrame, command: str) -> str:
+def _markdown(table: pd.DataFrame, command: str, overrides: dict | None = None) -> str:
+    config = _full_config(overrides or {})
+    inputs = ("grey levels scaled to [0, 1]" if config["binarize"] is None
+              else f"binary images (grey level / 255 > {config['binarize']:g} -> 1, else 0)")
+    extra = {k: config[k] for k in ("optimistic_q", "recency_bonus") if config[k]}
+    if extra:
+        inputs += "; Q-AGREL options beyond the paper: " + ", ".join(f"{k} = {v:g}" for k, v in extra.items())
+
     def num(value, digits):
         return "" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
@@ -277,12 +304,21 @@ def _markdown(table: pd.DataFrame, command: str) -> str:
              "paper epochs | neurorl epochs | Δ epochs (paper SD) | seeds (converged) | s / epoch |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
+        paper = (f"| {r.row} | {r.section} | {r.rule} | {r.network} | {r.learning_rate:g} | "
+                 f"{cell(r.paper_accuracy_mean, r.paper_accuracy_sd, 2)} | ")
+        if r.n_seeds == 0:
+            lines.append(paper + f"**not yet run** | | {cell(r.paper_epochs_mean, r.paper_epochs_sd, 0)} | "
+                         "**not yet run** | | 0 | |")
+            continue
         lines.append(
-            f"| {r.row} | {r.section} | {r.rule} | {r.network} | {r.learning_rate:g} | "
-            f"{cell(r.paper_accuracy_mean, r.paper_accuracy_sd, 2)} | {cell(r.accuracy_mean, r.accuracy_sd, 2)} | "
+            paper + f"{cell(r.accuracy_mean, r.accuracy_sd, 2)} | "
             f"{num(r.accuracy_diff_paper_sd, 1)} | {cell(r.paper_epochs_mean, r.paper_epochs_sd, 0)} | "
             f"{cell(r.epochs_mean, r.epochs_sd, 0)} | {num(r.epochs_diff_paper_sd, 1)} | "
             f"{r.n_seeds} ({r.n_converged}) | {num(r.seconds_per_epoch, 2)} |")
+    n_done = int((table["n_seeds"] > 0).sum())
+    if n_done < len(table):
+        lines += ["", f"**Incomplete: {n_done} of {len(table)} rows have finished runs**; rows marked *not yet run* "
+                  "have none. Re-running the same command resumes: finished runs (their `run.json`) are skipped."]
     lines += ["", "- Values: mean (SD) over the finished seeds; Δ = (neurorl mean - paper mean) / paper SD.",
               "- Protocol (the paper's Methods): each epoch holds out a fresh random draw of 1,000 training images "
               "and trains on the other 59,000 (590 batches of 100); validation every 5 epochs; stop when five "
@@ -291,6 +327,7 @@ def _markdown(table: pd.DataFrame, command: str) -> str:
               "no biases; weights U(-0.05, 0.05); accuracy: test accuracy at the stopping epoch.",
               "- Q-AGREL: max-Boltzmann selection, epsilon 0.02, temperature 1 (assumed; the paper leaves them "
               "open). errorBP: squared error on all outputs; feedback alignment: fixed random feedback weights.",
+              f"- Inputs: {inputs}.",
               ""]
     return "\n".join(lines)
 
@@ -349,5 +386,5 @@ def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None 
     table = paper_table1_summary(runs_dir, overrides)
     command = command or f"neurorl reproduce qagrel --out {out}"
     paths = {"csv": write_csv(out / f"{stem}.csv", table.round(4)),
-             "md": write_text(out / f"{stem}.md", _markdown(table, command))}
+             "md": write_text(out / f"{stem}.md", _markdown(table, command, overrides))}
     return paths

@@ -13,7 +13,8 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             "plot_learning_time_vs_n_bci", "plot_signature_by_rule", "RULE_COLORS"],
         "dopamine": ["plot_response_curves", "plot_reversal_points", "plot_split_half",
             "plot_asymmetry_vs_reversal", "plot_decoded_distribution", "plot_dopamine_summary"],
-        "qagrel": ["plot_learning_curve", "plot_selection_frequency", "plot_alignment", "plot_accuracy_by_row"],
+        "qagrel": ["plot_learning_curve", "plot_selection_frequency", "plot_alignment",
+            "plot_accuracy_by_row", "plot_class_counts"],
         "recovery": ["plot_recovery"],
     },
 )

@@ -10,7 +10,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-__all__ = ["plot_learning_curve", "plot_selection_frequency", "plot_alignment", "plot_accuracy_by_row"]
+__all__ = ["plot_learning_curve", "plot_selection_frequency", "plot_alignment", "plot_accuracy_by_row",
+           "plot_class_counts"]
 
 
 def _axes(ax: Axes | None, figsize=(5.0, 3.5)) -> Axes:
@@ -67,6 +68,42 @@ def plot_selection_frequency(history: xr.Dataset, ax: Axes | None = None, title:
     ax.set_ylabel("selection frequency")
     ax.set_title(title or "class selection during training")
     ax.legend(title="class", fontsize="x-small", ncol=2, loc="upper right")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_class_counts(class_counts, kind: str = "selected", ax: Axes | None = None,
+                      title: str | None = None) -> Axes:
+    """Per-class training choices per epoch from a paper-protocol run's ``class_counts`` table.
+
+    Parameters
+    ----------
+    class_counts
+        :attr:`neurorl.models.paper_training.PaperRun.class_counts` (a DataFrame with ``epoch`` and
+        ``presented_<c>``, ``selected_<c>``, ``correct_<c>`` columns), e.g. read from ``class_counts.csv``.
+    kind
+        ``"selected"``: fraction of the epoch's trials on which class ``c`` was chosen (the paper's Fig. 6a, c);
+        ``"correct"``: fraction of the trials of class ``c`` on which it was chosen (Fig. 6b, d).
+    """
+    if kind not in ("selected", "correct"):
+        raise ValueError(f"kind must be 'selected' or 'correct', got {kind!r}")
+    ax = _axes(ax)
+    classes = sorted(int(c.split("_", 1)[1]) for c in class_counts.columns if c.startswith("presented_"))
+    presented = np.column_stack([class_counts[f"presented_{c}"].to_numpy(float) for c in classes])
+    values = np.column_stack([class_counts[f"{kind}_{c}"].to_numpy(float) for c in classes])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = values / (presented.sum(axis=1, keepdims=True) if kind == "selected" else presented)
+    epochs = class_counts["epoch"].to_numpy()
+    colours = _class_colours(len(classes))
+    for index, cls in enumerate(classes):
+        ax.plot(epochs, fraction[:, index], color=colours[index], label=str(cls), marker=".", markersize=3)
+    if kind == "selected":
+        ax.axhline(1.0 / len(classes), color="0.5", linewidth=0.8, linestyle=":")
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("selection frequency" if kind == "selected" else "correct choices (fraction of class)")
+    ax.set_title(title or ("class selection" if kind == "selected" else "correct choices per class"))
+    ax.legend(title="class", fontsize="x-small", ncol=2, loc="best")
     ax.grid(alpha=0.3)
     return ax
 
