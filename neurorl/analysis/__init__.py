@@ -14,10 +14,11 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             "trial_outcome_times", "trial_residual_vectors", "trial_window_residuals", "decode_reward",
             "pool_decoding", "learning_curves", "learning_time", "event_rates", "event_rate_change",
             "analyze_session", "combine_sessions", "EPOCH_TYPES"],
-        "decoding": ["decode_distribution", "decode_fit", "expectiles_of_samples", "quantiles_of_samples"],
+        "decoding": ["decode_distribution", "decode_fit", "expectiles_of_samples", "quantiles_of_samples",
+            "wasserstein_to", "reference_distributions", "decoding_controls", "DECODE_SUPPORTS"],
         "responses": ["compute_responses", "pool_responses", "skip_cells", "align_trial_types",
             "original_kernel", "SMOOTHING_OPTIONS", "MIN_TRIALS_PER_SIZE"],
         "reversal": ["METHODS", "fit_cells", "utility_axis", "tau_reversal_correlation",
-            "reversal_split_half", "classic_td_null_test", "ReversalPointEstimator"],
+            "reversal_split_half", "classic_td_null_test", "same_vs_diverse", "ReversalPointEstimator"],
     },
 )

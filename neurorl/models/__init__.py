@@ -17,7 +17,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "distributional_td": ["CODES", "expectile", "quantile", "learn_values", "make_population",
             "DistributionalTD"],
         "dopamine_recording": ["SimulatedSession", "Simulation", "simulate_recordings",
-            "expected_reward_response", "GROUND_TRUTH_COLUMNS"],
+            "expected_reward_response", "GROUND_TRUTH_COLUMNS", "SIMULATION_CODES", "NULL_CODES"],
         "paper_training": ["PAPER_PROTOCOL", "PaperRun", "paper_learning_rate", "epoch_split",
             "stopping_rule_met", "train_paper", "HISTORY_COLUMNS"],
         "qagrel": ["QAGREL", "FEEDBACK_MODES"],
