@@ -120,14 +120,17 @@ class _Failed(Exception):
 
 
 def _settings(args: argparse.Namespace) -> dict:
-    """The parsed arguments a run was made with (what ``manifest.json`` records)."""
+    """Return the parsed arguments a run was made with (what ``manifest.json`` records)."""
     return {key: value for key, value in sorted(vars(args).items())
             if not key.startswith("_") and key not in ("func", "group", "command") and not callable(value)}
 
 
 def _run_with_out(args: argparse.Namespace, argv: list[str]) -> int:
-    """Run a command that writes an ``--out`` folder inside :func:`neurorl.io.outdir.output_folder`: it writes
-    into a hidden staging folder that replaces ``--out``'s results only when the whole command succeeded."""
+    """Run a command that writes an ``--out`` folder inside :func:`neurorl.io.outdir.output_folder`.
+
+    The command writes into a hidden staging folder that replaces ``--out``'s results only when the whole
+    command succeeded.
+    """
     from .io.outdir import output_folder
 
     inputs = [str(path) for path in args._out_inputs(args)]

@@ -64,8 +64,10 @@ class Job:
     config: str = "default"
 
     def cache_key(self) -> dict:
-        """Everything that decides this job's result: function, version of its computation, keyword arguments,
-        config label and seed (JSON-ready)."""
+        """Everything that decides this job's result (JSON-ready).
+
+        The function, the version of its computation, the keyword arguments, the config label and the seed.
+        """
         module = sys.modules.get(getattr(self.function, "__module__", ""), None)
         version = getattr(self.function, "computation_version", getattr(module, "COMPUTATION_VERSION", 0))
         name = f"{getattr(self.function, '__module__', '?')}.{getattr(self.function, '__qualname__', repr(self.function))}"

@@ -77,7 +77,7 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 
 def input_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """The regular files behind ``paths``: a file is itself, a folder every non-hidden file below it (sorted).
+    """Return the regular files behind ``paths``: a file is itself, a folder every non-hidden file below it.
 
     Paths that do not exist are skipped (the command itself reports them).
     """
@@ -94,7 +94,7 @@ def input_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
 
 
 def read_manifest(folder: str | os.PathLike) -> dict | None:
-    """The ``manifest.json`` of an output folder as a dict (``None`` if absent or unreadable)."""
+    """Return the ``manifest.json`` of an output folder as a dict (``None`` if absent or unreadable)."""
     try:
         return json.loads((Path(folder) / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -109,8 +109,11 @@ def previous_outputs(folder: str | os.PathLike) -> set[str]:
 
 
 def staging_of(args) -> Path:
-    """Where a command writes its ``--out`` files: the staging folder the command line gives it
-    (``args._staging``), or ``args.out`` itself when a run function is called without one."""
+    """Return the folder a command writes its ``--out`` files into.
+
+    That is the staging folder the command line gives it (``args._staging``), or ``args.out`` itself when a
+    run function is called without one.
+    """
     return Path(getattr(args, "_staging", None) or args.out)
 
 
@@ -125,9 +128,10 @@ def display_path(args, path: str | os.PathLike) -> Path:
 
 
 def foreign_files(out: str | os.PathLike, pattern: str, expected: Iterable[str]) -> None:
-    """Refuse an output folder that holds files matching ``pattern`` (e.g. ``*.nwb``) that neither the run
-    writes (``expected`` names) nor the previous run wrote (its manifest): a folder of recordings read as one
-    data set must not mix a user's files with simulated ones.
+    """Refuse an output folder that holds files matching ``pattern`` (e.g. ``*.nwb``) of someone else.
+
+    Files the run writes (``expected`` names) and files the previous run wrote (its manifest) are fine; any
+    other: a folder of recordings read as one data set must not mix a user's files with simulated ones.
 
     Raises
     ------
@@ -218,8 +222,10 @@ def _link_or_copy(source: Path, target: Path) -> None:
 
 
 def _carry(old: Path, new: Path, dropped: set[str], prefix: str = "") -> None:
-    """Bring every entry of ``old`` that the new run does not write, and that is not in ``dropped`` (files of
-    the previous run), into ``new``; folders are merged entry by entry."""
+    """Bring every entry of ``old`` into ``new`` that the new run does not write.
+
+    Entries in ``dropped`` (files of the previous run) are left out; folders are merged entry by entry.
+    """
     for entry in sorted(old.iterdir(), key=lambda p: p.name):
         rel = prefix + entry.name
         target = new / entry.name
@@ -364,8 +370,10 @@ def glob_escape(text: str) -> str:
 
 @contextlib.contextmanager
 def _signals_as_exceptions(deferred: list[int]) -> Iterator[None]:
-    """Turn SIGTERM / SIGHUP into :class:`Terminated` (only in the main thread); while ``deferred`` holds a
-    ``0`` sentinel, record the signal instead of raising."""
+    """Turn SIGTERM / SIGHUP into :class:`Terminated` (only in the main thread).
+
+    While ``deferred`` holds a ``0`` sentinel, the signal is recorded instead of raised.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -15,7 +15,6 @@ __all__ = ["register", "run_commonformat"]
 def run_commonformat(args: argparse.Namespace) -> int:
     """Convert ``args.source`` (a .mat file or a folder of them) into ``args.out``."""
     from ..io.commonformat import convert_commonformat_folder
-
     from ..io.outdir import staging_of
 
     written = convert_commonformat_folder(args.source, staging_of(args))
