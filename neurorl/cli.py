@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from . import __version__
 from ._progress import set_quiet
 from .errors import NeurorlError
+from .io.outdir import Terminated
 
 __all__ = ["main", "build_parser"]
 
@@ -97,13 +98,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     set_quiet(args.quiet)
     try:
-        return int(args.func(args) or 0)
+        if getattr(args, "_out_inputs", None) is None:
+            return int(args.func(args) or 0)
+        return _run_with_out(args, list(sys.argv[1:] if argv is None else argv))
     except NeurorlError as exc:
         print(f"neurorl: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("neurorl: interrupted", file=sys.stderr)
+        print("neurorl: interrupted" + _left_as_it_was(args), file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"neurorl: {exc}" + _left_as_it_was(args), file=sys.stderr)
+        return 128 + exc.signum
+
+
+class _Failed(Exception):
+    """A command returned a non-zero status: its output folder is not committed."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    """Return the parsed arguments a run was made with (what ``manifest.json`` records)."""
+    return {key: value for key, value in sorted(vars(args).items())
+            if not key.startswith("_") and key not in ("func", "group", "command") and not callable(value)}
+
+
+def _run_with_out(args: argparse.Namespace, argv: list[str]) -> int:
+    """Run a command that writes an ``--out`` folder inside :func:`neurorl.io.outdir.output_folder`.
+
+    The command writes into a hidden staging folder that replaces ``--out``'s results only when the whole
+    command succeeded.
+    """
+    from .io.outdir import output_folder
+
+    inputs = [str(path) for path in args._out_inputs(args)]
+    try:
+        with output_folder(args.out, inputs=inputs, command=["neurorl", *argv], settings=_settings(args)) as staging:
+            args._staging = staging
+            status = int(args.func(args) or 0)
+            if status:
+                raise _Failed(status)
+    except _Failed as failed:
+        return failed.status
+    return 0
+
+
+def _left_as_it_was(args: argparse.Namespace) -> str:
+    if getattr(args, "_out_inputs", None) is None:
+        return ""
+    return f"; {args.out} is left as it was"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,6 +29,8 @@ __all__ = [
     "SpikeTimesError",
     "RewardTimesError",
     "RewardVolumeError",
+    "OutputFolderError",
+    "OutputFolderBusyError",
 ]
 
 
@@ -122,3 +124,12 @@ class RewardTimesError(InvalidRecordingError):
 
 class RewardVolumeError(InvalidRecordingError):
     """Reward sizes are infinite or negative (NaN, meaning no reward, is allowed)."""
+
+
+# -- output folders (``--out``)
+class OutputFolderError(NeurorlError, OSError):
+    """An output folder cannot be written: it is a file, on a read-only file system, or not permitted."""
+
+
+class OutputFolderBusyError(OutputFolderError):
+    """Another neurorl run holds the output folder's lock."""

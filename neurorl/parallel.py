@@ -6,8 +6,11 @@ runs a list of them in local worker processes (joblib, the default) or, when giv
 Dataset with ``config`` and ``seed`` dimensions. Each job draws its randomness only from its own ``seed``, so
 the same seed gives the same numbers wherever it ran.
 
-With ``cache_dir`` every finished job is written to ``cache_dir/<config>__seed<seed>.nc`` (atomically) and a
-later call skips it: a sweep that was stopped resumes where it stopped.
+With ``cache_dir`` every finished job is written to ``cache_dir/<config>-<key>__seed<seed>.nc`` (atomically)
+and a later call skips it: a sweep that was stopped resumes where it stopped. The key hashes everything that
+decides the result: the function, every keyword argument and the computation's version (the
+``COMPUTATION_VERSION`` of the function's module, or its ``computation_version`` attribute), so a changed
+setting or a changed computation is never answered from the cache.
 
 Examples
 --------
@@ -22,7 +25,9 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,10 +63,22 @@ class Job:
     seed: int = 0
     config: str = "default"
 
+    def cache_key(self) -> dict:
+        """Everything that decides this job's result (JSON-ready).
+
+        The function, the version of its computation, the keyword arguments, the config label and the seed.
+        """
+        module = sys.modules.get(getattr(self.function, "__module__", ""), None)
+        version = getattr(self.function, "computation_version", getattr(module, "COMPUTATION_VERSION", 0))
+        name = f"{getattr(self.function, '__module__', '?')}.{getattr(self.function, '__qualname__', repr(self.function))}"
+        return {"function": name, "computation_version": version, "kwargs": self.kwargs, "config": self.config,
+                "seed": self.seed}
+
     def cache_name(self) -> str:
-        """File name of this job's cached result."""
+        """File name of this job's cached result: the config label, then a hash of :meth:`cache_key`."""
         safe = re.sub(r"[^A-Za-z0-9_.=+-]+", "_", self.config)[:80]
-        digest = hashlib.sha1(self.config.encode()).hexdigest()[:8]
+        key = json.dumps(self.cache_key(), sort_keys=True, default=repr)
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
         return f"{safe}-{digest}__seed{self.seed}.nc"
 
 

@@ -22,6 +22,8 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             "write_dopamine", "write_dopamine_trace", "read_dopamine", "read_dopamine_folder",
             "iter_dopamine_folder", "dopamine_files", "nwb_objects", "source_name", "trials_from_table",
             "TRIAL_TYPES"],
+        "outdir": ["output_folder", "Terminated", "MANIFEST_NAME", "read_manifest", "previous_outputs",
+            "sha256_file", "input_files", "staging_of", "display_path", "foreign_files"],
         "spec": ["RecordingSpec", "PRESETS", "PRESET_ANALYSIS", "SPEC_KEYS", "SIGNALS", "preset_spec"],
     },
 )

@@ -87,7 +87,10 @@ def run_simulate_bci(args: argparse.Namespace) -> int:
 
     if args.days < 1 or args.session_minutes <= 0 or args.p0 < 0 or args.n_bci < 2:
         raise InvalidArgumentError("need --days >= 1, --session-minutes > 0, --p0 >= 0 and --n-bci >= 2")
-    written = simulate_bci_folder(args.out, rule=args.rule, days=args.days, session_minutes=args.session_minutes,
+    from ..io.outdir import display_path, foreign_files, staging_of
+
+    foreign_files(args.out, "*.nwb", {f"day{d:02d}.nwb" for d in range(1, int(args.days) + 1)})
+    written = simulate_bci_folder(staging_of(args), rule=args.rule, days=args.days, session_minutes=args.session_minutes,
                                   n_p0=args.p0, n_bci=args.n_bci, seed=args.seed, write_nwb=not args.no_nwb)
     import pandas as pd
 
@@ -97,7 +100,7 @@ def run_simulate_bci(args: argparse.Namespace) -> int:
         print(f"wrote {n_nwb} simulated BCI session{'s' if n_nwb != 1 else ''} ({args.rule} rule, "
               f"{args.n_bci} BCI + {args.p0} P0 neurons) to {Path(args.out)}")
     accuracy = ", ".join(f"day {int(d)} {a:.2f}" for d, a in zip(summary["day"], summary["accuracy"], strict=True))
-    print(f"summary: {written[-1]}  (accuracy: {accuracy})")
+    print(f"summary: {display_path(args, written[-1])}  (accuracy: {accuracy})")
     return 0
 
 
@@ -120,4 +123,4 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--no-nwb", action="store_true", help="write only summary.csv (fast)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.set_defaults(func=run_simulate_bci)
+    p.set_defaults(func=run_simulate_bci, _out_inputs=lambda args: [])

@@ -239,7 +239,9 @@ def run_analyze(args: argparse.Namespace) -> int:
         sessions = (read_bci_session(f, load_ground_truth=False, allow_external_links=args.allow_external_links)
                     for f in progress(files, desc=f"analyse {name}", total=len(files)))
         groups[name] = analyze_sessions(sessions, n_shuffles=args.shuffles, seed=args.seed, **_analysis_kwargs(args))
-    written = write_outputs(groups, Path(args.out), formats=_formats(args.format))
+    from ..io.outdir import staging_of
+
+    written = write_outputs(groups, staging_of(args), formats=_formats(args.format))
     _report(groups, written, Path(args.out), time.perf_counter() - started)
     return 0
 
@@ -327,8 +329,10 @@ def run_reproduce(args: argparse.Namespace) -> int:
     if args.session_minutes <= 0:
         raise InvalidArgumentError("--session-minutes must be positive")
     n_bci_values = [] if args.no_curve else [int(v) for v in args.n_bci_values.split(",") if v.strip()]
+    from ..io.outdir import staging_of
+
     groups, written = reproduce(
-        Path(args.out), rules=rules, days=args.days, session_minutes=args.session_minutes, n_p0=args.p0,
+        staging_of(args), rules=rules, days=args.days, session_minutes=args.session_minutes, n_p0=args.p0,
         n_bci=args.n_bci, seed=args.seed, n_shuffles=args.shuffles, n_bci_values=n_bci_values,
         curve_seeds=args.curve_seeds, curve_days=args.curve_days, curve_minutes=args.curve_minutes,
         write_nwb=args.write_nwb, formats=_formats(args.format),
@@ -358,7 +362,7 @@ def register(groups: dict[str, argparse._SubParsersAction], parent: argparse.Arg
     _add_analysis_options(p)
     p.add_argument("--allow-external-links", action="store_true",
                    help="read HDF5 links to other files (refused by default)")
-    p.set_defaults(func=run_analyze)
+    p.set_defaults(func=run_analyze, _out_inputs=lambda args: list(args.paths))
 
     p = groups["reproduce"].add_parser(
         "bci", parents=[parent], help="simulate the BCI experiment under three rules and compare them",
@@ -377,4 +381,4 @@ def register(groups: dict[str, argparse._SubParsersAction], parent: argparse.Arg
     p.add_argument("--curve-minutes", type=float, default=None, help="minutes per day for the curve runs")
     p.add_argument("--no-curve", action="store_true", help="skip the learning-time vs n-bci curve")
     p.add_argument("--write-nwb", action="store_true", help="also write every simulated day as NWB (OUT/RULE/dayNN.nwb)")
-    p.set_defaults(func=run_reproduce)
+    p.set_defaults(func=run_reproduce, _out_inputs=lambda args: [])

@@ -15,8 +15,9 @@ __all__ = ["register", "run_commonformat"]
 def run_commonformat(args: argparse.Namespace) -> int:
     """Convert ``args.source`` (a .mat file or a folder of them) into ``args.out``."""
     from ..io.commonformat import convert_commonformat_folder
+    from ..io.outdir import staging_of
 
-    written = convert_commonformat_folder(args.source, args.out)
+    written = convert_commonformat_folder(args.source, staging_of(args))
     print(f"wrote {len(written)} NWB file{'s' if len(written) != 1 else ''} to {Path(args.out)}")
     return 0
 
@@ -30,4 +31,4 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
                     "variable-reward task) to one NWB file each, named by the file stem.")
     p.add_argument("source", metavar="SRC", help="a .mat file or a folder of .mat files")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder for the .nwb files")
-    p.set_defaults(func=run_commonformat)
+    p.set_defaults(func=run_commonformat, _out_inputs=lambda args: [args.source])

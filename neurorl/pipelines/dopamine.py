@@ -396,6 +396,7 @@ def write_dopamine_results(results: DopamineResults, out: str | os.PathLike, *,
 
 def _run(args: argparse.Namespace, source: Path) -> int:
     from ..io.nwb import dopamine_files
+    from ..io.outdir import staging_of
     from ..io.spec import PRESET_ANALYSIS, RecordingSpec
     from .dopamine_sessions import stream_responses
 
@@ -416,7 +417,7 @@ def _run(args: argparse.Namespace, source: Path) -> int:
                                decode_support=getattr(args, "decode_support", "task"),
                                decode_asymmetry=getattr(args, "decode_asymmetry", "utility"),
                                n_permutations=getattr(args, "permutations", 1000))
-    written = write_dopamine_results(results, args.out, formats=formats)
+    written = write_dopamine_results(results, staging_of(args), formats=formats)
     s = results.summary
     if s["unit_types"] and spec.unit_filter is None:
         kinds = ", ".join(f"{n} {kind or '(no type)'}" for kind, n in s["unit_types"].items())
@@ -525,7 +526,7 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
                     "split-half population tests and decode the reward distribution (Dabney et al. 2020).")
     p.add_argument("recording", metavar="RECORDING", help="an NWB file or a folder of NWB files (pooled)")
     _common_options(p)
-    p.set_defaults(func=run_fit_dopamine)
+    p.set_defaults(func=run_fit_dopamine, _out_inputs=lambda args: [args.recording])
 
     r = groups["reproduce"].add_parser(
         "dopamine", parents=[parent],
@@ -535,4 +536,5 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     r.add_argument("--data", metavar="FILE|FOLDER", default=None,
                    help="NWB file or folder (default: the embedded simulated example)")
     _common_options(r)
-    r.set_defaults(func=run_reproduce_dopamine)
+    r.set_defaults(func=run_reproduce_dopamine,
+                   _out_inputs=lambda args: [args.data if args.data is not None else default_example_data()])

@@ -31,7 +31,14 @@ from ..models.saving import save_model
 from ..tasks.classification import ClassificationTask
 
 __all__ = ["reference_table1", "paper_rows", "PAPER_CONFIG", "run_paper_training", "binarized", "write_run",
-           "read_run", "reproduce_paper_table1", "paper_table1_summary", "row_id", "table1_jobs"]
+           "read_run", "reproduce_paper_table1", "paper_table1_summary", "row_id", "table1_jobs",
+           "COMPUTATION_VERSION"]
+
+#: Version of a paper-protocol run's computation, stored in every ``run.json``: a finished run is reused (and
+#: counted in the table) only when it matches. Bump it whenever a change alters the result of a run with the same
+#: settings; runs written before the key existed count as version 1. Not the package version: a release must not
+#: throw away finished runs.
+COMPUTATION_VERSION = 1
 
 #: Where Table 1 comes from (cited in every table written).
 SOURCE = ("Pozzi, Bohte & Roelfsema (2018), A biologically plausible learning rule for deep learning in the brain, "
@@ -176,7 +183,8 @@ def write_run(run: PaperRun, folder: str | Path, model=None, extra: dict | None 
                "n_train": run.settings["n_train"], "n_validation": run.settings["n_validation"],
                "seed": run.settings["seed"], "seconds": float(run.history["seconds"].sum()),
                "seconds_per_epoch": float(run.history["seconds"].mean()),
-               "protocol": "paper", "settings": run.settings, **(extra or {})}
+               "protocol": "paper", "computation_version": COMPUTATION_VERSION, "settings": run.settings,
+               **(extra or {})}
     paths["run"] = write_text(folder / "run.json", json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
     return paths
 
@@ -240,6 +248,8 @@ _MATCHED_SETTINGS = ("max_epochs", "limit_train", "limit_test", "dataset", "epsi
 def _matches(run: dict, overrides: dict) -> bool:
     expected = _full_config(overrides)
     settings = run.get("settings", {})
+    if run.get("computation_version", 1) != COMPUTATION_VERSION:
+        return False
     return all(settings.get(key) == expected[key] for key in _MATCHED_SETTINGS)
 
 

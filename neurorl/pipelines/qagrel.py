@@ -34,13 +34,20 @@ import xarray as xr
 from ..errors import InvalidArgumentError
 from ..io._atomic import save_figure, write_csv, write_text
 from ..io._atomic import write_netcdf as _write_netcdf
+from ..io.outdir import display_path, staging_of
 from ..models.backprop import BACKPROP_FEEDBACK_MODES, LOSSES, BackpropMLP
 from ..models.qagrel import FEEDBACK_MODES, QAGREL
 from ..models.training import summarize_run, train
 from ..tasks.classification import ClassificationTask
 
 __all__ = ["DEFAULT_CONFIG", "run_training", "config_key", "history_to_frame",
-           "table1_configs", "table1_summary", "reproduce_table1", "register", "PAPER_TABLE1"]
+           "table1_configs", "table1_summary", "reproduce_table1", "register", "PAPER_TABLE1",
+           "COMPUTATION_VERSION", "mnist_inputs"]
+
+#: Version of the computation behind a cached run (:func:`table1_job`, read by :mod:`neurorl.parallel` into
+#: every cache key): bump it whenever a change alters the results of a run with the same settings, so that
+#: cached runs are not reused. Not the package version: a release must not throw away finished runs.
+COMPUTATION_VERSION = 1
 
 #: Settings of one training run; :func:`run_training` fills missing keys from here.
 DEFAULT_CONFIG: dict = {
@@ -442,17 +449,18 @@ def _run_train_paper(args: argparse.Namespace, rule: str) -> int:
         config.update(epsilon=args.epsilon, temperature=args.temperature)
     else:
         config["loss"] = args.loss
-    out = Path(args.out)
     threads = None if args.threads is None or args.threads < 1 else args.threads
-    run, model = run_paper_training(config, checkpoint=out / "checkpoint.npz", blas_threads=threads,
-                                    desc=f"{rule} epochs")
-    paths = write_run(run, out, model=model)
-    (out / "checkpoint.npz").unlink(missing_ok=True)
+    # the checkpoint is a resumable cache: it lives in --out itself (not the staging folder), so a stopped
+    # run resumes from it
+    checkpoint = Path(args.out) / "checkpoint.npz"
+    run, model = run_paper_training(config, checkpoint=checkpoint, blas_threads=threads, desc=f"{rule} epochs")
+    paths = write_run(run, staging_of(args), model=model)
+    checkpoint.unlink(missing_ok=True)
     state = "met the stopping criterion" if run.converged else "did not meet the stopping criterion"
     print(f"{rule} (paper protocol) on {config['dataset']}: {state}, stopping epoch {run.stopped_epoch}, test "
           f"accuracy {100 * run.final_test_accuracy:.2f}%, {run.history['seconds'].sum():.1f} s")
     for path in paths.values():
-        print(f"wrote {path}")
+        print(f"wrote {display_path(args, path)}")
     return 0
 
 
@@ -460,16 +468,15 @@ def _run_train(args: argparse.Namespace, rule: str) -> int:
     if args.protocol == "paper":
         return _run_train_paper(args, rule)
     config = _config_from_args(args, rule)
-    out = Path(args.out)
     threads = None if args.threads is None or args.threads < 1 else args.threads
     history = run_training(config, desc=f"{rule} epochs", blas_threads=threads)
-    paths = _train_outputs(history, out)
+    paths = _train_outputs(history, staging_of(args))
     summary = summarize_run(history)
     print(f"{rule} on {history.attrs['dataset']}: test accuracy {100 * history['test_accuracy'].values[-1]:.2f}% after "
           f"{history.sizes['epoch']} epochs (best validation at epoch {summary['converged_epoch']}: test "
           f"{100 * summary['final_test_accuracy']:.2f}%), {summary['seconds']:.1f} s")
     for path in paths:
-        print(f"wrote {path}")
+        print(f"wrote {display_path(args, path)}")
     return 0
 
 
@@ -481,12 +488,14 @@ def _run_reproduce(args: argparse.Namespace) -> int:
     overrides = {key: value for key, value in (("n_train", args.n_train), ("n_test", args.n_test),
                                                ("data_dir", args.mnist_dir)) if value is not None}
     command = "neurorl reproduce qagrel --out " + str(args.out) + (" --quick" if args.quick else "")
-    paths = reproduce_table1(args.out, quick=args.quick, seeds=args.seeds, epochs=args.epochs,
-                             learning_rates=args.lr, cache_dir=args.cache, command=command, jobs=args.jobs,
+    # the cache of finished runs lives in --out itself (not the staging folder): it survives a failed run
+    cache = args.cache if args.cache is not None else Path(args.out) / "cache"
+    paths = reproduce_table1(staging_of(args), quick=args.quick, seeds=args.seeds, epochs=args.epochs,
+                             learning_rates=args.lr, cache_dir=cache, command=command, jobs=args.jobs,
                              scheduler=args.scheduler, show_progress=not args.quiet, **overrides)
     print(Path(paths["md"]).read_text(encoding="utf-8"))
     for path in paths.values():
-        print(f"wrote {path}")
+        print(f"wrote {display_path(args, path)}")
     return 0
 
 
@@ -502,13 +511,30 @@ def _run_reproduce_paper(args: argparse.Namespace) -> int:
         command += " --rows " + " ".join(args.rows)
     if args.seeds is not None:
         command += " --seeds " + " ".join(map(str, args.seeds))
-    paths = reproduce_paper_table1(args.out, rows=args.rows, seeds=args.seeds, cache_dir=args.cache,
-                                   runs_dir=args.runs, jobs=args.jobs, scheduler=args.scheduler, command=command,
+    # finished runs and checkpoints are resumable: they live in --out itself, not the staging folder
+    stem = "pozzi2018_table1"
+    runs = args.runs if args.runs is not None else Path(args.out) / stem / "runs"
+    cache = args.cache if args.cache is not None else Path(args.out) / "cache" / stem
+    paths = reproduce_paper_table1(staging_of(args), rows=args.rows, seeds=args.seeds, cache_dir=cache,
+                                   runs_dir=runs, jobs=args.jobs, stem=stem, scheduler=args.scheduler, command=command,
                                    show_progress=not args.quiet, **overrides)
     print(Path(paths["md"]).read_text(encoding="utf-8"))
     for path in paths.values():
-        print(f"wrote {path}")
+        print(f"wrote {display_path(args, path)}")
     return 0
+
+
+def mnist_inputs(args: argparse.Namespace) -> list[Path]:
+    """The data set folder a training command reads (for ``manifest.json``; none when it is not found, the
+    command then says so itself)."""
+    from ..errors import NeurorlError
+    from ..io.mnist import find_mnist_dir
+
+    data_dir = getattr(args, "mnist_dir", None) or getattr(args, "data_dir", None)
+    try:
+        return [find_mnist_dir(data_dir, dataset=getattr(args, "dataset", "mnist"))]
+    except (NeurorlError, OSError):
+        return []
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
@@ -555,7 +581,7 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--feedback", choices=FEEDBACK_MODES, default="symmetric", help="feedback weights")
     p.add_argument("--epsilon", type=float, default=0.02, help="exploration probability (default 0.02)")
     p.add_argument("--temperature", type=float, default=1.0, help="Boltzmann temperature (default 1)")
-    p.set_defaults(func=lambda args: _run_train(args, "qagrel"))
+    p.set_defaults(func=lambda args: _run_train(args, "qagrel"), _out_inputs=mnist_inputs)
 
     p = groups["train"].add_parser("backprop", parents=[parent], help="train the error-backprop baseline on MNIST",
                                    description="Train the same network with error backpropagation (supervised) "
@@ -564,7 +590,7 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", choices=LOSSES, default="squared_error", help="loss (default squared_error)")
     p.add_argument("--feedback", choices=BACKPROP_FEEDBACK_MODES, default="symmetric",
                    help="symmetric (exact gradients, default) or fixed (feedback alignment; --protocol paper)")
-    p.set_defaults(func=lambda args: _run_train(args, "backprop"))
+    p.set_defaults(func=lambda args: _run_train(args, "backprop"), _out_inputs=mnist_inputs)
 
     p = groups["reproduce"].add_parser(
         "qagrel", parents=[parent], help="reproduce Table 1 of Pozzi, Bohte & Roelfsema (MNIST)",
@@ -591,4 +617,4 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=1, help="runs at a time (joblib processes, 1 BLAS thread each)")
     p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786")
     _add_data_options(p)
-    p.set_defaults(func=_run_reproduce)
+    p.set_defaults(func=_run_reproduce, _out_inputs=mnist_inputs)

@@ -148,14 +148,17 @@ def run_simulate_dopamine(args: argparse.Namespace) -> int:
         kwargs["tau_range"] = tuple(args.tau_range)
     if args.spike_window is not None:
         kwargs["spike_window_s"] = tuple(args.spike_window)
-    written = simulate_dopamine_folder(args.out, n_cells=args.cells, n_sessions=args.sessions,
+    from ..io.outdir import display_path, foreign_files, staging_of
+
+    foreign_files(args.out, "*.nwb", {f"session_{k + 1:02d}.nwb" for k in range(int(args.sessions))})
+    written = simulate_dopamine_folder(staging_of(args), n_cells=args.cells, n_sessions=args.sessions,
                                        n_trials=args.trials, code=args.code, seed=args.seed,
                                        other_fraction=args.other_fraction, modality=args.modality,
                                        frame_rate_hz=args.frame_rate, dff_noise_sd=args.dff_noise, **kwargs)
     n_nwb = len(written) - 1
     print(f"wrote {n_nwb} simulated session{'s' if n_nwb != 1 else ''} ({args.cells} cells, {args.code} code) "
           f"to {Path(args.out)}")
-    print(f"ground truth: {written[-1]}")
+    print(f"ground truth: {display_path(args, written[-1])}")
     return 0
 
 
@@ -200,4 +203,4 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
                    help="frame rate of --modality dff (default 30 Hz)")
     p.add_argument("--dff-noise", type=float, default=0.05, metavar="SD",
                    help="per-frame noise SD of --modality dff, ΔF/F (default 0.05)")
-    p.set_defaults(func=run_simulate_dopamine)
+    p.set_defaults(func=run_simulate_dopamine, _out_inputs=lambda args: [])

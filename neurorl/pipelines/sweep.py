@@ -21,11 +21,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import InvalidArgumentError
 from ..io._atomic import write_csv, write_netcdf
+from ..io.outdir import display_path, staging_of
 from ..parallel import Job, run_jobs
 
-__all__ = ["qagrel_job", "qagrel_sweep", "dopamine_recovery_job", "dopamine_recovery_sweep", "register"]
+__all__ = ["qagrel_job", "qagrel_sweep", "dopamine_recovery_job", "dopamine_recovery_sweep", "register",
+           "COMPUTATION_VERSION"]
+
+#: Version of the sweep jobs' computation, part of every cache key (see :meth:`neurorl.parallel.Job.cache_name`,
+#: which also hashes every keyword argument of the job): bump it whenever a change to :func:`qagrel_job`,
+#: :func:`dopamine_recovery_job` or the code they call alters their results, so that an old cache is not reused.
+#: Not the package version: a release must not throw away hours of finished runs.
+COMPUTATION_VERSION = 1
 
 
 # ------------------------------------------------------------------------------------------------ Q-AGREL
@@ -106,13 +113,14 @@ def _run_qagrel(args: argparse.Namespace) -> int:
                     if getattr(args, key) is not None:
                         config[key] = getattr(args, key)
                 configs.append(config)
-    out = _check_out(args.out)
+    # the cache lives in --out itself (outside the staging folder): it survives a failed or stopped sweep
     histories, table = qagrel_sweep(configs, args.seeds, scheduler=args.scheduler, n_jobs=args.jobs,
-                                    cache_dir=out / "cache", progress=not args.quiet)
+                                    cache_dir=Path(args.out) / "cache", progress=not args.quiet)
+    out = staging_of(args)
     paths = [write_csv(out / "results.csv", table), write_netcdf(out / "results.nc", histories)]
     print(table[["config", "seed", "test_accuracy", "epochs"]].to_string(index=False))
     for path in paths:
-        print(f"wrote {path}")
+        print(f"wrote {display_path(args, path)}")
     return 0
 
 
@@ -184,10 +192,10 @@ def _run_dopamine(args: argparse.Namespace) -> int:
     from ..io._atomic import save_figure
     from ..plotting.recovery import plot_recovery
 
-    out = _check_out(args.out)
     table = dopamine_recovery_sweep(args.cells, args.trials, args.seeds, code=args.code, method=args.method,
-                                    scheduler=args.scheduler, n_jobs=args.jobs, cache_dir=out / "cache",
-                                    progress=not args.quiet)
+                                    scheduler=args.scheduler, n_jobs=args.jobs,
+                                    cache_dir=Path(args.out) / "cache", progress=not args.quiet)
+    out = staging_of(args)
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, 3, figsize=(14, 3.8))
@@ -201,7 +209,7 @@ def _run_dopamine(args: argparse.Namespace) -> int:
     summary = table.groupby(["n_cells", "n_trials"])[["reversal_point_r", "asymmetry_r", "tau_reversal_p"]].median()
     print(summary.to_string())
     for path in paths:
-        print(f"wrote {path}")
+        print(f"wrote {display_path(args, path)}")
     return 0
 
 
@@ -230,7 +238,7 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786")
     p.add_argument("--jobs", type=int, default=-1, help="local worker processes (-1: one per core)")
     p.add_argument("--out", required=True, help="output folder")
-    p.set_defaults(func=_run_qagrel)
+    p.set_defaults(func=_run_qagrel, _out_inputs=_mnist_inputs)
 
     p = groups["sweep"].add_parser(
         "dopamine", parents=[parent], help="parameter recovery of the dopamine fits vs trials and cells",
@@ -245,11 +253,10 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", help="address of a running Dask scheduler")
     p.add_argument("--jobs", type=int, default=-1, help="local worker processes (-1: one per core)")
     p.add_argument("--out", required=True, help="output folder")
-    p.set_defaults(func=_run_dopamine)
+    p.set_defaults(func=_run_dopamine, _out_inputs=lambda args: [])
 
 
-def _check_out(path: str) -> Path:
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise InvalidArgumentError("--out exists and is not a folder", out)
-    return out
+def _mnist_inputs(args: argparse.Namespace) -> list[Path]:
+    from .qagrel import mnist_inputs
+
+    return mnist_inputs(args)
