@@ -283,7 +283,9 @@ class _Folder:
             if not path.exists():
                 continue
             folder = Path(os.path.realpath(path if path.is_dir() else path.parent))
-            if self.out == folder or folder in self.out.parents:
+            # an input folder's whole tree is refused; for an input file only its own folder (a sibling folder
+            # such as ``session.nwb --out results`` holds no input and is fine)
+            if self.out == folder or (path.is_dir() and folder in self.out.parents):
                 what = "the input folder" if path.is_dir() else "the folder of the input file"
                 raise InvalidArgumentError(f"is {'' if self.out == folder else 'inside '}{what} {raw}; choose an "
                                            "output folder outside the inputs", self.given)
