@@ -188,7 +188,8 @@ def test_cli_writes_nwb_that_reads_back(tmp_path, capsys):
             "--seed", "3", "--training-trials", "500", "--out", str(out)]
     assert main(args) == 0
     assert "wrote 2 simulated sessions" in capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["ground_truth.csv", "session_01.nwb", "session_02.nwb"]
+    assert sorted(p.name for p in out.iterdir()) == ["ground_truth.csv", "manifest.json", "session_01.nwb",
+                                                             "session_02.nwb"]
     truth = pd.read_csv(out / "ground_truth.csv")
     assert list(truth.columns) == list(GROUND_TRUTH_COLUMNS) and len(truth) == 5
     sim = simulate_recordings(5, 2, 30, code="quantile", seed=3, n_training_trials=500)
