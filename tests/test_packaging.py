@@ -98,3 +98,50 @@ def test_installed_wheel_reproduces_dopamine_from_elsewhere(wheel, tmp_path):
     for key in ("n_trials", "tau_reversal_r", "reversal_split_half_r"):
         assert summary[key] == pytest.approx(committed[key], rel=1e-9), key
     assert (elsewhere / "out" / "cells.csv").stat().st_size > 0
+
+
+def _declared_requirements() -> tuple[set[str], set[str]]:
+    """(core, optional) distribution names declared in pyproject.toml, normalised as PEP 503 names."""
+    import re
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+
+    def names(requirements):
+        return {re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0].lower().replace("_", "-") for r in requirements}
+
+    optional = set().union(*(names(group) for group in project["optional-dependencies"].values()))
+    return names(project["dependencies"]), optional
+
+
+def test_every_third_party_import_is_a_declared_dependency():
+    """A module imported anywhere in neurorl/ comes from a declared distribution: imports run at module level
+    (or in a function the core commands call) need a core dependency, the others at least an optional one.
+    The CI machine installs only what pyproject.toml declares, so an undeclared import fails there only."""
+    import ast
+    from importlib.metadata import packages_distributions
+
+    core, optional = _declared_requirements()
+    distributions = packages_distributions()
+    undeclared = {}
+    for source in (REPO / "neurorl").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(), filename=str(source))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top in sys.stdlib_module_names or top in {"neurorl", "__future__"}:
+                    continue
+                dists = {d.lower().replace("_", "-") for d in distributions.get(top, [top])}
+                if not dists & (core | optional):
+                    undeclared.setdefault(top, str(source.relative_to(REPO)))
+    assert undeclared == {}, f"imported but not declared in pyproject.toml: {undeclared}"
+
+
+def test_output_folder_lock_is_a_core_dependency():
+    """Every command that writes --out takes a file lock, so the lock's library is a core dependency."""
+    core, _ = _declared_requirements()
+    assert "filelock" in core
