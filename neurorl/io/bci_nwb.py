@@ -34,7 +34,6 @@ import datetime as _dt
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidArgumentError, InvalidRecordingError, MissingDataError
+from ..recordings import GROUND_TRUTH_FIELDS, BCIRecording
 from .nwb import _short, new_nwbfile, open_nwb, write_nwbfile
 
 __all__ = [
@@ -80,79 +80,7 @@ _DENDRITE_SERIES = "RoiResponseSeriesDendrite"
 _DEFAULT_START = _dt.datetime(2020, 1, 1, 12, 0, tzinfo=_dt.UTC)
 
 
-@dataclass
-class BCIRecording:
-    """One BCI session (day) as read from NWB; field names match the simulator's ``BCISession``.
-
-    Attributes
-    ----------
-    day
-        Training day (1 = first), or ``None`` if the file does not say.
-    frame_rate_hz
-        Imaging rate per plane (Hz).
-    soma_dff, dendrite_dff
-        ΔF/F (dimensionless), frames x ROIs, float32. Column ``j`` of ``dendrite_dff`` belongs to soma
-        ``parent_soma[j]``.
-    ensemble
-        ``P+`` / ``P-`` / ``P0`` per soma (numpy ``str`` array).
-    bci_weight
-        Weight of each soma in the cursor (+1/n+ for P+, -1/n- for P-, 0 for P0 in the paper's decoder).
-    cursor, grating_angle
-        Cursor (ΔF/F units) and grating angle (degrees) per frame.
-    baseline_frames
-        Number of frames of the passive baseline at the start of the recording.
-    trials
-        One row per trial: ``start_time``, ``stop_time``, ``target_hit``, ``rewarded``, ``time_to_target``,
-        ``threshold``, ``reward_time``.
-    parent_soma
-        Soma row index of each dendrite ROI.
-    ground_truth
-        Simulation ground truth (name -> scalar or array) or ``None`` for real recordings.
-    session
-        Session name (the file stem when read from a file).
-    path
-        The file read, if any.
-    """
-
-    day: int | None
-    frame_rate_hz: float
-    soma_dff: np.ndarray
-    dendrite_dff: np.ndarray
-    ensemble: np.ndarray
-    bci_weight: np.ndarray
-    cursor: np.ndarray
-    grating_angle: np.ndarray
-    baseline_frames: int
-    trials: pd.DataFrame
-    parent_soma: np.ndarray = field(default=None)  # type: ignore[assignment]
-    ground_truth: dict[str, Any] | None = None
-    session: str = ""
-    path: Path | None = None
-
-    def __post_init__(self):
-        if self.parent_soma is None:
-            self.parent_soma = np.arange(np.shape(self.dendrite_dff)[1])
-
-    @property
-    def n_frames(self) -> int:
-        """Number of frames (baseline included)."""
-        return int(np.shape(self.soma_dff)[0])
-
-    @property
-    def closed_loop_minutes(self) -> float:
-        """Duration of the closed-loop part (min)."""
-        return (self.n_frames - self.baseline_frames) / self.frame_rate_hz / 60.0
-
-    @property
-    def rule(self) -> str | None:
-        """The simulated learning rule, if the file holds ground truth."""
-        return None if not self.ground_truth else self.ground_truth.get("rule")
-
-
 # --------------------------------------------------------------------------------------------------- write
-#: Attributes of the simulator's ``BCISession`` that are simulation ground truth (not measurable).
-GROUND_TRUTH_FIELDS: tuple[str, ...] = ("rule", "seed", "threshold_z", "teaching_signal", "error", "spike_counts",
-                                        "drive_start", "drive_end")
 #: Trial columns that are simulation ground truth (stored in the ground-truth module, not in ``trials``).
 GROUND_TRUTH_TRIAL_COLUMNS: tuple[str, ...] = ("rpe",)
 
@@ -591,7 +519,7 @@ def _read(nwbfile, path: Path, load_ground_truth: bool) -> BCIRecording:
     return BCIRecording(day=_day_of(nwbfile, path), frame_rate_hz=rate, soma_dff=soma, dendrite_dff=dend,
                         ensemble=ensemble, bci_weight=weight, cursor=cursor, grating_angle=angle,
                         baseline_frames=baseline, trials=trials, parent_soma=parent, ground_truth=ground_truth,
-                        session=path.stem, path=path)
+                        session=path.stem, path=path, source="nwb")
 
 
 def _roi_rows(series, table, path: Path) -> np.ndarray:

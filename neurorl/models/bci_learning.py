@@ -91,13 +91,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 
 from ..errors import InvalidArgumentError
+from ..recordings import BCIRecording
 from ..tasks.bci import BCITask, assign_ensembles, calibrate_threshold, recalibrate_threshold
 from . import _bci_kernels as K
 
@@ -188,114 +189,9 @@ class BCILearnerParams:
         return asdict(self)
 
 
-@dataclass
-class BCISession:
-    """One simulated day: passive baseline followed by the closed-loop BCI session.
-
-    Times are on the file clock, ``t = frame / frame_rate_hz`` from the start of the baseline; the closed loop
-    starts at ``baseline_frames / frame_rate_hz``.
-
-    Attributes
-    ----------
-    day
-        Day number (1-based).
-    rule
-        ``'vectorized'``, ``'scalar'`` or ``'none'``.
-    seed
-        Seed of the experiment (ground truth; None if a Generator was passed).
-    frame_rate_hz
-        Imaging rate per plane (Hz).
-    baseline_frames
-        The first ``baseline_frames`` frames are the passive baseline epoch.
-    soma_dff, dendrite_dff
-        ``(frames, neurons)`` float32 ΔF/F of the somata and of their distal apical dendrites (dendrite i belongs
-        to soma i).
-    ensemble
-        ``(neurons,)`` ASCII labels ``'P+'``, ``'P-'``, ``'P0'``.
-    bci_weight
-        ``(neurons,)`` cursor weights (``+1/n_plus``, ``-1/n_minus``, 0).
-    cursor
-        ``(frames,)`` float32 cursor (online ΔF/F units), defined in the baseline too.
-    grating_angle
-        ``(frames,)`` float32 grating orientation (degrees); NaN when no grating is shown (baseline, grey
-        screen, black screen, timeout).
-    trials
-        One row per completed trial: ``start_time``, ``stop_time`` (s), ``response_start_time`` (grating onset,
-        after the grey screen), ``target_hit``, ``rewarded``, ``time_to_target`` (s from grating onset to the
-        frame the cursor reached the threshold, so hit time = ``response_start_time + time_to_target``; NaN on
-        misses), ``threshold``,
-        ``reward_time`` (s; NaN on misses), ``reward_volume`` (µl), ``rpe`` (ground truth reward prediction
-        error of the outcome).
-    threshold, cursor_min, threshold_z
-        This day's threshold and 0° cursor value, and day 1's z-score re-used.
-    teaching_signal
-        ``(frames, neurons)`` float32 ground-truth instructive signal reaching each dendrite.
-    error
-        ``(frames,)`` float32 normalised error (1 at 0°, 0 at the target) during response windows, else NaN.
-    spike_counts
-        ``(frames, neurons)`` uint8 ground-truth spike counts per frame.
-    drive_start, drive_end
-        ``(neurons,)`` learned task drive (log-rate units) at the start and end of the day.
-    params
-        Task and learner settings.
-    """
-
-    day: int
-    rule: str
-    seed: int | None
-    frame_rate_hz: float
-    baseline_frames: int
-    soma_dff: np.ndarray
-    dendrite_dff: np.ndarray
-    ensemble: np.ndarray
-    bci_weight: np.ndarray
-    cursor: np.ndarray
-    grating_angle: np.ndarray
-    trials: pd.DataFrame
-    threshold: float
-    cursor_min: float
-    threshold_z: float
-    teaching_signal: np.ndarray
-    error: np.ndarray
-    spike_counts: np.ndarray
-    drive_start: np.ndarray
-    drive_end: np.ndarray
-    params: dict = field(default_factory=dict)
-
-    @property
-    def n_frames(self) -> int:
-        """Frames in the file (baseline + closed loop)."""
-        return int(self.cursor.shape[0])
-
-    @property
-    def n_neurons(self) -> int:
-        """Number of neurons (somata)."""
-        return int(self.ensemble.shape[0])
-
-    @property
-    def times(self) -> np.ndarray:
-        """Frame times (s) on the file clock."""
-        return np.arange(self.n_frames) / self.frame_rate_hz
-
-    @property
-    def session_minutes(self) -> float:
-        """Closed-loop duration (min)."""
-        return (self.n_frames - self.baseline_frames) / self.frame_rate_hz / 60.0
-
-    @property
-    def closed_loop_minutes(self) -> float:
-        """Closed-loop duration (min); the name :class:`neurorl.io.bci_nwb.BCIRecording` uses."""
-        return self.session_minutes
-
-    @property
-    def accuracy(self) -> float:
-        """Fraction of completed trials that reached the target (NaN without trials)."""
-        return float(self.trials["target_hit"].mean()) if len(self.trials) else float("nan")
-
-    @property
-    def rewards_per_min(self) -> float:
-        """Rewards per closed-loop minute."""
-        return float(self.trials["rewarded"].sum()) / self.session_minutes
+#: One simulated day: the shared recording type (the simulator fills its ground-truth fields). Kept under its
+#: former name; see :class:`neurorl.recordings.BCIRecording`.
+BCISession = BCIRecording
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -556,7 +452,7 @@ def _simulate_day(day: int, rule: str, seed: int | None, pop: _Population, task:
     })
     ensemble = pop.ensemble[cols]
     return BCISession(
-        day=day, rule=rule, seed=seed, frame_rate_hz=fr, baseline_frames=nb,
+        source="simulation", day=day, rule=rule, seed=seed, frame_rate_hz=fr, baseline_frames=nb,
         soma_dff=soma, dendrite_dff=dend, ensemble=ensemble, bci_weight=pop.weight[cols],
         cursor=cursor, grating_angle=angle, trials=table, threshold=cal.threshold, cursor_min=cal.cursor_min,
         threshold_z=state["calibration"].threshold_z, teaching_signal=teach, error=error, spike_counts=spikes,

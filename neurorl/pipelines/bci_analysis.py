@@ -36,18 +36,21 @@ RULES: tuple[str, ...] = ("vectorized", "scalar", "none")
 
 # ----------------------------------------------------------------------------------------------- wiring
 def analyze_sessions(sessions: Iterable[Any], *, n_shuffles: int = 1000, seed: int = 0,
-                     **analysis_kwargs) -> dict[str, xr.Dataset]:
-    """Analyse the days of one animal (an iterable of ``BCISession`` / ``BCIRecording``, one day at a time).
+                     settings: Any = None, **analysis_kwargs) -> dict[str, xr.Dataset]:
+    """Analyse the days of one animal (an iterable of :class:`neurorl.recordings.BCIRecording`, one day at a time).
 
-    Only the small per-session results are kept, so memory is bounded by one day.
+    Only the small per-session results are kept, so memory is bounded by one day. ``settings`` (a
+    :class:`neurorl.analysis.bci.BCIAnalysisSettings`) and/or ``analysis_kwargs`` (its fields by name) set the
+    analysis options.
 
     Returns
     -------
     dict of xarray.Dataset
         :func:`neurorl.analysis.bci.combine_sessions` output plus ``learning_curve``.
     """
-    from ..analysis.bci import analyze_session, combine_sessions, learning_curves
+    from ..analysis.bci import BCIAnalysisSettings, analyze_session, combine_sessions, learning_curves
 
+    settings = (settings if settings is not None else BCIAnalysisSettings()).replace(**analysis_kwargs)
     results, trials, minutes = {}, {}, {}
     for index, session in enumerate(sessions, start=1):
         day = getattr(session, "day", None)
@@ -55,7 +58,7 @@ def analyze_sessions(sessions: Iterable[Any], *, n_shuffles: int = 1000, seed: i
         if day in results:
             raise InvalidArgumentError(f"two sessions for day {day}"
                                        + (f" ({getattr(session, 'path', '')})" if getattr(session, "path", None) else ""))
-        results[day] = analyze_session(session, **analysis_kwargs)
+        results[day] = analyze_session(session, settings)
         trials[day] = session.trials
         minutes[day] = (np.shape(session.soma_dff)[0] - int(session.baseline_frames)) / float(session.frame_rate_hz) / 60
     if not results:

@@ -1,0 +1,170 @@
+"""Interval logic of the BCI task: 2 s error epochs, event-to-epoch assignment, trial outcome times.
+
+Steps 5 and 6 of the paper's dendritic analysis (see :mod:`neurorl.analysis.bci`): :func:`error_epochs`,
+:func:`assign_epochs`, :func:`residuals_by_epoch`; and :func:`trial_outcome_times`, the time each trial ended.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["EPOCH_TYPES", "error_epochs", "assign_epochs", "residuals_by_epoch", "trial_outcome_times"]
+
+#: Labels of the 2 s epochs.
+EPOCH_TYPES: tuple[str, str] = ("error_fell", "error_rose")
+
+
+# -------------------------------------------------------------------------------------------- 5. epochs
+def error_epochs(cursor: np.ndarray, frame_rate_hz: float, *, threshold: float | np.ndarray = 0.0,
+                 epoch_s: float = 2.0, start_frame: int = 0, stop_frame: int | None = None,
+                 intervals_s: np.ndarray | None = None, edge_frames: int = 3) -> xr.Dataset:
+    """Cut the closed loop into consecutive epochs and label each by whether the error fell or rose.
+
+    The error is ``threshold - cursor`` (distance of the cursor from the target). Its change over an epoch
+    is the mean error over the last ``edge_frames`` frames minus the mean over the first ``edge_frames``.
+
+    Parameters
+    ----------
+    cursor
+        Cursor per frame.
+    frame_rate_hz
+        Frame rate (Hz).
+    threshold
+        Target (scalar or per frame); a constant threshold does not change the labels.
+    epoch_s
+        Epoch length (s; paper: 2 s), rounded to whole frames.
+    start_frame, stop_frame
+        The closed-loop frames (baseline excluded).
+    intervals_s
+        Optional ``(n, 2)`` start/stop times (s) of the periods in which the task was running (e.g. each
+        trial's response period); each is tiled with epochs from its start, and epochs never straddle two
+        periods. Default: the whole range ``start_frame .. stop_frame``.
+    edge_frames
+        Frames averaged at each end of an epoch.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``epoch`` (sorted by time): ``start_frame``, ``start_time``, ``stop_time`` (s), ``error_change``
+        and ``label`` (``error_fell`` / ``error_rose``).
+    """
+    cursor = np.asarray(cursor, dtype=float)
+    stop = cursor.size if stop_frame is None else int(stop_frame)
+    error = np.broadcast_to(np.asarray(threshold, dtype=float), cursor.shape) - cursor
+    length = max(2, int(round(epoch_s * frame_rate_hz)))
+    edge = max(1, min(int(edge_frames), length // 2))
+    if intervals_s is None:
+        starts = np.arange(int(start_frame), stop - length + 1, length)
+    else:
+        pieces = []
+        for a, b in np.asarray(intervals_s, dtype=float).reshape(-1, 2):
+            first = max(int(np.ceil(a * frame_rate_hz - 1e-9)), int(start_frame))
+            last = min(int(np.floor(b * frame_rate_hz + 1e-9)), stop)  # exclusive
+            pieces.append(np.arange(first, last - length + 1, length))
+        starts = np.unique(np.concatenate(pieces)) if pieces else np.zeros(0, dtype=np.int64)
+    starts = starts.astype(np.int64)
+    idx = starts[:, None] + np.arange(length)[None, :]
+    if starts.size:
+        seg = error[idx]
+        change = seg[:, -edge:].mean(axis=1) - seg[:, :edge].mean(axis=1)
+    else:
+        change = np.zeros(0)
+    label = np.where(change < 0, EPOCH_TYPES[0], EPOCH_TYPES[1])
+    return xr.Dataset(
+        {"start_frame": ("epoch", starts), "start_time": ("epoch", starts / frame_rate_hz),
+         "stop_time": ("epoch", (starts + length) / frame_rate_hz), "error_change": ("epoch", change),
+         "label": ("epoch", label.astype(str))},
+        coords={"epoch": np.arange(starts.size)},
+        attrs={"epoch_s": float(epoch_s), "epoch_frames": int(length), "edge_frames": int(edge),
+               "error": "threshold - cursor", "restricted_to_intervals": intervals_s is not None},
+    )
+
+
+def assign_epochs(times_s: np.ndarray, epochs: xr.Dataset) -> np.ndarray:
+    """Index of the epoch containing each time (-1 when outside every epoch)."""
+    times_s = np.asarray(times_s, dtype=float)
+    start = epochs["start_time"].values
+    stop = epochs["stop_time"].values
+    pos = np.searchsorted(start, times_s, side="right") - 1
+    ok = (pos >= 0) & (pos < start.size)
+    ok[ok] &= times_s[ok] < stop[pos[ok]]
+    return np.where(ok, pos, -1)
+
+
+def residuals_by_epoch(residuals: xr.Dataset, epochs: xr.Dataset, ensemble: np.ndarray) -> xr.Dataset:
+    """Mean dendritic residual of P+ and P- events in error-fell and error-rose epochs.
+
+    Parameters
+    ----------
+    residuals
+        Output of :func:`fit_dendrite_residuals`.
+    epochs
+        Output of :func:`error_epochs`.
+    ensemble
+        ``P+`` / ``P-`` / ``P0`` per soma.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``mean``, ``sem``, ``n`` over (``epoch_type``, ``ensemble``); ``difference`` (P+ - P-) and
+        ``p_value`` (Welch t-test of P+ vs P-) over ``epoch_type``; scalar ``signature`` =
+        difference(error_fell) - difference(error_rose) (> 0 for vectorized instructive signals) and
+        ``signature_p_value`` (two-sided permutation-free z-test of the interaction).
+    """
+    from scipy import stats
+
+    ensemble = np.asarray(ensemble).astype(str)
+    epoch_index = assign_epochs(residuals["time"].values, epochs)
+    resid = residuals["residual"].values
+    neuron = residuals["neuron"].values.astype(np.int64)
+    ok = (epoch_index >= 0) & np.isfinite(resid)
+    labels = np.where(ok, epochs["label"].values[np.clip(epoch_index, 0, None)] if epochs.sizes["epoch"] else "", "")
+    groups = ensemble[neuron] if neuron.size else np.zeros(0, dtype=str)
+    mean = np.full((2, 2), np.nan)
+    sem = np.full((2, 2), np.nan)
+    count = np.zeros((2, 2), dtype=np.int64)
+    p = np.full(2, np.nan)
+    samples = {}
+    for i, kind in enumerate(EPOCH_TYPES):
+        for j, group in enumerate(("P+", "P-")):
+            values = resid[ok & (labels == kind) & (groups == group)]
+            samples[i, j] = values
+            count[i, j] = values.size
+            if values.size:
+                mean[i, j] = values.mean()
+            if values.size > 1:
+                sem[i, j] = values.std(ddof=1) / np.sqrt(values.size)
+        if count[i, 0] > 1 and count[i, 1] > 1:
+            p[i] = stats.ttest_ind(samples[i, 0], samples[i, 1], equal_var=False).pvalue
+    difference = mean[:, 0] - mean[:, 1]
+    signature = difference[0] - difference[1]
+    se = np.sqrt(np.nansum(sem ** 2)) if np.all(count > 1) else np.nan
+    sig_p = float(2 * stats.norm.sf(abs(signature) / se)) if np.isfinite(se) and se > 0 else np.nan
+    return xr.Dataset(
+        {"mean": (("epoch_type", "ensemble"), mean), "sem": (("epoch_type", "ensemble"), sem),
+         "n": (("epoch_type", "ensemble"), count), "difference": ("epoch_type", difference),
+         "p_value": ("epoch_type", p), "signature": float(signature), "signature_p_value": sig_p},
+        coords={"epoch_type": list(EPOCH_TYPES), "ensemble": ["P+", "P-"]},
+        attrs={"epoch_s": epochs.attrs.get("epoch_s", np.nan),
+               "signature": "(P+ - P-)_error_fell - (P+ - P-)_error_rose of the mean dendritic residual"},
+    )
+
+
+# --------------------------------------------------------------------------------------- trial outcomes
+def trial_outcome_times(trials: pd.DataFrame, *, grey_s: float = 0.5, response_s: float = 28.0) -> np.ndarray:
+    """Time of each trial's outcome (s): the hit, or the end of the response period for misses.
+
+    Hits: ``start_time + grey_s + time_to_target``; misses: ``start_time + grey_s + response_s`` (clipped to
+    ``stop_time``). When the table has ``response_start_time`` (grating onset, s) it replaces
+    ``start_time + grey_s``.
+    """
+    start = trials["start_time"].to_numpy(dtype=float)
+    if "response_start_time" in trials:
+        start = trials["response_start_time"].to_numpy(dtype=float) - grey_s
+    stop = trials["stop_time"].to_numpy(dtype=float)
+    ttt = trials["time_to_target"].to_numpy(dtype=float) if "time_to_target" in trials else np.full(start.size, np.nan)
+    hit = trials["target_hit"].to_numpy(dtype=bool)
+    outcome = np.where(hit & np.isfinite(ttt), start + grey_s + np.nan_to_num(ttt), start + grey_s + response_s)
+    return np.minimum(outcome, stop)
