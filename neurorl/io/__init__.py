@@ -12,6 +12,8 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "adapters": ["from_pynapple", "from_spikeinterface", "trials_frame"],
         "bci_nwb": ["BCIRecording", "write_bci_session", "read_bci_session", "read_bci_folder",
             "list_bci_files", "ENSEMBLE_LABELS", "GROUND_TRUTH_MODULE", "GROUND_TRUTH_FIELDS"],
+        "bci_suite2p": ["BCIRoiMap", "read_bci_rois", "read_suite2p_session", "read_suite2p_folder",
+            "is_suite2p_day", "suite2p_dff", "day_folders", "SUITE2P_FILES", "NEUROPIL_COEFFICIENT"],
         "commonformat": ["COMMONFORMAT_REWARD_VOLUMES_UL", "CUED_REWARD_DELAY_S", "TRIAL_DURATION_S",
             "CommonFormatCell", "read_commonformat", "commonformat_to_nwb", "convert_commonformat_folder",
             "subject_from_name"],

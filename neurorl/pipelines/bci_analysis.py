@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -225,28 +226,58 @@ def _analysis_kwargs(args) -> dict[str, Any]:
     return {"min_r": args.min_r, "window_s": args.window_ms / 1000.0, "epoch_s": args.epoch_s}
 
 
+def _analysis_settings(args):
+    from ..analysis.bci import BCIAnalysisSettings
+
+    return BCIAnalysisSettings(**_analysis_kwargs(args))
+
+
 # ------------------------------------------------------------------------------------------------ analyze
 def run_analyze(args: argparse.Namespace) -> int:
-    """``neurorl analyze bci``."""
+    """``neurorl analyze bci``: NWB sessions, or a lab's suite2p folders (one sub-folder per day)."""
     from ..io.bci_nwb import list_bci_files, read_bci_session
+    from ..io.bci_suite2p import _default_rois, day_folders, read_bci_rois, read_suite2p_session
 
-    groups_files: dict[str, list[Path]] = {}
+    rois = read_bci_rois(args.rois) if args.rois else None
+    links = args.allow_external_links
+    groups_items: dict[str, list[tuple[Any, Any]]] = {}  # animal -> [(reader, day folder or file)]
     for raw in args.paths:
         path = Path(raw)
+        days = day_folders(path) if path.is_dir() else []
+        if days:  # a lab's suite2p folders
+            animal = path if days != [path] else path.parent
+            name = animal.name or "sessions"
+            animal_rois = rois if rois is not None else read_bci_rois(_default_rois(animal))
+            numbers = _number_days(days)
+            groups_items.setdefault(name, []).extend(
+                (partial(read_suite2p_session, rois=animal_rois, day=numbers[d], allow_external_links=links), d)
+                for d in days)
+            continue
         files = list_bci_files([path])
         name = path.name if path.is_dir() else path.parent.name or "sessions"
-        groups_files.setdefault(name, []).extend(files)
+        groups_items.setdefault(name, []).extend(
+            (partial(read_bci_session, load_ground_truth=False, allow_external_links=links), f) for f in files)
     started = time.perf_counter()
+    settings = _analysis_settings(args)
     groups = {}
-    for name, files in groups_files.items():
-        sessions = (read_bci_session(f, load_ground_truth=False, allow_external_links=args.allow_external_links)
-                    for f in progress(files, desc=f"analyse {name}", total=len(files)))
-        groups[name] = analyze_sessions(sessions, n_shuffles=args.shuffles, seed=args.seed, **_analysis_kwargs(args))
+    for name, items in groups_items.items():
+        sessions = (read(item) for read, item in progress(items, desc=f"analyse {name}", total=len(items)))
+        groups[name] = analyze_sessions(sessions, n_shuffles=args.shuffles, seed=args.seed, settings=settings)
     from ..io.outdir import staging_of
 
     written = write_outputs(groups, staging_of(args), formats=_formats(args.format))
     _report(groups, written, Path(args.out), time.perf_counter() - started)
     return 0
+
+
+def _number_days(days: Sequence[Path]) -> dict[Path, int]:
+    """Day number of each suite2p day folder: from its name (``day03``), else its rank."""
+    from ..io.bci_suite2p import _day_number
+
+    named = {d: _day_number(d) for d in days}
+    if all(v is not None for v in named.values()) and len(set(named.values())) == len(days):
+        return {d: int(v) for d, v in named.items()}
+    return {d: i for i, d in enumerate(days, start=1)}
 
 
 def _report(groups, written, out: Path, seconds: float) -> None:
@@ -358,11 +389,18 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
 def register(groups: dict[str, argparse._SubParsersAction], parent: argparse.ArgumentParser) -> None:
     """Add ``analyze bci`` and ``reproduce bci``."""
     p = groups["analyze"].add_parser(
-        "bci", parents=[parent], help="BCI dendritic analyses on NWB sessions (real or simulated)",
-        description="Run the analyses of Francioni et al. 2026 on BCI sessions in neurorl's NWB layout. Each "
-                    "folder (or each file's folder) is one animal; its .nwb files are its days.")
-    p.add_argument("paths", nargs="+", metavar="DIR|FILE", help="folders of .nwb sessions or .nwb files")
+        "bci", parents=[parent], help="BCI dendritic analyses on NWB sessions or suite2p folders (real or simulated)",
+        description="Run the analyses of Francioni et al. 2026 on BCI sessions. Each folder (or each file's "
+                    "folder) is one animal: its .nwb files (neurorl's NWB layout) are its days, or its "
+                    "sub-folders holding suite2p output (DAY/suite2p/plane0/F.npy ...) with the day's trials "
+                    "table (DAY/trials.csv or DAY/*.nwb) are its days; then --rois (or ANIMAL/rois.toml) names "
+                    "the P+/P- ROIs and the soma-dendrite pairs.")
+    p.add_argument("paths", nargs="+", metavar="DIR|FILE",
+                   help="folders of .nwb sessions or of suite2p day folders, or .nwb files")
     _add_analysis_options(p)
+    p.add_argument("--rois", metavar="FILE", default=None,
+                   help="suite2p input: TOML or CSV naming the P+/P- ROIs and the [soma, dendrite] ROI pairs "
+                        "(default: rois.toml or rois.csv in each animal folder)")
     p.add_argument("--allow-external-links", action="store_true",
                    help="read HDF5 links to other files (refused by default)")
     p.set_defaults(func=run_analyze, _out_inputs=lambda args: list(args.paths))
