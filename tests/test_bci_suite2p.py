@@ -14,7 +14,13 @@ import pandas as pd
 import pytest
 
 from neurorl.cli import main
-from neurorl.io.bci_suite2p import SUITE2P_FILES, read_bci_rois, read_suite2p_folder, read_suite2p_session, suite2p_dff
+from neurorl.io.bci_suite2p import (
+    SUITE2P_FILES,
+    read_bci_rois,
+    read_suite2p_folder,
+    read_suite2p_session,
+    suite2p_dff,
+)
 from neurorl.models.bci_learning import simulate_bci_experiment
 from neurorl.recordings import BCIRecording
 

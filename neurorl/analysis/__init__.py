@@ -12,7 +12,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "bci": ["pair_soma_dendrite", "coincident_events", "soma_locked_events", "fit_dendrite_residuals",
             "error_epochs", "assign_epochs", "residuals_by_epoch", "trial_outcome_times",
             "trial_residual_vectors", "trial_window_residuals", "decode_reward", "pool_decoding",
-            "learning_curves", "learning_time", "trials_to_criterion", "days_to_criterion",
+            "DECODING_SCOPE", "learning_curves", "learning_time", "trials_to_criterion", "days_to_criterion",
             "event_rate_change", "BCIAnalysisSettings", "analyze_session", "combine_sessions", "EPOCH_TYPES"],
         "decoding": ["decode_distribution", "decode_fit", "expectiles_of_samples", "quantiles_of_samples",
             "wasserstein_to", "reference_distributions", "decoding_controls", "DECODE_SUPPORTS"],

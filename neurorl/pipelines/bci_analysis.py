@@ -15,6 +15,7 @@ The pipeline owns no maths: it wires io -> analysis -> plotting.
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 from collections.abc import Iterable, Sequence
 from functools import partial
@@ -86,6 +87,7 @@ def write_outputs(groups: dict[str, dict[str, xr.Dataset]], out: Path, *, dim: s
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    from ..analysis.bci import DECODING_SCOPE
     from ..io._atomic import save_figure, write_csv, write_netcdf
     from ..plotting.bci import (
         plot_decoding,
@@ -124,6 +126,7 @@ def write_outputs(groups: dict[str, dict[str, xr.Dataset]], out: Path, *, dim: s
                           "decoding_shuffle_mean": decoding["shuffle_mean"],
                           "event_rate_change": change["mean_change"]})
     summary.attrs.update(description="BCI analyses (Francioni et al. 2026) computed by neurorl",
+                         decoding_scope=DECODING_SCOPE,
                          decoding=str(decoding.attrs), epochs=str(by_epoch.attrs))
     written.append(write_netcdf(out / "bci_analysis.nc", summary))
     written.append(write_csv(out / "summary.csv", summary_table(groups, dim=dim)))
@@ -140,9 +143,10 @@ def write_outputs(groups: dict[str, dict[str, xr.Dataset]], out: Path, *, dim: s
         plot_residuals_by_epoch(by_epoch.sel({dim: name}), ax=ax, title=str(name))
     fig.tight_layout()
     written += _save(fig, out / "residuals_by_epoch", formats, save_figure)
-    fig, ax = plt.subplots(figsize=(1.6 + 1.2 * len(names), 3))
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.6 + 1.2 * len(names)), 4.2))
     plot_decoding(decoding.rename({dim: "rule"}), ax=ax)
-    fig.tight_layout()
+    fig.text(0.01, 0.01, textwrap.fill(DECODING_SCOPE, 95), fontsize=5.5, va="bottom", ha="left")
+    fig.tight_layout(rect=(0, 0.2, 1, 1))
     written += _save(fig, out / "decoding", formats, save_figure)
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False, sharey=True)
     for ax, name in zip(axes[0], names, strict=True):
@@ -159,7 +163,6 @@ def write_outputs(groups: dict[str, dict[str, xr.Dataset]], out: Path, *, dim: s
         plot_signature_by_rule(by_epoch, dim, ax=axes[0, 2])
         axes[0, 2].set_title("dendritic residual: vectorized signature", fontsize=9)
         plot_decoding(decoding.rename({dim: "rule"}), ax=axes[1, 0])
-        axes[1, 0].set_title("reward decoding from residuals", fontsize=9)
         first = "vectorized" if "vectorized" in names else names[0]
         plot_event_rate_change(change.sel({dim: first}), ax=axes[1, 1])
         axes[1, 1].set_title(f"event rate change ({first})", fontsize=9)

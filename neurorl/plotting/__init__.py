@@ -10,7 +10,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submod_attrs={
         "bci": ["plot_learning_curves", "plot_residuals_by_epoch", "plot_decoding", "plot_event_rate_change",
-            "plot_learning_time_vs_n_bci", "plot_signature_by_rule", "RULE_COLORS"],
+            "plot_learning_time_vs_n_bci", "plot_signature_by_rule", "RULE_COLORS", "DECODING_TITLE"],
         "dopamine": ["plot_response_curves", "plot_reversal_points", "plot_split_half",
             "plot_asymmetry_vs_reversal", "plot_asymmetry_test", "plot_decoded_distribution",
             "plot_dopamine_summary"],

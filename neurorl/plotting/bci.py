@@ -14,6 +14,7 @@ __all__ = [
     "plot_learning_time_vs_n_bci",
     "plot_signature_by_rule",
     "RULE_COLORS",
+    "DECODING_TITLE",
 ]
 
 #: Colours of the learning rules.
@@ -92,16 +93,24 @@ def plot_residuals_by_epoch(by_epoch: xr.Dataset, *, ax=None, title: str | None 
     return ax
 
 
-def plot_decoding(decoding: xr.Dataset, *, ax=None):
+def plot_decoding(decoding: xr.Dataset, *, ax=None, title: bool = True):
     """Leave-one-out reward decoding accuracy against the label-shuffle distribution.
+
+    The title says what the figure does and does not show: reward information in the dendritic residuals,
+    not which instructive signal (scalar feedback decodes reward as well as or better than vectorized; see
+    ``neurorl.analysis.bci.DECODING_SCOPE``).
 
     Parameters
     ----------
     decoding
         Output of :func:`neurorl.analysis.bci.decode_reward`, optionally concatenated over ``rule``: one
         marker (accuracy) and a box (shuffles, 5-95%) per rule.
+    title
+        Write that title (False: leave the title to the caller).
     """
     ax = _axes(ax)
+    if title:
+        ax.set_title(DECODING_TITLE, fontsize=8)
     rules = list(decoding["rule"].values) if "rule" in decoding.dims else [None]
     for i, rule in enumerate(rules):
         sub = decoding.sel(rule=rule) if rule is not None else decoding
@@ -121,6 +130,11 @@ def plot_decoding(decoding: xr.Dataset, *, ax=None):
     ax.set_ylabel("reward decoding (balanced accuracy)")
     ax.legend(frameon=False, fontsize=7, loc="best")
     return ax
+
+
+#: Title of :func:`plot_decoding`: what reward decoding shows and what it does not.
+DECODING_TITLE = ("reward information in dendritic residuals\n"
+                  "(does not tell vectorized from scalar: scalar decodes reward too)")
 
 
 def plot_event_rate_change(change: xr.Dataset, *, ax=None):

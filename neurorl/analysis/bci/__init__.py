@@ -45,6 +45,7 @@ from __future__ import annotations
 from ..events import detect_events, event_rates
 from .behaviour import days_to_criterion, learning_curves, learning_time, trials_to_criterion
 from .decoding import (
+    DECODING_SCOPE,
     _balanced_accuracy,
     _balanced_weights,
     _loo_ridge_predictions,
@@ -72,6 +73,7 @@ __all__ = [
     "trial_window_residuals",
     "decode_reward",
     "pool_decoding",
+    "DECODING_SCOPE",
     "learning_curves",
     "learning_time",
     "trials_to_criterion",

@@ -111,8 +111,8 @@ def days_to_criterion(trials_by_day: Mapping[int, pd.DataFrame], *, criterion: f
 
     * ``trials_to_criterion`` -- :func:`trials_to_criterion` over the days' trials in order (running hit
       rate over ``window`` trials).
-    * ``day_of_criterion`` -- the day of that trial, as a fraction: day ``d`` plus the fraction of day ``d``'s
-      trials done (e.g. 2.5 = half-way through day 2). Measured from the start of day 1 (0 = before day 1).
+    * ``day_of_criterion`` -- when that trial was run, in days of training elapsed: ``k - 1`` plus the fraction
+      of the ``k``-th day's trials done (e.g. 1.5 = half-way through the second day; 0 = start of the first).
     * ``first_day_at_criterion`` -- the first day whose own hit rate (fraction of that day's trials hit) is
       ``>= criterion`` (:func:`learning_time`).
 

@@ -14,7 +14,16 @@ import xarray as xr
 
 from ...errors import InvalidArgumentError
 
-__all__ = ["trial_residual_vectors", "trial_window_residuals", "decode_reward", "pool_decoding"]
+__all__ = ["trial_residual_vectors", "trial_window_residuals", "decode_reward", "pool_decoding", "DECODING_SCOPE"]
+
+#: What reward decoding from dendritic residuals shows and does not show (figure captions, result attrs).
+DECODING_SCOPE: str = (
+    "Reward decoding shows whether the dendritic residuals around each trial's outcome carry information about "
+    "reward (rewarded vs unrewarded trials, against a label-shuffle control). It does not tell vectorized from "
+    "scalar feedback: a broadcast (scalar) reward signal makes the residuals reward-predictive too, and in "
+    "neurorl's simulations scalar decodes reward better (0.96) than vectorized (0.72). Above-chance decoding "
+    "is therefore not evidence for a vectorized signal; the P+/P- residual signature (residuals_by_epoch) is "
+    "the test that separates the rules.")
 
 
 def trial_residual_vectors(residuals: xr.Dataset, outcome_times: np.ndarray, neurons: Sequence[int] | np.ndarray,
@@ -217,7 +226,8 @@ def decode_reward(features: np.ndarray | xr.DataArray, rewarded: np.ndarray, *, 
     rng = np.random.default_rng(seed)
     n = y.size
     attrs = {"classifier": classifier, "alpha": float(alpha), "n_shuffles": int(n_shuffles), "balanced": int(balanced),
-             "cross_validation": "leave-one-out", "score": "balanced accuracy (chance 0.5)"}
+             "cross_validation": "leave-one-out", "score": "balanced accuracy (chance 0.5)",
+             "scope": DECODING_SCOPE}
     x = x[:, x.std(axis=0) > 0] if x.ndim == 2 and x.shape[0] == y.size else x  # constant features carry nothing
     if n < 4 or y.all() or not y.any() or x.shape[1] == 0:
         return xr.Dataset({"accuracy": np.nan, "shuffle_accuracy": ("shuffle", np.full(n_shuffles, np.nan)),

@@ -1,0 +1,118 @@
+"""The BCI analysis package's structure: public names, settings object, one recording type, behaviour criteria."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from _bci_fake import fake_session
+
+import neurorl.analysis as analysis
+from neurorl.analysis import bci as A
+from neurorl.errors import InvalidArgumentError
+from neurorl.recordings import BCIRecording
+
+
+def test_public_names_importable_from_neurorl_analysis():
+    for module in (A, analysis.events if hasattr(analysis, "events") else __import__("neurorl.analysis.events",
+                                                                                      fromlist=["x"])):
+        for name in module.__all__:
+            assert getattr(analysis, name) is getattr(module, name), name
+    # the names that moved to neurorl.analysis.events stay importable from neurorl.analysis.bci
+    from neurorl.analysis.bci import detect_events, event_rates
+    from neurorl.analysis.events import detect_events as d2
+    assert detect_events is d2 and callable(event_rates)
+
+
+def test_settings_replace_keywords_and_validate():
+    rec = fake_session(n_frames=1500, seed=2)
+    by_keywords = A.analyze_session(rec, min_r=0.5, epoch_s=1.0)
+    by_settings = A.analyze_session(rec, A.BCIAnalysisSettings(min_r=0.5, epoch_s=1.0))
+    for key in by_keywords:
+        assert by_keywords[key].identical(by_settings[key]), key
+    default = A.analyze_session(rec)
+    assert not default["epochs"].identical(by_settings["epochs"])  # the setting does change the result
+    with pytest.raises(InvalidArgumentError, match="event_pairing"):
+        A.BCIAnalysisSettings(event_pairing="nearest")
+    with pytest.raises(InvalidArgumentError, match="unknown BCI analysis setting"):
+        A.analyze_session(rec, min_rr=0.5)
+    with pytest.raises(InvalidArgumentError, match="decode_window_s"):
+        A.BCIAnalysisSettings(decode_window_s=(1.0, -1.0))
+    assert A.BCIAnalysisSettings().as_dict()["min_r"] == 0.6
+
+
+def test_one_recording_type_for_every_source(tmp_path):
+    from neurorl.io.bci_nwb import BCIRecording as FromIO
+    from neurorl.io.bci_nwb import read_bci_session, write_bci_session
+    from neurorl.models.bci_learning import BCISession, simulate_bci_experiment
+
+    assert FromIO is BCIRecording and BCISession is BCIRecording
+    sim = next(iter(simulate_bci_experiment("vectorized", days=1, session_minutes=2.0, n_p0=4, n_bci=4, seed=1)))
+    assert isinstance(sim, BCIRecording) and sim.source == "simulation" and sim.is_simulated
+    write_bci_session(tmp_path / "day01.nwb", sim)
+    read = read_bci_session(tmp_path / "day01.nwb")
+    assert isinstance(read, BCIRecording) and read.source == "nwb"
+    assert read.rule == "vectorized"  # ground truth read from the file fills the attribute
+    np.testing.assert_array_equal(read.teaching_signal, sim.teaching_signal)
+    real = read_bci_session(tmp_path / "day01.nwb", load_ground_truth=False)
+    assert real.ground_truth is None and real.rule is None and not real.is_simulated
+    # the same analysis on the simulated object and on the file read back: identical numbers
+    a, b = A.analyze_session(sim), A.analyze_session(real)
+    np.testing.assert_allclose(float(a["by_epoch"]["signature"]), float(b["by_epoch"]["signature"]), rtol=1e-6)
+
+
+def test_recording_defaults():
+    rec = BCIRecording(frame_rate_hz=10.0, soma_dff=np.zeros((50, 3)), dendrite_dff=np.zeros((50, 2)),
+                       ensemble=np.array(["P+", "P-", "P0"]), cursor=np.zeros(50), baseline_frames=10,
+                       trials=pd.DataFrame({"start_time": [], "stop_time": [], "target_hit": [], "rewarded": []}))
+    np.testing.assert_array_equal(rec.parent_soma, [0, 1])
+    np.testing.assert_allclose(rec.bci_weight, [1.0, -1.0, 0.0])
+    assert rec.grating_angle.shape == (50,) and np.isnan(rec.grating_angle).all()
+    assert rec.closed_loop_minutes == pytest.approx(40 / 10 / 60)
+    with pytest.raises(TypeError):  # keyword-only: field order is not an API
+        BCIRecording(10.0, np.zeros((5, 1)))  # type: ignore[misc]
+    assert dataclasses.is_dataclass(rec)
+
+
+def test_trials_to_criterion_counts_trials():
+    hits = np.r_[np.zeros(100, bool), np.ones(100, bool)]
+    # running mean over 10 trials reaches 0.7 once 7 of the last 10 are hits: trial 107
+    assert A.trials_to_criterion(hits, criterion=0.7, window=10) == 107
+    assert np.isnan(A.trials_to_criterion(np.zeros(300, bool), criterion=0.7, window=10))
+    assert np.isnan(A.trials_to_criterion(np.ones(5, bool), criterion=0.7, window=10))  # too few trials
+    with pytest.raises(InvalidArgumentError):
+        A.trials_to_criterion(hits, window=0)
+
+
+def test_days_to_criterion_from_trials_only():
+    def day(rate: float, n: int = 100) -> pd.DataFrame:
+        k = int(round(rate * n))
+        return pd.DataFrame({"target_hit": np.r_[np.ones(k, bool), np.zeros(n - k, bool)][::-1]})
+
+    trials = {1: day(0.3), 2: day(0.5), 3: day(0.8), 4: day(0.9)}
+    ds = A.days_to_criterion(trials, criterion=0.7, window=50)
+    assert float(ds["first_day_at_criterion"]) == 3
+    # hits come last in each day: day 2's 50 hits are trials 151-200, so the 50-trial running rate first
+    # reaches 0.7 (35 of 50) at trial 185, 85 % through the second day, although that day's own rate is 0.5
+    assert float(ds["trials_to_criterion"]) == 185
+    assert float(ds["day_of_criterion"]) == pytest.approx(1.85)
+    assert "0.7" in ds.attrs["criterion"] and int(ds["n_trials"]) == 400
+    never = A.days_to_criterion({1: day(0.3), 2: day(0.4)}, criterion=0.7, window=50)
+    assert np.isnan(float(never["day_of_criterion"])) and np.isnan(float(never["first_day_at_criterion"]))
+
+
+def test_decoding_figure_says_what_it_does_not_show():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from neurorl.plotting.bci import DECODING_TITLE, plot_decoding
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 3))
+    y = np.arange(40) % 2 == 0
+    ds = A.decode_reward(x, y, n_shuffles=10)
+    assert "does not tell vectorized from scalar" in ds.attrs["scope"]
+    ax = plot_decoding(ds)
+    assert ax.get_title() == DECODING_TITLE and "not tell vectorized from scalar" in ax.get_title()
