@@ -99,7 +99,8 @@ def test_days_to_criterion_from_trials_only():
     assert float(ds["trials_to_criterion"]) == 185
     assert float(ds["day_of_criterion"]) == pytest.approx(1.85)
     assert "0.7" in ds.attrs["criterion"] and int(ds["n_trials"]) == 400
-    never = A.days_to_criterion({1: day(0.3), 2: day(0.4)}, criterion=0.7, window=50)
+    spread = pd.DataFrame({"target_hit": np.arange(100) % 2 == 0})  # hit rate 0.5 in every window
+    never = A.days_to_criterion({1: spread, 2: spread}, criterion=0.7, window=50)
     assert np.isnan(float(never["day_of_criterion"])) and np.isnan(float(never["first_day_at_criterion"]))
 
 
