@@ -63,18 +63,19 @@ def main(argv: list[str] | None = None) -> int:
         import pandas as pd
 
         lt = pd.read_csv(curve_csv)
-        times = lt.groupby(["n_bci", "rule"])["learning_time_days"].median().unstack("rule")
+        times = lt.groupby(["n_bci", "rule"])["days_to_criterion"].median().unstack("rule")
         curve = pd.DataFrame({"n_bci": times.index,
-                              "median_learning_time_vectorized_days": times["vectorized"].to_numpy(),
-                              "median_learning_time_scalar_days": times["scalar"].to_numpy()})
+                              "median_days_to_criterion_vectorized": times["vectorized"].to_numpy(),
+                              "median_days_to_criterion_scalar": times["scalar"].to_numpy()})
         per_n = lt.groupby("n_bci")[["slowdown", "slowdown_q25", "slowdown_q75"]].first()
         curve["slowdown_median"] = per_n["slowdown"].to_numpy()
         curve["slowdown_q25"] = per_n["slowdown_q25"].to_numpy()
         curve["slowdown_q75"] = per_n["slowdown_q75"].to_numpy()
-        text += ("\nLearning time (0.7 baseline sd / fitted rate of the learned cursor shift, first "
-                 f"{scale['curve_days']} days) against the number of BCI neurons, median over "
-                 f"{scale['curve_seeds']} seeds; slowdown = median over seeds of the paired scalar / vectorized "
-                 "ratio (quartiles):\n\n" + _markdown(curve) + "\n")
+        text += ("\nLearning time measured from behaviour: days of training until the running hit rate over 200 "
+                 f"trials first reaches 0.7 (first {scale['curve_days']} days; NaN: not reached), against the "
+                 f"number of BCI neurons, median over {scale['curve_seeds']} seeds; slowdown = median over seeds "
+                 "of the paired scalar / vectorized trials to criterion (quartiles; inf: scalar never reached "
+                 "it):\n\n" + _markdown(curve) + "\n")
     written.append(write_text(out / f"{stem}.md", text))
     print(text)
     for path in written:

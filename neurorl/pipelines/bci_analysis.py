@@ -30,7 +30,7 @@ from .._progress import progress
 from ..errors import InvalidArgumentError
 
 __all__ = ["register", "analyze_sessions", "run_analyze", "run_reproduce", "reproduce", "write_outputs",
-           "summary_table", "RULES"]
+           "summary_table", "learning_time_curve", "RULES"]
 
 #: The three learning rules, in plotting order.
 RULES: tuple[str, ...] = ("vectorized", "scalar", "none")
@@ -168,7 +168,7 @@ def write_outputs(groups: dict[str, dict[str, xr.Dataset]], out: Path, *, dim: s
         axes[1, 1].set_title(f"event rate change ({first})", fontsize=9)
         if learning_time is not None:
             plot_learning_time_vs_n_bci(learning_time, ax=axes[1, 2])
-            axes[1, 2].set_title("learning time vs BCI ensemble size", fontsize=9)
+            axes[1, 2].set_title("learning time (from behaviour) vs BCI ensemble size", fontsize=9)
         else:
             axes[1, 2].axis("off")
         fig.tight_layout()
@@ -301,13 +301,14 @@ def reproduce(out: Path, *, rules: Sequence[str] = RULES, days: int = 14, sessio
               n_bci_values: Sequence[int] | None = (2, 4, 6, 8, 10, 16, 24), curve_seeds: int = 10,
               curve_days: int | None = None, curve_minutes: float | None = None,
               write_nwb: bool = False, formats: Sequence[str] = ("png",),
-              analysis_kwargs: dict[str, Any] | None = None) -> tuple[dict[str, dict[str, xr.Dataset]], list[Path]]:
+              analysis_kwargs: dict[str, Any] | None = None, criterion: float = 0.7,
+              criterion_trials: int = 200) -> tuple[dict[str, dict[str, xr.Dataset]], list[Path]]:
     """Simulate the three rules, analyse them and write the comparison tables and figures into ``out``.
 
     The learning-time curve (``n_bci_values``, ``vectorized`` vs ``scalar``, ``curve_seeds`` seeds from
-    ``seed``) is computed by ``neurorl.models.bci_learning.learning_time_vs_n_bci`` with ``curve_days`` and
-    ``curve_minutes`` (default: its own defaults, 4 days x 41 min, the linear phase of learning). Ten seeds make
-    the median paired slowdown monotone over n = 2, 4, 8, 16 in ~98 % of seed sets (3 seeds: ~75 %). Returns the
+    ``seed``) is measured from behaviour by :func:`learning_time_curve`: days (and trials) until the running hit
+    rate over ``criterion_trials`` trials first reaches ``criterion``, over ``curve_days`` days of
+    ``curve_minutes`` minutes (default 4 days x 41 min). Returns the
     per-rule analysis results and the files written.
     """
     from ..models.bci_learning import simulate_bci_experiment
@@ -323,26 +324,77 @@ def reproduce(out: Path, *, rules: Sequence[str] = RULES, days: int = 14, sessio
                                         n_shuffles=n_shuffles, seed=seed, **analysis_kwargs)
     learning_time = None
     if n_bci_values:
-        from ..models.bci_learning import learning_time_vs_n_bci
-
-        kwargs = {"n_bci_values": tuple(int(n) for n in n_bci_values), "rules": ("vectorized", "scalar"),
-                  "seeds": tuple(range(seed, seed + curve_seeds))}
-        for key, value in (("days", curve_days), ("session_minutes", curve_minutes)):
-            if value is not None:
-                kwargs[key] = value
-        learning_time = _call_compatible(learning_time_vs_n_bci, kwargs)
+        learning_time = learning_time_curve(
+            tuple(int(n) for n in n_bci_values), ("vectorized", "scalar"), tuple(range(seed, seed + curve_seeds)),
+            days=curve_days if curve_days is not None else 4, criterion=criterion, window=criterion_trials,
+            session_minutes=curve_minutes if curve_minutes is not None else 41.0)
     written = write_outputs(groups, out, dim="rule", formats=formats, learning_time=learning_time)
     return groups, written
 
 
-def _call_compatible(function, kwargs: dict[str, Any]):
-    """Call ``function`` with the keyword arguments it accepts (the simulator's signature may grow)."""
-    import inspect
+def learning_time_curve(n_bci_values: Sequence[int] = (2, 4, 8, 16),
+                        rules: Sequence[str] = ("vectorized", "scalar"), seeds: Sequence[int] = tuple(range(10)), *,
+                        days: int = 4, session_minutes: float = 41.0, criterion: float = 0.7,
+                        window: int = 200) -> xr.Dataset:
+    """Learning time against the number of BCI neurons, measured from behaviour (the trials tables only).
 
-    accepted = inspect.signature(function).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in accepted}
-    return function(**kwargs)
+    Each (rule, n_bci, seed) simulates ``days`` days with only the BCI neurons
+    (:func:`neurorl.models.bci_learning.simulate_bci_experiment`, ``record=False``) and reads the learning time
+    from its trials with :func:`neurorl.analysis.bci.days_to_criterion`: the criterion is a running hit rate
+    over ``window`` trials of at least ``criterion``. Nothing of the simulation's ground truth (drives,
+    teaching signals) is used.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over (``rule``, ``n_bci``, ``seed``): ``days_to_criterion`` (days of training elapsed when the criterion
+        was met; NaN: not within ``days``), ``trials_to_criterion``, ``first_day_at_criterion`` (first day whose
+        own hit rate >= ``criterion``), ``final_accuracy`` (last day's hit rate); when both rules ran,
+        ``slowdown_per_seed`` (scalar / vectorized trials to criterion of the same seed; a run that never met
+        the criterion counts as infinitely slow) and its median ``slowdown`` and quartiles over ``n_bci``.
+        ``attrs["criterion"]`` states the criterion.
+    """
+    from ..analysis.bci import days_to_criterion
+    from ..models.bci_learning import simulate_bci_experiment
+
+    rules = list(rules)
+    n_values = [int(n) for n in n_bci_values]
+    seeds = [int(s) for s in seeds]
+    shape = (len(rules), len(n_values), len(seeds))
+    names = ("days_to_criterion", "trials_to_criterion", "first_day_at_criterion", "final_accuracy")
+    values = {name: np.full(shape, np.nan) for name in names}
+    attrs: dict[str, Any] = {}
+    for a, rule in enumerate(rules):
+        for b, n in enumerate(n_values):
+            for c, seed in enumerate(seeds):
+                trials = {}
+                for session in simulate_bci_experiment(rule, days=days, session_minutes=session_minutes, n_p0=0,
+                                                       n_bci=n, seed=seed, record=False):
+                    trials[int(session.day)] = session.trials
+                result = days_to_criterion(trials, criterion=criterion, window=window)
+                attrs = dict(result.attrs)
+                values["days_to_criterion"][a, b, c] = float(result["day_of_criterion"])
+                values["trials_to_criterion"][a, b, c] = float(result["trials_to_criterion"])
+                values["first_day_at_criterion"][a, b, c] = float(result["first_day_at_criterion"])
+                last = trials[max(trials)]["target_hit"].to_numpy(dtype=bool) if trials else np.zeros(0)
+                values["final_accuracy"][a, b, c] = last.mean() if last.size else np.nan
+    dims = ("rule", "n_bci", "seed")
+    ds = xr.Dataset({name: (dims, v) for name, v in values.items()},
+                    coords={"rule": rules, "n_bci": n_values, "seed": seeds},
+                    attrs={**attrs, "days": int(days), "session_minutes": float(session_minutes),
+                           "measured_from": "behaviour: the trials tables' target_hit only (no ground truth)"})
+    ds["days_to_criterion"].attrs.update(units="days", description="days of training elapsed when the running "
+                                                                   "hit rate first met the criterion")
+    if "vectorized" in rules and "scalar" in rules:
+        times = ds["trials_to_criterion"].fillna(np.inf)
+        with np.errstate(invalid="ignore"):
+            per_seed = times.sel(rule="scalar") / times.sel(rule="vectorized")
+            ds["slowdown_per_seed"] = per_seed
+            ds["slowdown"] = per_seed.median("seed")
+            ds["slowdown_q25"] = per_seed.quantile(0.25, "seed", skipna=False).drop_vars("quantile")
+            ds["slowdown_q75"] = per_seed.quantile(0.75, "seed", skipna=False).drop_vars("quantile")
+        ds["slowdown"].attrs["description"] = "median over seeds of scalar / vectorized trials to criterion"
+    return ds
 
 
 def _writing(sessions, folder: Path):
@@ -360,7 +412,9 @@ def run_reproduce(args: argparse.Namespace) -> int:
     bad = [r for r in rules if r not in RULES]
     if bad or not rules:
         raise InvalidArgumentError(f"--rules must list some of {', '.join(RULES)} (got {args.rules!r})")
-    for name in ("days", "p0", "n_bci", "shuffles", "curve_seeds"):
+    if not 0 < args.criterion <= 1:
+        raise InvalidArgumentError("--criterion must be a hit rate in (0, 1]")
+    for name in ("days", "p0", "n_bci", "shuffles", "curve_seeds", "criterion_trials"):
         if getattr(args, name) < (0 if name in ("p0", "shuffles") else 1):
             raise InvalidArgumentError(f"--{name.replace('_', '-')} must be positive")
     if args.session_minutes <= 0:
@@ -373,7 +427,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
         n_bci=args.n_bci, seed=args.seed, n_shuffles=args.shuffles, n_bci_values=n_bci_values,
         curve_seeds=args.curve_seeds, curve_days=args.curve_days, curve_minutes=args.curve_minutes,
         write_nwb=args.write_nwb, formats=_formats(args.format),
-        analysis_kwargs=_analysis_kwargs(args))
+        analysis_kwargs=_analysis_kwargs(args), criterion=args.criterion, criterion_trials=args.criterion_trials)
     _report(groups, written, Path(args.out), time.perf_counter() - started)
     return 0
 
@@ -424,5 +478,9 @@ def register(groups: dict[str, argparse._SubParsersAction], parent: argparse.Arg
     p.add_argument("--curve-days", type=int, default=None, help="days simulated per run of the curve (default 4)")
     p.add_argument("--curve-minutes", type=float, default=None, help="minutes per day for the curve runs")
     p.add_argument("--no-curve", action="store_true", help="skip the learning-time vs n-bci curve")
+    p.add_argument("--criterion", type=float, default=0.7,
+                   help="learning criterion of the curve: running hit rate to reach (default 0.7)")
+    p.add_argument("--criterion-trials", type=int, default=200,
+                   help="trials in the running hit rate of the criterion (default 200)")
     p.add_argument("--write-nwb", action="store_true", help="also write every simulated day as NWB (OUT/RULE/dayNN.nwb)")
     p.set_defaults(func=run_reproduce, _out_inputs=lambda args: [])

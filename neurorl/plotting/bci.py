@@ -176,14 +176,19 @@ def plot_learning_time_vs_n_bci(times: xr.Dataset | xr.DataArray, variable: str 
     """
     ax = _axes(ax)
     slowdown = None
+    label = None
     if isinstance(times, xr.Dataset):
         variable = variable or ("learning_time_days" if "learning_time_days" in times else list(times.data_vars)[0])
         da = times[variable]
+        if "criterion_hit_rate" in times.attrs and "window_trials" in times.attrs and "criterion" in variable:
+            label = (f"{variable.replace('_', ' ')}\n(running hit rate over {int(times.attrs['window_trials'])} "
+                     f"trials >= {float(times.attrs['criterion_hit_rate']):g})")
         if "slowdown" in times and "n_bci" in times["slowdown"].dims:
             slowdown = times["slowdown"]
     else:
         da = times
         variable = da.name or "learning time"
+    label = label or str(variable).replace("_", " ")
     n_bci = da["n_bci"].values
     top_all = 0.0
     for rule in da["rule"].values:
@@ -218,7 +223,7 @@ def plot_learning_time_vs_n_bci(times: xr.Dataset | xr.DataArray, variable: str 
                 ax.annotate(f"x{value:.1f}", (n, top_all * 1.05), ha="center", fontsize=7, color="0.3")
         ax.set_ylim(top=max(ax.get_ylim()[1], top_all * 1.15))
     ax.set_xlabel("number of BCI neurons")
-    ax.set_ylabel(str(variable).replace("_", " "))
+    ax.set_ylabel(label, fontsize=8 if "\n" in label else None)
     ax.legend(frameon=False, fontsize=8)
     return ax
 
