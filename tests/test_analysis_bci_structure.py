@@ -117,3 +117,41 @@ def test_decoding_figure_says_what_it_does_not_show():
     assert "does not tell vectorized from scalar" in ds.attrs["scope"]
     ax = plot_decoding(ds)
     assert ax.get_title() == DECODING_TITLE and "not tell vectorized from scalar" in ax.get_title()
+
+
+def test_learning_time_curve_reads_behaviour_only(monkeypatch):
+    """The curve is computed from the trials tables: sessions without any ground truth give the stated times."""
+    import neurorl.models.bci_learning as M
+    from neurorl.pipelines.bci_analysis import learning_time_curve
+
+    def fake_experiment(rule, *, days, session_minutes, n_p0, n_bci, seed, record):
+        # hit rate rises by 0.1 per day from 0.4 (vectorized) or 0.05 per day (scalar); 100 trials a day
+        step = 0.1 if rule == "vectorized" else 0.05
+        for day in range(1, days + 1):
+            rate = min(0.4 + step * (day - 1) * n_bci / 4, 1.0)
+            hits = (np.arange(100) % 20) < round(rate * 20)  # evenly spread hits
+            trials = pd.DataFrame({"target_hit": hits, "rewarded": hits})
+            yield BCIRecording(frame_rate_hz=10.0, soma_dff=np.zeros((2, n_bci)), dendrite_dff=np.zeros((2, n_bci)),
+                               ensemble=np.array(["P+", "P-"] * (n_bci // 2)), cursor=np.zeros(2),
+                               baseline_frames=0, trials=trials, day=day)
+
+    monkeypatch.setattr(M, "simulate_bci_experiment", fake_experiment)
+    ds = learning_time_curve((4, 8), seeds=(0, 1), days=6, criterion=0.7, window=100)
+    # vectorized n=4: day k's rate 0.4 + 0.1 (k-1) reaches 0.7 on day 4; the 100-trial window straddles days
+    hits = np.concatenate([t["target_hit"].to_numpy() for t in
+                           (s.trials for s in fake_experiment("vectorized", days=6, session_minutes=1, n_p0=0,
+                                                              n_bci=4, seed=0, record=False))])
+    expected = A.trials_to_criterion(hits, criterion=0.7, window=100)
+    assert 300 < expected <= 400
+    assert float(ds["trials_to_criterion"].sel(rule="vectorized", n_bci=4, seed=0)) == expected
+    assert float(ds["days_to_criterion"].sel(rule="vectorized", n_bci=4, seed=0)) == pytest.approx(expected / 100)
+    assert float(ds["first_day_at_criterion"].sel(rule="vectorized", n_bci=8, seed=1)) == 3  # 0.4 + 0.2 (k-1)
+    # scalar n=4: 0.4 + 0.05 (k-1) < 0.7 through day 6 -> never: infinitely slower than vectorized
+    assert np.isnan(float(ds["days_to_criterion"].sel(rule="scalar", n_bci=4, seed=0)))
+    assert np.isinf(float(ds["slowdown"].sel(n_bci=4)))
+    # n=8: vectorized 0.4 + 0.2 (k-1) passes 0.7 during day 3, scalar 0.4 + 0.1 (k-1) on day 4: slowdown > 1.5
+    ratio = ds["trials_to_criterion"].sel(rule="scalar", n_bci=8) / ds["trials_to_criterion"].sel(rule="vectorized",
+                                                                                                  n_bci=8)
+    assert float(ds["slowdown"].sel(n_bci=8)) == pytest.approx(float(ratio[0])) and float(ratio[0]) > 1.5
+    assert "running hit rate over 100 trials >= 0.7" in ds.attrs["criterion"]
+    assert "no ground truth" in ds.attrs["measured_from"]
