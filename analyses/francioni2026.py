@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                      curve_seeds=4, curve_days=4, curve_minutes=20.0)
     else:
         scale = dict(days=14, session_minutes=41.0, n_p0=300, n_shuffles=1000, n_bci_values=(2, 4, 6, 8, 10, 16, 24),
-                     curve_seeds=10, curve_days=4)
+                     curve_seeds=10, curve_days=10)
     started = time.perf_counter()
     groups, written = reproduce(out, seed=args.seed, **scale)
     seconds = time.perf_counter() - started
