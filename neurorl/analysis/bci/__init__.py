@@ -32,10 +32,14 @@ Pipeline of the paper's dendritic analysis
        window minus its per-neuron linear prediction from the soma's, fitted over the day's trials) with a
        scikit-learn linear classifier (``RidgeClassifier``, exact leave-one-out), against a label-shuffle
        control. :func:`trial_residual_vectors` (the mean event residual in the window) is the older,
-       event-based alternative; see :func:`trial_window_residuals` for why it is not the default.
+       event-based alternative; see :func:`trial_window_residuals` for why it is not the default. Decoding
+       shows reward information in the residuals, not which instructive signal: scalar feedback decodes
+       reward too (:data:`DECODING_SCOPE`); step 6 is the test that separates the rules.
 Behaviour and activity over days
-    :func:`learning_curves` (accuracy = fraction of trials hit, rewards per minute), :func:`learning_time`,
-    :func:`event_rates` and :func:`event_rate_change` (P+, P-, P0 relative to day 1).
+    :func:`learning_curves` (accuracy = fraction of trials hit, rewards per minute), :func:`learning_time`
+    (first day at a hit-rate criterion), :func:`trials_to_criterion` / :func:`days_to_criterion` (learning time
+    from the trials alone, criterion stated), :func:`event_rates` and :func:`event_rate_change` (P+, P-, P0
+    relative to day 1).
 :func:`analyze_session` runs steps 1-7 on one session with a :class:`BCIAnalysisSettings`;
 :func:`combine_sessions` pools sessions.
 """
