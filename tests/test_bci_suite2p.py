@@ -184,3 +184,16 @@ def test_suite2p_files_are_the_documented_set(animal):
     folder, _ = animal
     plane = folder / "day01" / "suite2p" / "plane0"
     assert sorted(p.name for p in plane.iterdir()) == sorted(SUITE2P_FILES)
+
+
+def test_no_signature_through_suite2p_without_instructive_signal(tmp_path):
+    """Same scale, rule ``none``: the suite2p path does not invent the signature (direct analysis: p = 0.21)."""
+    from neurorl.pipelines.bci_analysis import analyze_sessions
+
+    sessions = list(simulate_bci_experiment("none", days=3, session_minutes=8.0, n_p0=10, n_bci=8, seed=3))
+    for rec in sessions:
+        write_suite2p_day(tmp_path / f"day{rec.day:02d}", rec, seed=rec.day)
+    write_rois(tmp_path, sessions[0])
+    result = analyze_sessions(read_suite2p_folder(tmp_path), n_shuffles=10)
+    assert float(result["by_epoch"]["signature_p_value"]) > 0.05
+    assert abs(float(result["by_epoch"]["signature"])) < 0.07
