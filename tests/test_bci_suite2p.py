@@ -15,11 +15,11 @@ import pytest
 
 from neurorl.cli import main
 from neurorl.io.bci_suite2p import (
-    SUITE2P_FILES,
     read_bci_rois,
     read_suite2p_folder,
     read_suite2p_session,
     suite2p_dff,
+    write_bci_rois,
 )
 from neurorl.models.bci_learning import simulate_bci_experiment
 from neurorl.recordings import BCIRecording
@@ -62,9 +62,8 @@ def write_rois(animal: Path, rec, fmt: str = "toml") -> Path:
     plus = [int(i) for i in np.flatnonzero(rec.ensemble == "P+")]
     minus = [int(i) for i in np.flatnonzero(rec.ensemble == "P-")]
     if fmt == "toml":
-        path = animal / "rois.toml"
-        path.write_text(f"p_plus = {plus}\np_minus = {minus}\npairs = {[[i, n + i] for i in range(n)]}\n"
-                        f"baseline_s = {rec.baseline_frames / rec.frame_rate_hz}\n")
+        path = write_bci_rois(animal / "rois.toml", plus, minus, [(i, n + i) for i in range(n)],
+                              baseline_s=rec.baseline_frames / rec.frame_rate_hz)
     else:
         path = animal / "rois.csv"
         pd.DataFrame({"soma_roi": np.arange(n), "ensemble": rec.ensemble, "dendrite_roi": np.arange(n) + n}
@@ -180,10 +179,34 @@ def test_analyze_bci_suite2p_bad_inputs(animal, tmp_path, capsys, problem):
     assert str(named) in err, err
 
 
-def test_suite2p_files_are_the_documented_set(animal):
-    folder, _ = animal
-    plane = folder / "day01" / "suite2p" / "plane0"
-    assert sorted(p.name for p in plane.iterdir()) == sorted(SUITE2P_FILES)
+def test_two_planes_and_settings_npy(animal, tmp_path):
+    """Somata in plane0 and dendrites in plane1 (the simulator's --suite2p layout); newer suite2p's settings.npy."""
+    import shutil
+
+    folder, sessions = animal
+    rec = sessions[0]
+    n = rec.ensemble.size
+    day = tmp_path / "day01"
+    shutil.copytree(folder / "day01", day)
+    plane0, plane1 = day / "suite2p" / "plane0", day / "suite2p" / "plane1"
+    plane1.mkdir()
+    for name in ("F.npy", "Fneu.npy", "spks.npy", "iscell.npy"):
+        full = np.load(plane0 / name)
+        np.save(plane1 / name, full[n:2 * n])
+        np.save(plane0 / name, full[:n])
+    stat = np.load(plane0 / "stat.npy", allow_pickle=True)
+    np.save(plane1 / "stat.npy", stat[n:2 * n], allow_pickle=True)
+    np.save(plane0 / "stat.npy", stat[:n], allow_pickle=True)
+    shutil.copy(plane0 / "ops.npy", plane1 / "ops.npy")
+    (plane0 / "ops.npy").rename(plane0 / "settings.npy")
+    rois = write_bci_rois(tmp_path / "rois.toml", np.flatnonzero(rec.ensemble == "P+"),
+                          np.flatnonzero(rec.ensemble == "P-"), [(i, i) for i in range(n)], dendrite_plane="plane1",
+                          baseline_s=rec.baseline_frames / rec.frame_rate_hz)
+    two = read_suite2p_session(day, rois)
+    one = read_suite2p_session(folder / "day01", folder / "rois.toml")
+    np.testing.assert_array_equal(two.soma_dff, one.soma_dff)
+    np.testing.assert_array_equal(two.dendrite_dff, one.dendrite_dff)
+    np.testing.assert_array_equal(two.parent_soma, one.parent_soma)
 
 
 def test_no_signature_through_suite2p_without_instructive_signal(tmp_path):

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,11 @@ import pandas as pd
 from ..errors import InvalidRecordingError, MissingDataError
 from ..recordings import BCIRecording
 
-__all__ = ["BCIRoiMap", "read_bci_rois", "read_suite2p_session", "read_suite2p_folder", "is_suite2p_day",
-           "suite2p_dff", "day_folders", "SUITE2P_FILES", "NEUROPIL_COEFFICIENT"]
+__all__ = ["BCIRoiMap", "read_bci_rois", "write_bci_rois", "read_suite2p_session", "read_suite2p_folder",
+           "is_suite2p_day", "suite2p_dff", "day_folders", "NEUROPIL_COEFFICIENT"]
 
-#: Files of a suite2p plane folder, as suite2p writes them.
-SUITE2P_FILES: tuple[str, ...] = ("F.npy", "Fneu.npy", "spks.npy", "iscell.npy", "stat.npy", "ops.npy")
+# Files of a suite2p plane folder, as suite2p writes them (newer versions name ops.npy settings.npy).
+_SUITE2P_FILES: tuple[str, ...] = ("F.npy", "Fneu.npy", "spks.npy", "iscell.npy", "stat.npy", "ops.npy")
 #: suite2p's default neuropil coefficient (``ops["neucoeff"] = 0.7``; Pachitariu et al. 2017, suite2p docs).
 NEUROPIL_COEFFICIENT = 0.7
 _TRIAL_COLUMNS = ("start_time", "stop_time", "target_hit", "rewarded")
@@ -130,6 +131,28 @@ def read_bci_rois(path: str | os.PathLike) -> BCIRoiMap:
     return rois
 
 
+def write_bci_rois(path: str | os.PathLike, p_plus: Sequence[int], p_minus: Sequence[int],
+                   pairs: Sequence[tuple[int, int]], *, somata: Sequence[int] | None = None,
+                   soma_plane: str = "plane0", dendrite_plane: str | None = None,
+                   baseline_s: float | None = None) -> Path:
+    """Write the ROI file (TOML) that :func:`read_bci_rois` reads, e.g. beside simulated suite2p folders."""
+    def ints(values) -> str:
+        return "[" + ", ".join(str(int(v)) for v in values) + "]"
+
+    lines = [f"p_plus = {ints(p_plus)}", f"p_minus = {ints(p_minus)}",
+             "pairs = [" + ", ".join(f"[{int(a)}, {int(b)}]" for a, b in pairs) + "]",
+             f'soma_plane = "{soma_plane}"']
+    if somata is not None:
+        lines.append(f"somata = {ints(somata)}")
+    if dendrite_plane is not None:
+        lines.append(f'dendrite_plane = "{dendrite_plane}"')
+    if baseline_s is not None:
+        lines.append(f"baseline_s = {float(baseline_s)!r}")
+    from ._atomic import write_text
+
+    return write_text(Path(path), "\n".join(lines) + "\n")
+
+
 def suite2p_dff(F: np.ndarray, Fneu: np.ndarray, frame_rate_hz: float, *,
                 neuropil_coefficient: float = NEUROPIL_COEFFICIENT, window_s: float = 60.0,
                 percentile: float = 8.0, step_s: float = 1.0) -> np.ndarray:
@@ -181,8 +204,10 @@ def _load_plane(root: Path, plane: str) -> dict[str, Any]:
     if not folder.is_dir():
         raise MissingDataError(f"no suite2p plane folder {plane}", folder)
     out: dict[str, Any] = {}
-    for name in SUITE2P_FILES:
+    for name in _SUITE2P_FILES:
         path = folder / name
+        if name == "ops.npy" and not path.is_file() and (folder / "settings.npy").is_file():
+            path = folder / "settings.npy"
         if not path.is_file():
             raise MissingDataError("suite2p file missing", path)
         try:
@@ -192,7 +217,7 @@ def _load_plane(root: Path, plane: str) -> dict[str, Any]:
         if name == "ops.npy":
             value = value.item() if value.dtype == object and value.ndim == 0 else value
             if not isinstance(value, dict):
-                raise InvalidRecordingError("ops.npy must hold suite2p's ops dict", path)
+                raise InvalidRecordingError(f"{path.name} must hold suite2p's ops dict", path)
         out[name[:-4]] = value
     n = out["F"].shape[0] if out["F"].ndim == 2 else -1
     if out["F"].ndim != 2:
