@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ import xarray as xr
 
 from .._progress import progress
 from ..errors import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from ..analysis.bci import BCIAnalysisSettings
 
 __all__ = ["register", "analyze_sessions", "run_analyze", "run_reproduce", "reproduce", "write_outputs",
            "summary_table", "learning_time_curve", "RULES"]
@@ -38,7 +41,7 @@ RULES: tuple[str, ...] = ("vectorized", "scalar", "none")
 
 # ----------------------------------------------------------------------------------------------- wiring
 def analyze_sessions(sessions: Iterable[Any], *, n_shuffles: int = 1000, seed: int = 0,
-                     settings: Any = None, **analysis_kwargs) -> dict[str, xr.Dataset]:
+                     settings: BCIAnalysisSettings | None = None, **analysis_kwargs) -> dict[str, xr.Dataset]:
     """Analyse the days of one animal (an iterable of :class:`neurorl.recordings.BCIRecording`, one day at a time).
 
     Only the small per-session results are kept, so memory is bounded by one day. ``settings`` (a
