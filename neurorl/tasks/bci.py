@@ -66,6 +66,7 @@ __all__ = [
     "recalibrate_threshold",
     "grating_angle",
     "grating_rotation",
+    "trial_events",
     "ENSEMBLE_LABELS",
 ]
 
@@ -700,3 +701,81 @@ def grating_angle(cursor: np.ndarray | float, cursor_min: float, threshold: floa
     frac = (np.asarray(cursor, dtype=np.float64) - cursor_min) / (span if span > 0 else 1e-12)
     bins = np.where(frac < 0, 0.0, np.clip(np.floor(frac * steps + 1e-9) + 1, 1, steps + 1))
     return bins * task.angle_step_deg
+
+
+def trial_events(cursor: np.ndarray, threshold: float, cursor_min: float, task: BCITask | None = None):
+    """The rig's trial sequence for a given closed-loop cursor trace (a plain-Python reference of the rules).
+
+    Follows ``new_trial_fr`` of CLOOSE 526-740 frame by frame (see the module docstring): grey frames, the
+    grating until a hit (rotation >= 90), a lower-bound failure (rotation < 0, if ``task.lower_bound``) or
+    the end of the trial's frames; a freeze; then the gap or the time-out. The simulator's compiled loop
+    applies the same rules while the cursor is generated (the tests compare the two).
+
+    Parameters
+    ----------
+    cursor
+        ``(frames,)`` cursor of the closed loop (frame 0 = the first frame of the first trial).
+    threshold, cursor_min
+        The day's calibration.
+    task
+        Task settings.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per completed trial with frame indices ``start``, ``response_start``, ``hit``, ``lower_bound``,
+        ``reward``, ``white_noise``, ``stop`` (exclusive; -1 = did not happen) and the flags ``timed_out``,
+        ``rewarded``.
+    """
+    import pandas as pd
+
+    task = task or BCITask()
+    rot = grating_rotation(np.asarray(cursor, dtype=np.float64), cursor_min, threshold)
+    rows = []
+    cur: dict = {}
+    trial_fr = tt = 0
+    phase = "grey"
+    iti = task.timeout_frames
+    delivered = False
+    for t in range(rot.size):
+        trial_fr += 1
+        if trial_fr == 1:
+            cur = dict(start=t, response_start=-1, hit=-1, lower_bound=-1, reward=-1, white_noise=-1, stop=-1,
+                       timed_out=False, rewarded=False)
+        if trial_fr <= task.grey_frames:
+            phase = "grey"
+        elif trial_fr <= task.trial_frames:
+            if trial_fr == task.grey_frames + 1:
+                phase = "response"
+                cur["response_start"] = t
+            if phase == "response":
+                if rot[t] >= 90:
+                    cur["hit"], phase, tt = t, "freeze_hit", 0
+                elif task.lower_bound and rot[t] < 0:
+                    cur["lower_bound"], phase, tt = t, "freeze_low", 0
+            elif phase == "freeze_hit":
+                tt += 1
+                if tt == task.reward_frame:
+                    cur["reward"], cur["rewarded"], iti, delivered = t, True, task.gap_frames, True
+                if tt == task.freeze_frames:
+                    trial_fr = task.trial_frames
+            elif phase == "freeze_low":
+                tt += 1
+                if tt == 1:
+                    cur["white_noise"], iti, delivered = t, task.gap_frames, True
+                if tt == task.freeze_frames:
+                    trial_fr = task.trial_frames
+        else:
+            k = trial_fr - task.trial_frames
+            if k == 1 and not delivered:
+                iti = task.timeout_frames
+                cur["timed_out"] = True
+            if cur["timed_out"] and k == task.timeout_noise_frame:
+                cur["white_noise"] = t
+            if k >= iti:
+                cur["stop"] = t + 1
+                rows.append(cur)
+                trial_fr, tt, iti, delivered, phase = 0, 0, task.timeout_frames, False, "grey"
+    columns = ["start", "response_start", "hit", "lower_bound", "reward", "white_noise", "stop", "timed_out",
+               "rewarded"]
+    return pd.DataFrame(rows, columns=columns)
