@@ -120,6 +120,9 @@ __all__ = [
     "learning_time_vs_n_bci",
     "simulate_licks",
     "THRESHOLD_RULES",
+    "LEARNER_SOURCES",
+    "RUN_SOURCES",
+    "simulation_parameters",
 ]
 
 #: Later-day threshold rules: the rig's (easier of the day's own and day 1's z) and the z-score alone (before).
@@ -199,6 +202,62 @@ class BCILearnerParams:
     def as_dict(self) -> dict:
         """Settings as a plain dict."""
         return asdict(self)
+
+
+_MODEL = "assumed (model choice; see the module docstring)"
+#: Where each default of :class:`BCILearnerParams` comes from.
+LEARNER_SOURCES: dict[str, str] = {
+    "rate_median_hz": "assumed: layer-5 pyramidal neurons fire a few spikes/s at rest",
+    "rate_log_sd": "assumed: log-normal spread of resting rates",
+    "shared_sd_mean": _MODEL, "shared_sd_spread": _MODEL, "shared_tau_s": _MODEL,
+    "private_sd": _MODEL, "private_tau_s": _MODEL,
+    "spike_amplitude_dff": "assumed: GCaMP7f-like ΔF/F per spike",
+    "calcium_tau_s": "assumed: GCaMP7f-like decay",
+    "soma_noise_sd": "assumed: imaging noise (ΔF/F sd per frame)",
+    "dendrite_noise_sd": "assumed: imaging noise of thin dendrites (ΔF/F sd per frame)",
+    "dendrite_coupling": _MODEL, "dendrite_offset": _MODEL, "teaching_coupling": _MODEL,
+    "dendrite_event_sd": _MODEL, "dendrite_tau_s": "assumed: GCaMP-like decay in dendrites",
+    "error_lag_s": _MODEL, "vectorized_gain": _MODEL,
+    "vectorized_rate": "calibrated: equal RMS drive steps of both rules (module docstring)",
+    "scalar_gain": _MODEL, "scalar_rate": "calibrated: equal RMS drive steps of both rules (module docstring)",
+    "eligibility_tau_s": _MODEL, "reward_average_rate": _MODEL, "drive_bound": _MODEL,
+}
+
+#: Where each run-level setting (the options of ``neurorl simulate bci``) comes from.
+RUN_SOURCES: dict[str, tuple[object, str]] = {
+    "rule": ("vectorized", "the paper's hypothesis (vectorized instructive signals)"),
+    "days": (14, "assumed: two weeks of training (the paper's abstract: learning within a week)"),
+    "session_minutes": (41.0, "assumed: closed-loop minutes per day"),
+    "p0": (300, "assumed: other neurons in the field of view"),
+    "n_bci": (10, "paper abstract: two ensembles of four or five neurons each"),
+    "seed": (0, "assumed"),
+    "threshold_rule": ("rig", "harnett/CLOOSE Run_GUI/Run_GUI.m @5579dee lines 3216-3237"),
+}
+
+
+def simulation_parameters(task: BCITask | None = None, params: BCILearnerParams | None = None,
+                          imaging=None, **run) -> list[tuple[str, str, object, str]]:
+    """Every setting of a BCI simulation with its source: rows ``(section, key, value, source)``.
+
+    ``section`` is ``''`` for the run options of ``neurorl simulate bci`` (``rule``, ``days``, ...; overridden
+    by ``run``), ``'task'`` (:class:`~neurorl.tasks.bci.BCITask`), ``'learner'`` (:class:`BCILearnerParams`) and
+    ``'imaging'`` (:class:`~neurorl.models.bci_imaging.ImagingParams`). The task's ``days``,
+    ``session_minutes`` and ``n_bci`` are set by the run options and not repeated.
+    """
+    from ..tasks.bci import TASK_SOURCES
+    from .bci_imaging import IMAGING_SOURCES, ImagingParams
+
+    rows: list[tuple[str, str, object, str]] = []
+    for key, (default, source) in RUN_SOURCES.items():
+        rows.append(("", key, run.get(key, default), source))
+    for key, value in (task or BCITask()).as_dict().items():
+        if key not in ("days", "session_minutes", "n_bci"):
+            rows.append(("task", key, value, TASK_SOURCES[key]))
+    for key, value in (params or BCILearnerParams()).as_dict().items():
+        rows.append(("learner", key, value, LEARNER_SOURCES[key]))
+    for key, value in (imaging or ImagingParams()).as_dict().items():
+        rows.append(("imaging", key, value, IMAGING_SOURCES[key]))
+    return rows
 
 
 @dataclass
