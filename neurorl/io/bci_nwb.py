@@ -79,6 +79,8 @@ _OPTIONAL_TRIAL_COLUMNS = {
                            "failure with white noise",
     "timed_out": "True if the trial ended with the black time-out (no outcome within the trial's frames)",
     "white_noise_time": "time of the white-noise sound (s); NaN when none",
+    "decision_time": "time the trial's fate was decided (s): the hit, the lower-bound crossing, or the last "
+                     "frame of the response window (time-out)",
 }
 _SOMA_PLANE = "ImagingPlaneSoma"
 _DENDRITE_PLANE = "ImagingPlaneDendrite"

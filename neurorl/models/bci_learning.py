@@ -290,7 +290,8 @@ class BCISession:
         ``(frames,)`` float32 cursor (online ΔF/F units), defined in the baseline too.
     grating_angle
         ``(frames,)`` float32 grating orientation (degrees); NaN when no grating is shown (baseline, grey
-        screen, black screen, timeout).
+        screen, gap, time-out); 90 during the freeze after a hit, 0 during the freeze after a lower-bound
+        failure.
     trials
         One row per completed trial: ``start_time``, ``stop_time`` (s), ``response_start_time`` (grating onset,
         after the grey screen), ``target_hit``, ``rewarded``, ``time_to_target`` (s from grating onset to the
@@ -298,9 +299,11 @@ class BCISession:
         misses), ``threshold``,
         ``reward_time`` (s; NaN when no reward), ``reward_volume`` (µl), ``lower_bound_failure`` (the cursor fell
         below the baseline minimum), ``timed_out`` (the trial ended with the 90-frame time-out),
-        ``white_noise_time`` (s; NaN when none), ``rpe`` (ground truth reward prediction error of the outcome).
+        ``white_noise_time`` (s; NaN when none), ``decision_time`` (s: the hit, the lower-bound crossing or the
+        last frame of the response window), ``rpe`` (ground truth reward prediction error of the outcome).
     threshold, cursor_min, threshold_z
-        This day's threshold and 0° cursor value, and day 1's z-score re-used.
+        This day's threshold, its 0° cursor value (the lower bound) and the threshold's z-score in the day's
+        half-normal fit (the rig's calibration, :mod:`neurorl.tasks.bci`).
     teaching_signal
         ``(frames, neurons)`` float32 ground-truth instructive signal reaching each dendrite.
     error
@@ -693,6 +696,7 @@ def _simulate_day(day: int, rule: str, seed: int | None, pop: _Population, task:
         "lower_bound_failure": tr[:, K.T_LOWER] >= 0,
         "timed_out": tr[:, K.T_TIMEOUT] == 1,
         "white_noise_time": seconds(K.T_NOISE),
+        "decision_time": seconds(K.T_DECISION),
         "rpe": [rpe_by_frame.get(int(f), np.nan) for f in tr[:, K.T_OUTCOME]],
     })
     licks = simulate_licks(table, nf, fr, rng, first_frame=nb)
