@@ -182,3 +182,30 @@ def test_print_config_lists_every_setting_with_its_source(capsys):
         if "=" in line and not line.startswith("#"):
             assert lines[i - 1].startswith("# ") and len(lines[i - 1]) > 4, line
     assert dataclasses.is_dataclass(BCITask)
+
+
+def test_movie_is_a_two_photon_series_with_image_masks(tmp_path):
+    from nwbinspector import Importance, inspect_nwbfile, load_config
+    from pynwb import NWBHDF5IO
+
+    out = tmp_path / "movie"
+    assert main(["simulate", "bci", "--days", "1", "--session-minutes", "1", "--p0", "6", "--n-bci", "4",
+                 "--movie", "0.2", "--out", str(out), "--quiet"]) == 0
+    with NWBHDF5IO(str(out / "day01.nwb"), "r") as io:
+        nwb = io.read()
+        series = nwb.acquisition["TwoPhotonSeriesSoma"]
+        data = series.data[:]
+        assert data.dtype == np.uint16 and data.shape == (round(0.2 * 60 * 15.46), 128, 128)
+        seg = nwb.processing["ophys"]["ImageSegmentation"]["PlaneSegmentationSomaMovie"]
+        masks = np.asarray(seg["image_mask"][:])
+        assert masks.shape == (10, 128, 128)
+        np.testing.assert_allclose(masks.sum(axis=(1, 2)), 1.0, rtol=1e-5)
+        assert series.imaging_plane.grid_spacing[0] == 4.0
+        # the ROIs are brighter than the background: segmentation has something to find
+        mean_image = data.mean(axis=0)
+        inside = masks.max(axis=0) > 0
+        assert mean_image[inside].mean() > 3 * mean_image[~inside].mean()
+    messages = list(inspect_nwbfile(nwbfile_path=str(out / "day01.nwb"), config=load_config("dandi")))
+    bad = [m for m in messages if m.importance.value > Importance.BEST_PRACTICE_SUGGESTION.value]
+    assert not bad, [f"{m.importance.name} {m.check_function_name}: {m.message}" for m in bad]
+    assert main(["simulate", "bci", "--days", "1", "--movie", "0", "--out", str(tmp_path / "bad")]) == 2

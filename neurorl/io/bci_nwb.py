@@ -263,6 +263,41 @@ def _masks_of(stats, n: int, offset: int) -> list[list[tuple[int, int, float]]]:
             for st in stats]
 
 
+def _add_movie(nwbfile, movie: Mapping[str, Any], segmentation, channel, device, rate: float, location: str,
+               n_soma: int) -> None:
+    """The raw movie as a TwoPhotonSeries with its own imaging plane and image-mask segmentation."""
+    from pynwb.ophys import TwoPhotonSeries
+
+    data = np.asarray(movie["data"])
+    masks = np.asarray(movie["masks"], dtype=np.float32)
+    if data.ndim != 3 or masks.shape != (n_soma, *data.shape[1:]):
+        raise InvalidArgumentError(f"movie data {data.shape} and masks {masks.shape} do not match {n_soma} somata")
+    um = float(movie.get("um_per_px", 1.0))
+    plane = nwbfile.create_imaging_plane(
+        name="ImagingPlaneSomaMovie", optical_channel=channel, imaging_rate=rate, device=device,
+        description="the soma plane at the movie's (binned) pixel grid", excitation_lambda=920.0,
+        indicator="GCaMP7f", location=location, grid_spacing=[um, um], grid_spacing_unit="micrometers",
+        origin_coords=[0.0, 0.0, float(movie.get("depth_um", 0.0))], origin_coords_unit="micrometers",
+        reference_frame="origin: top-left pixel of the field of view; z = depth below the pia")
+    series = TwoPhotonSeries(name="TwoPhotonSeriesSoma", data=_compressed_movie(data), imaging_plane=plane,
+                             rate=rate, starting_time=0.0, unit="n.a.", dimension=[data.shape[2], data.shape[1]],
+                             description="raw movie of the soma plane (first frames of the session; "
+                                         "simulated photon counts)")
+    nwbfile.add_acquisition(series)
+    seg = segmentation.create_plane_segmentation(
+        name="PlaneSegmentationSomaMovie", imaging_plane=plane, reference_images=series,
+        description="soma ROIs as image masks on the movie's pixels; rows in the order of PlaneSegmentationSoma")
+    for mask in masks:
+        seg.add_roi(image_mask=mask)
+
+
+def _compressed_movie(data: np.ndarray):
+    from hdmf.backends.hdf5 import H5DataIO
+
+    chunks = (int(min(data.shape[0], 64)), int(data.shape[1]), int(data.shape[2]))
+    return H5DataIO(np.ascontiguousarray(data), compression="gzip", compression_opts=4, shuffle=True, chunks=chunks)
+
+
 def _add_events(nwbfile, session, trials: pd.DataFrame, rate: float) -> None:
     """Licks, rewards and white noise as NWB ``EventsTable`` s (one per kind of event)."""
     from pynwb.event import EventsTable, TimestampVectorData
@@ -304,6 +339,7 @@ def write_bci_session(
     dendrite_location: str = "Retrosplenial area, dorsal part, layer 1",
     imaging: Mapping[str, Any] | None = None,
     parameters: Mapping[str, Any] | None = None,
+    movie: Mapping[str, Any] | None = None,
     **metadata,
 ) -> Path:
     """Write one BCI session to an NWB file (atomically).
@@ -331,6 +367,12 @@ def write_bci_session(
         when it has them, else 2 x 2-pixel placeholders.
     parameters
         The full parameter set of a simulation, stored as JSON text in ``scratch/simulation_parameters``.
+    movie
+        A short raw movie of the soma plane: ``data`` (frames x height x width, uint16, from frame 0),
+        ``masks`` (somata x height x width image masks on the movie's pixels), ``um_per_px`` and ``depth_um``.
+        Written as the ``TwoPhotonSeries`` ``TwoPhotonSeriesSoma`` (acquisition) on its own imaging plane
+        ``ImagingPlaneSomaMovie``, with the masks in ``PlaneSegmentationSomaMovie`` (rows = somata, in the
+        order of ``PlaneSegmentationSoma``).
     **metadata
         Passed on to :func:`neurorl.io.nwb.new_nwbfile` (``experimenter``, ``institution``, ``lab``, ...).
 
@@ -415,6 +457,9 @@ def write_bci_session(
                                                         "belongs to", table=soma_seg)
     for mask, parent in zip(_masks_of(footprints.get("dendrite"), n_dend, v["n_soma"]), v["parent"], strict=True):
         dend_seg.add_roi(pixel_mask=mask, parent_soma=int(parent))
+
+    if movie is not None:
+        _add_movie(nwbfile, movie, segmentation, channel, device, rate, soma_location, v["n_soma"])
 
     dff = DfOverF(name="DfOverF")
     ophys.add(dff)

@@ -30,7 +30,7 @@ from scipy.signal import lfilter
 from ..errors import InvalidArgumentError
 
 __all__ = ["ImagingParams", "IMAGING_SOURCES", "roi_footprints", "raw_fluorescence", "deconvolve_ar1",
-           "suite2p_plane"]
+           "suite2p_plane", "movie"]
 
 #: Where each default of :class:`ImagingParams` comes from.
 IMAGING_SOURCES: dict[str, str] = {
@@ -250,3 +250,49 @@ def suite2p_plane(dff: np.ndarray, stats: list[dict], frame_rate_hz: float, *, i
         "neurorl_note": "simulated by neurorl; F = F0 (1 + dF/F) + neucoeff x Fneu; spks: AR(1) inverse filter",
     }
     return {"F": f, "Fneu": fneu, "spks": spks, "iscell": iscell, "stat": stat, "ops": ops}
+
+
+def movie(F: np.ndarray, stats: list[dict], *, fov_px: int = 512, movie_px: int = 128,
+          background: float = 100.0, photons_per_unit: float = 0.5,
+          seed: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A raw-looking movie of one plane: the ROIs' fluorescence painted through their footprints, binned.
+
+    Each frame is a dark level ``background`` plus, for each ROI, its raw
+    fluorescence ``F`` spread over its footprint's pixels (weights ``lam``), binned ``fov_px / movie_px`` times
+    in each direction, with Poisson shot noise (``photons_per_unit`` photons per fluorescence unit; assumed).
+
+    Parameters
+    ----------
+    F
+        ``(rois, frames)`` raw fluorescence (from :func:`raw_fluorescence`; the neuropil term included).
+    stats
+        The ROIs' footprints (:func:`roi_footprints`).
+    fov_px, movie_px
+        Field of view of the footprints and of the movie (pixels; ``fov_px`` a multiple of ``movie_px``).
+    background, photons_per_unit, seed
+        Dark level (counts), shot-noise scale, random seed or generator.
+
+    Returns
+    -------
+    frames : numpy.ndarray
+        ``(frames, movie_px, movie_px)`` uint16.
+    masks : numpy.ndarray
+        ``(rois, movie_px, movie_px)`` float32 image masks (the binned footprints, each summing to 1).
+    """
+    if fov_px % movie_px:
+        raise InvalidArgumentError(f"fov_px ({fov_px}) must be a multiple of movie_px ({movie_px})")
+    rng = np.random.default_rng(seed)
+    b = fov_px // movie_px
+    f = np.asarray(F, dtype=np.float32)
+    n, n_frames = f.shape
+    masks = np.zeros((n, movie_px, movie_px), dtype=np.float32)
+    for i, s in enumerate(stats):
+        np.add.at(masks[i], (np.asarray(s["ypix"]) // b, np.asarray(s["xpix"]) // b), np.asarray(s["lam"]))
+    # each ROI's fluorescence is its mean pixel value times its area: spread the ROI total over its pixels
+    area = np.array([s["npix"] for s in stats], dtype=np.float32) / (b * b)
+    flat = masks.reshape(n, -1) * area[:, None]
+    image = flat.T @ f  # (pixels, frames)
+    image += np.float32(background)
+    counts = rng.poisson(np.maximum(image, 0) * photons_per_unit) / photons_per_unit
+    frames = np.clip(np.rint(counts), 0, 65535).astype(np.uint16).T.reshape(n_frames, movie_px, movie_px)
+    return frames, masks

@@ -77,7 +77,8 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
                         session_minutes: float = 41.0, n_p0: int = 300, n_bci: int = 10, seed: int = 0,
                         write_nwb: bool = True, params=None, task=None, imaging=None,
                         threshold_rule: str = "rig", write_suite2p: bool = False,
-                        metadata: dict | None = None) -> list[Path]:
+                        metadata: dict | None = None, movie_minutes: float = 0.0, movie_px: int = 128
+                        ) -> list[Path]:
     """Simulate a BCI experiment and write it to ``out``.
 
     Parameters
@@ -94,6 +95,9 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
         Also write ``dayNN/suite2p/plane0`` (somata) and ``plane1`` (dendrites) per day.
     metadata
         ``experimenter``, ``institution``, ``lab`` for the NWB files (defaults say the data are simulated).
+    movie_minutes, movie_px
+        If ``movie_minutes > 0``, each NWB file also holds a raw movie of the soma plane: its first
+        ``movie_minutes`` (the passive baseline's start), binned to ``movie_px x movie_px`` pixels.
 
     Returns
     -------
@@ -106,7 +110,7 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
     from .._progress import progress
     from ..errors import InvalidArgumentError
     from ..io._atomic import write_csv
-    from ..models.bci_imaging import ImagingParams, roi_footprints, suite2p_plane
+    from ..models.bci_imaging import ImagingParams, movie, raw_fluorescence, roi_footprints, suite2p_plane
     from ..models.bci_learning import simulate_bci_experiment, simulation_parameters, summarize_session
 
     out = Path(out)
@@ -161,10 +165,20 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
                                        depth_um=depth, f0=f0[plane_name])
                 written += write_suite2p_plane(out / f"day{session.day:02d}" / "suite2p" / f"plane{plane}", arrays)
                 del arrays
+        movie_data = None
+        if writer is not None and movie_minutes > 0:
+            n_movie = min(session.n_frames, max(1, int(round(movie_minutes * 60 * session.frame_rate_hz))))
+            f_raw, _, _ = raw_fluorescence(session.soma_dff[:n_movie], session.frame_rate_hz, imaging,
+                                           np.random.default_rng([int(seed), session.day, 7]), f0=f0["soma"])
+            frames, masks = movie(f_raw, footprints["soma"], fov_px=imaging.fov_px, movie_px=int(movie_px),
+                                  seed=np.random.default_rng([int(seed), session.day, 8]))
+            movie_data = {"data": frames, "masks": masks, "depth_um": imaging.soma_depth_um,
+                          "um_per_px": imaging.um_per_px * imaging.fov_px / int(movie_px)}
         if writer is not None:
             session.params = _flat_params(session)
             written.append(writer(out / f"day{session.day:02d}.nwb", session, imaging=geometry,
-                                  parameters=all_parameters, **meta))
+                                  parameters=all_parameters, movie=movie_data, **meta))
+            del movie_data
         del session
     written.append(write_csv(out / "summary.csv", pd.DataFrame(rows)))
     return written
@@ -176,6 +190,10 @@ def run_simulate_bci(args: argparse.Namespace) -> int:
 
     if args.days < 1 or args.session_minutes <= 0 or args.p0 < 0 or args.n_bci < 2:
         raise InvalidArgumentError("need --days >= 1, --session-minutes > 0, --p0 >= 0 and --n-bci >= 2")
+    if args.movie is not None and not args.movie > 0:
+        raise InvalidArgumentError("--movie needs a positive number of minutes")
+    if args.movie is not None and args.no_nwb:
+        raise InvalidArgumentError("--movie is written into the NWB files; drop --no-nwb")
     from ..io.outdir import display_path, foreign_files, staging_of
 
     foreign_files(args.out, "*.nwb", {f"day{d:02d}.nwb" for d in range(1, int(args.days) + 1)})
@@ -203,7 +221,7 @@ def run_simulate_bci(args: argparse.Namespace) -> int:
         staging_of(args), rule=args.rule, days=args.days, session_minutes=args.session_minutes, n_p0=args.p0,
         n_bci=args.n_bci, seed=args.seed, write_nwb=not args.no_nwb, task=settings(BCITask, "task"),
         params=settings(BCILearnerParams, "learner"), imaging=settings(ImagingParams, "imaging"),
-        threshold_rule=args.threshold_rule, write_suite2p=args.suite2p,
+        threshold_rule=args.threshold_rule, write_suite2p=args.suite2p, movie_minutes=args.movie or 0.0,
         metadata={"experimenter": args.experimenter, "institution": args.institution, "lab": args.lab})
     import pandas as pd
 
@@ -251,6 +269,9 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--suite2p", action="store_true",
                    help="also write DIR/dayNN/suite2p/plane0 (somata) and plane1 (dendrites) as suite2p does: "
                         "F, Fneu, spks, iscell, stat, ops (.npy)")
+    p.add_argument("--movie", nargs="?", type=float, const=1.0, default=None, metavar="MINUTES",
+                   help="also write a raw movie of the soma plane into each NWB file (TwoPhotonSeries, 128 x 128 "
+                        "pixels, with the ROI image masks): its first MINUTES (default 1)")
     p.add_argument("--experimenter", action="append", metavar="'LAST, FIRST'",
                    help="experimenter for the NWB files (repeatable; default: marks the data as simulated)")
     p.add_argument("--institution", metavar="TEXT", help="institution for the NWB files")
