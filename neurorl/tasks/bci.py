@@ -659,8 +659,8 @@ def recalibrate_threshold(pseudo_cursors: np.ndarray, reference_z: float, task: 
     share the seed's neurons and random numbers; the rig's rule removes it but makes later days easier on
     average (+0.08 accuracy over days 2-4 without any learning), which a learning curve read from the success
     rate must allow for (``--rule none`` measures it).
-
-        task = task or BCITask()
+    """
+    task = task or BCITask()
     own = calibrate_threshold(pseudo_cursors, task)
     z = np.atleast_2d(np.asarray(pseudo_cursors, dtype=np.float64))
     ref = float(reference_z)
