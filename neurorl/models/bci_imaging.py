@@ -259,7 +259,8 @@ def movie(F: np.ndarray, stats: list[dict], *, fov_px: int = 512, movie_px: int 
 
     Each frame is a dark level ``background`` plus, for each ROI, its raw
     fluorescence ``F`` spread over its footprint's pixels (weights ``lam``), binned ``fov_px / movie_px`` times
-    in each direction, with Poisson shot noise (``photons_per_unit`` photons per fluorescence unit; assumed).
+    in each direction, with shot noise (``photons_per_unit`` photons per fluorescence unit, assumed; the
+    Gaussian approximation of the Poisson counts).
 
     Parameters
     ----------
@@ -290,9 +291,15 @@ def movie(F: np.ndarray, stats: list[dict], *, fov_px: int = 512, movie_px: int 
         np.add.at(masks[i], (np.asarray(s["ypix"]) // b, np.asarray(s["xpix"]) // b), np.asarray(s["lam"]))
     # each ROI's fluorescence is its mean pixel value times its area: spread the ROI total over its pixels
     area = np.array([s["npix"] for s in stats], dtype=np.float32) / (b * b)
-    flat = masks.reshape(n, -1) * area[:, None]
-    image = flat.T @ f  # (pixels, frames)
+    from scipy.sparse import csr_matrix
+
+    flat = csr_matrix(masks.reshape(n, -1) * area[:, None])  # a few pixels per ROI
+    image = np.asarray((flat.T @ f), dtype=np.float32)  # (pixels, frames)
     image += np.float32(background)
-    counts = rng.poisson(np.maximum(image, 0) * photons_per_unit) / photons_per_unit
-    frames = np.clip(np.rint(counts), 0, 65535).astype(np.uint16).T.reshape(n_frames, movie_px, movie_px)
+    # shot noise: Poisson photon counts, in their Gaussian approximation (>= ~50 photons per pixel and frame)
+    np.maximum(image, 0, out=image)
+    noise = rng.standard_normal(image.shape, dtype=np.float32)
+    noise *= np.sqrt(image / np.float32(photons_per_unit))
+    image += noise
+    frames = np.clip(np.rint(image.T), 0, 65535).astype(np.uint16).reshape(n_frames, movie_px, movie_px)
     return frames, masks
