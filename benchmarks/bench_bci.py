@@ -80,8 +80,8 @@ def _output_rows(sim_s_per_minute: float) -> list[dict]:
 
     import h5py
 
-    from neurorl.models.bci_imaging import movie, raw_fluorescence, roi_footprints, suite2p_plane
     from neurorl.io.suite2p import write_suite2p_plane
+    from neurorl.models.bci_imaging import movie, raw_fluorescence, roi_footprints, suite2p_plane
 
     rng = np.random.default_rng(0)
     task = BCITask()

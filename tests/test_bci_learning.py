@@ -113,7 +113,10 @@ def test_trial_timing_follows_the_task(small_sessions):
         tr = s.trials
         ev = trial_events(s.cursor[nb:].astype(np.float64), s.threshold, s.cursor_min, task)
         assert len(ev) == len(tr) > 3
-        frame = lambda col: np.round(tr[col].to_numpy() * fr).astype(float) - nb  # noqa: E731
+
+        def frame(col, tr=tr, fr=fr, nb=nb):
+            return np.round(tr[col].to_numpy() * fr).astype(float) - nb
+
         np.testing.assert_array_equal(frame("start_time"), ev.start)
         np.testing.assert_array_equal(frame("stop_time"), ev.stop)
         np.testing.assert_array_equal(frame("response_start_time"), ev.response_start)

@@ -300,8 +300,8 @@ def _compressed_movie(data: np.ndarray):
 
 def _add_events(nwbfile, session, trials: pd.DataFrame, rate: float) -> None:
     """Licks, rewards and white noise as NWB ``EventsTable`` s (one per kind of event)."""
-    from pynwb.event import EventsTable, TimestampVectorData
     from hdmf.common import VectorData
+    from pynwb.event import EventsTable, TimestampVectorData
 
     def table(name, description, times, source, **columns):
         times = np.asarray(times, dtype=float)

@@ -1,17 +1,17 @@
-"""Raw two-photon fluorescence of the simulated BCI neurons: ROI footprints, F and neuropil (Fneu), suite2p-style.
+r"""Raw two-photon fluorescence of the simulated BCI neurons: ROI footprints, F and neuropil (Fneu), suite2p-style.
 
 The BCI simulator (:mod:`neurorl.models.bci_learning`) produces each ROI's ΔF/F. A lab's pipeline starts one
 step earlier, from suite2p's raw fluorescence ``F`` and neuropil ``Fneu``; this module makes them so that the
 usual correction recovers the simulated trace:
 
-.. math:: F_i(t) = F_{0,i}\\,(1 + \\Delta F/F_i(t)) + c\\, F^{neu}_i(t)
+.. math:: F_i(t) = F_{0,i}\,(1 + \Delta F/F_i(t)) + c\, F^{neu}_i(t)
 
 with :math:`c` = ``neuropil_coefficient`` (0.7, suite2p's default ``neucoeff``), so
-:math:`F - 0.7 F^{neu} = F_0 (1 + \\Delta F/F)`. The neuropil of ROI :math:`i` is a slowly varying background
-shared by nearby tissue: :math:`F^{neu}_i(t) = N_{0,i} (1 + g\\, \\bar a(t) + \\sigma_n \\epsilon_i(t))` with
-:math:`\\bar a` the population's mean ΔF/F low-pass filtered (``neuropil_tau_s``), :math:`g`
-``neuropil_gain``, :math:`N_{0,i} =` ``neuropil_fraction`` :math:`\\times F_{0,i}` and independent noise
-:math:`\\sigma_n` per frame. This is a placeholder physiology (no bleaching, motion or shot noise); the ΔF/F the
+:math:`F - 0.7 F^{neu} = F_0 (1 + \Delta F/F)`. The neuropil of ROI :math:`i` is a slowly varying background
+shared by nearby tissue: :math:`F^{neu}_i(t) = N_{0,i} (1 + g\, \bar a(t) + \sigma_n \epsilon_i(t))` with
+:math:`\bar a` the population's mean ΔF/F low-pass filtered (``neuropil_tau_s``), :math:`g`
+``neuropil_gain``, :math:`N_{0,i} =` ``neuropil_fraction`` :math:`\times F_{0,i}` and independent noise
+:math:`\sigma_n` per frame. This is a placeholder physiology (no bleaching, motion or shot noise); the ΔF/F the
 simulator's analyses use is unchanged by it.
 
 ROI footprints are disks with Gaussian weights (``lam``) at random, non-overlapping centres in a
@@ -97,7 +97,7 @@ class ImagingParams:
             raise InvalidArgumentError(f"neuropil_coefficient must be in [0, 1], got {self.neuropil_coefficient}")
 
     def as_dict(self) -> dict:
-        """Settings as a plain dict."""
+        """Return the settings as a plain dict."""
         return asdict(self)
 
 
@@ -191,7 +191,7 @@ def raw_fluorescence(dff: np.ndarray, frame_rate_hz: float, params: ImagingParam
 
 
 def deconvolve_ar1(f_corrected: np.ndarray, frame_rate_hz: float, tau_s: float = 0.5) -> np.ndarray:
-    """A simple deconvolution written as ``spks``: ``max(0, x(t) - exp(-dt/tau) x(t-1))`` of the baseline-free trace.
+    """Deconvolve simply, for ``spks``: ``max(0, x(t) - exp(-dt/tau) x(t-1))`` of the baseline-free trace.
 
     Not suite2p's OASIS (no sparsity penalty); enough for files a pipeline can load. ``f_corrected`` is
     ``(rois, frames)``; the baseline is each ROI's 8th percentile.
@@ -208,7 +208,7 @@ def deconvolve_ar1(f_corrected: np.ndarray, frame_rate_hz: float, tau_s: float =
 def suite2p_plane(dff: np.ndarray, stats: list[dict], frame_rate_hz: float, *, is_cell: np.ndarray | None = None,
                   params: ImagingParams | None = None, seed: int | np.random.Generator | None = None,
                   plane: int = 0, depth_um: float | None = None, f0: np.ndarray | None = None) -> dict:
-    """The arrays suite2p saves for one plane: ``F``, ``Fneu``, ``spks``, ``iscell``, ``stat``, ``ops``.
+    """Make the arrays suite2p saves for one plane: ``F``, ``Fneu``, ``spks``, ``iscell``, ``stat``, ``ops``.
 
     ``ops`` holds suite2p's documented keys that describe the recording (``Ly``, ``Lx``, ``nframes``, ``fs``,
     ``tau``, ``neucoeff``, ``nplanes``, ``nchannels``, ``functional_chan``, ``meanImg``, ``meanImgE``,
@@ -255,7 +255,7 @@ def suite2p_plane(dff: np.ndarray, stats: list[dict], frame_rate_hz: float, *, i
 def movie(F: np.ndarray, stats: list[dict], *, fov_px: int = 512, movie_px: int = 128,
           background: float = 100.0, photons_per_unit: float = 0.5,
           seed: int | np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """A raw-looking movie of one plane: the ROIs' fluorescence painted through their footprints, binned.
+    """Render a raw-looking movie of one plane: the ROIs' fluorescence painted through their footprints, binned.
 
     Each frame is a dark level ``background`` plus, for each ROI, its raw
     fluorescence ``F`` spread over its footprint's pixels (weights ``lam``), binned ``fov_px / movie_px`` times

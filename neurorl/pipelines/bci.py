@@ -204,7 +204,7 @@ def run_simulate_bci(args: argparse.Namespace) -> int:
     from ..tasks.bci import BCITask
 
     def settings(cls, name):
-        """A config file's [task] / [learner] / [imaging] table (when the config loader passes one)."""
+        """Build the settings from a config file's [task] / [learner] / [imaging] table, if the loader passed one."""
         table = getattr(args, name, None) or {}
         if not isinstance(table, dict):
             raise InvalidArgumentError(f"[{name}] must be a table of settings")
