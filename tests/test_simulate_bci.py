@@ -209,3 +209,18 @@ def test_movie_is_a_two_photon_series_with_image_masks(tmp_path):
     bad = [m for m in messages if m.importance.value > Importance.BEST_PRACTICE_SUGGESTION.value]
     assert not bad, [f"{m.importance.name} {m.check_function_name}: {m.message}" for m in bad]
     assert main(["simulate", "bci", "--days", "1", "--movie", "0", "--out", str(tmp_path / "bad")]) == 2
+
+
+def test_task_settings_reach_the_simulation(tmp_path):
+    """A [task] table (e.g. from a config file) changes the rig's trial length in the simulation."""
+    from neurorl.pipelines.bci import simulate_bci_folder
+    from neurorl.tasks.bci import BCITask
+
+    def n_trials(task, name):
+        written = simulate_bci_folder(tmp_path / name, rule="none", days=1, session_minutes=3, n_p0=0, n_bci=4,
+                                      seed=1, write_nwb=False, task=task)
+        return int(pd.read_csv(written[-1])["n_trials"].iloc[0])
+
+    short, default = n_trials(BCITask(trial_frames=300, timeout_frames=40), "short"), n_trials(None, "default")
+    # 3 min = 2783 frames: trials of at most 300 + 40 frames give at least 8, the default's 750 + 90 fewer
+    assert short >= 2783 // 340 and short > default

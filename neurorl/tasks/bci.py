@@ -31,7 +31,8 @@ The rig's task, frame by frame (one trial)
 
 Online ΔF/F and cursor: F0 = 10th percentile of the last 4 trial lengths of raw fluorescence, current frame
 included (CLOOSE 376, 531-535); cursor = mean ΔF/F(P+) - mean ΔF/F(P-), averaged over the last 3 frames
-(CLOOSE 543-550).
+(CLOOSE 543-550). Percentiles interpolate linearly between ranks (numpy's default); MATLAB's
+``prctile`` places them at ranks ``(i - 0.5) / n``, a difference below one rank of a 3000-frame window.
 
 Calibration (CLOOSE 3087-3237): 200 pseudo-trials of 750 frames start at distinct random frames of the passive
 baseline (wrapping around its end), with ΔF/F from an F0 over 4 trial lengths of the baseline; the thresholds
