@@ -12,6 +12,9 @@ Rows
   ``numpy.percentile`` on each window.
 * ``bci_memory``: peak traced memory (tracemalloc) of a 14-day run against a 1-day run; ratio ~1 means memory
   is bounded by one day.
+* ``bci_movie``: seconds to render one minute of the ``--movie`` (310 ROIs, 128 x 128 pixels) and compress it
+  as the NWB writer does, against the seconds of simulation per closed-loop minute.
+* ``bci_suite2p``: seconds to make and save one day's suite2p plane (310 ROIs, 41 min + baseline).
 
 Run ``python benchmarks/bench_bci.py`` (``--quick`` for 2 days).
 """
@@ -72,6 +75,44 @@ def _peak_traced(fn) -> float:
     return peak / 2**20
 
 
+def _output_rows(sim_s_per_minute: float) -> list[dict]:
+    import tempfile
+
+    import h5py
+
+    from neurorl.io.suite2p import write_suite2p_plane
+    from neurorl.models.bci_imaging import movie, raw_fluorescence, roi_footprints, suite2p_plane
+
+    rng = np.random.default_rng(0)
+    task = BCITask()
+    stats = roi_footprints(310, 6.0, 512, rng)
+    one_min = task.frames(60.0)
+    dff = (0.3 * rng.random((one_min, 310)) ** 8).astype(np.float32)
+
+    def render():
+        f, _, _ = raw_fluorescence(dff, task.frame_rate_hz, seed=1)
+        frames, _ = movie(f, stats, seed=2)
+        with tempfile.TemporaryDirectory() as tmp, h5py.File(f"{tmp}/m.h5", "w") as h5:
+            h5.create_dataset("data", data=frames, compression="gzip", compression_opts=4, shuffle=True,
+                              chunks=(64, 128, 128))
+
+    movie_s = _median_time(render, 1)
+    day = np.tile(dff, (task.baseline_frames // one_min + 42, 1))[: task.baseline_frames + task.session_frames]
+
+    def plane():
+        arrays = suite2p_plane(day, stats, task.frame_rate_hz, seed=3)
+        with tempfile.TemporaryDirectory() as tmp:
+            write_suite2p_plane(tmp, arrays)
+
+    suite2p_s = _median_time(plane, 1)
+    return [{"benchmark": "bci_movie: s per movie minute (310 ROIs, 128 x 128 px)", "neurorl_s": movie_s,
+             "reference": "simulation s per closed-loop minute", "reference_s": sim_s_per_minute,
+             "ratio": movie_s / sim_s_per_minute},
+            {"benchmark": "bci_suite2p: s per day and plane (310 ROIs)", "neurorl_s": suite2p_s,
+             "reference": "simulation s per day", "reference_s": sim_s_per_minute * 41.0,
+             "ratio": suite2p_s / (sim_s_per_minute * 41.0)}]
+
+
 def run(quick: bool = False) -> list[dict]:
     """Benchmark rows ``{"benchmark", "neurorl_s", "reference", "reference_s", "ratio"}``."""
     days = 2 if quick else 14
@@ -99,6 +140,8 @@ def run(quick: bool = False) -> list[dict]:
     brute_s = _median_time(brute, 1)
     rows.append({"benchmark": "online_dff (20,000 frames x 10 cells)", "neurorl_s": kernel_s,
                  "reference": "numpy.percentile per window", "reference_s": brute_s, "ratio": kernel_s / brute_s})
+
+    rows += _output_rows(sim_s / (days * 41.0))
 
     mem_days = 2 if quick else 14
     peak_one = _peak_traced(lambda: _run_experiment(1))

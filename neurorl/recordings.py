@@ -69,6 +69,9 @@ class BCIRecording:
     ground_truth
         Ground truth as read from a file (name -> value; ``None`` for real recordings). Names listed in
         :data:`GROUND_TRUTH_FIELDS` also fill the attributes of the same name.
+    lick_times
+        Times (s, file clock) of the frames with a lick, if known (the simulator's
+        :func:`neurorl.models.bci_learning.simulate_licks`; a file's ``licks`` events).
     """
 
     frame_rate_hz: float
@@ -97,6 +100,7 @@ class BCIRecording:
     drive_end: np.ndarray | None = None
     params: dict = field(default_factory=dict)
     ground_truth: dict[str, Any] | None = None
+    lick_times: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.parent_soma is None:

@@ -71,6 +71,17 @@ _TRIAL_COLUMNS = {
     "threshold": "cursor threshold (target) in force during the trial (cursor units, ΔF/F)",
     "reward_time": "time of reward delivery (s); NaN when no reward was given",
 }
+#: Descriptions of optional trial columns (written when the session's trials table has them).
+_OPTIONAL_TRIAL_COLUMNS = {
+    "reward_volume": "reward volume (µl); 0 when no reward",
+    "response_start_time": "time the grating appeared after the grey screen (s)",
+    "lower_bound_failure": "True if the cursor fell below the baseline minimum (0°), ending the trial as a "
+                           "failure with white noise",
+    "timed_out": "True if the trial ended with the black time-out (no outcome within the trial's frames)",
+    "white_noise_time": "time of the white-noise sound (s); NaN when none",
+    "decision_time": "time the trial's fate was decided (s): the hit, the lower-bound crossing, or the last "
+                     "frame of the response window (time-out)",
+}
 _SOMA_PLANE = "ImagingPlaneSoma"
 _DENDRITE_PLANE = "ImagingPlaneDendrite"
 _SOMA_SEG = "PlaneSegmentationSoma"
@@ -170,6 +181,80 @@ def _roi_masks(n: int, offset: int) -> list[list[tuple[int, int, float]]]:
     return masks
 
 
+def _masks_of(stats, n: int, offset: int) -> list[list[tuple[int, int, float]]]:
+    """Pixel masks (x, y, weight) from suite2p-style footprints, or placeholders when there are none."""
+    if stats is None:
+        return _roi_masks(n, offset)
+    if len(stats) != n:
+        raise InvalidArgumentError(f"{len(stats)} ROI footprints for {n} ROIs")
+    return [[(int(x), int(y), float(w)) for x, y, w in zip(st["xpix"], st["ypix"], st["lam"], strict=True)]
+            for st in stats]
+
+
+def _add_movie(nwbfile, movie: Mapping[str, Any], segmentation, channel, device, rate: float, location: str,
+               n_soma: int) -> None:
+    """The raw movie as a TwoPhotonSeries with its own imaging plane and image-mask segmentation."""
+    from pynwb.ophys import TwoPhotonSeries
+
+    data = np.asarray(movie["data"])
+    masks = np.asarray(movie["masks"], dtype=np.float32)
+    if data.ndim != 3 or masks.shape != (n_soma, *data.shape[1:]):
+        raise InvalidArgumentError(f"movie data {data.shape} and masks {masks.shape} do not match {n_soma} somata")
+    um = float(movie.get("um_per_px", 1.0))
+    plane = nwbfile.create_imaging_plane(
+        name="ImagingPlaneSomaMovie", optical_channel=channel, imaging_rate=rate, device=device,
+        description="the soma plane at the movie's (binned) pixel grid", excitation_lambda=920.0,
+        indicator="GCaMP7f", location=location, grid_spacing=[um, um], grid_spacing_unit="micrometers",
+        origin_coords=[0.0, 0.0, float(movie.get("depth_um", 0.0))], origin_coords_unit="micrometers",
+        reference_frame="origin: top-left pixel of the field of view; z = depth below the pia")
+    series = TwoPhotonSeries(name="TwoPhotonSeriesSoma", data=_compressed_movie(data), imaging_plane=plane,
+                             rate=rate, starting_time=0.0, unit="n.a.", dimension=[data.shape[2], data.shape[1]],
+                             description="raw movie of the soma plane (first frames of the session; "
+                                         "simulated photon counts)")
+    nwbfile.add_acquisition(series)
+    seg = segmentation.create_plane_segmentation(
+        name="PlaneSegmentationSomaMovie", imaging_plane=plane, reference_images=series,
+        description="soma ROIs as image masks on the movie's pixels; rows in the order of PlaneSegmentationSoma")
+    for mask in masks:
+        seg.add_roi(image_mask=mask)
+
+
+def _compressed_movie(data: np.ndarray):
+    from hdmf.backends.hdf5 import H5DataIO
+
+    chunks = (int(min(data.shape[0], 64)), int(data.shape[1]), int(data.shape[2]))
+    return H5DataIO(np.ascontiguousarray(data), compression="gzip", compression_opts=4, shuffle=True, chunks=chunks)
+
+
+def _add_events(nwbfile, session, trials: pd.DataFrame, rate: float) -> None:
+    """Licks, rewards and white noise as NWB ``EventsTable`` s (one per kind of event)."""
+    from hdmf.common import VectorData
+    from pynwb.event import EventsTable, TimestampVectorData
+
+    def table(name, description, times, source, **columns):
+        times = np.asarray(times, dtype=float)
+        keep = np.isfinite(times)
+        cols = [TimestampVectorData(name="timestamp", description="event time (s) from the session start",
+                                    data=times[keep], resolution=1.0 / rate)]
+        for col, (text, values) in columns.items():
+            cols.append(VectorData(name=col, description=text, data=np.asarray(values, dtype=float)[keep]))
+        if keep.any():
+            nwbfile.add_events_table(EventsTable(name=name, description=description, source_description=source,
+                                                 columns=cols))
+
+    licks = getattr(session, "lick_times", None)
+    if licks is not None:
+        table("licks", "frames with a lick (the rig reads its lick counter once per imaging frame)", licks,
+              "lick sensor")
+    if "reward_time" in trials:
+        volume = trials["reward_volume"] if "reward_volume" in trials else np.full(len(trials), np.nan)
+        table("rewards", "water reward deliveries", trials["reward_time"], "reward valve command",
+              reward_volume=("reward volume (µl)", volume))
+    if "white_noise_time" in trials:
+        table("white_noise", "white-noise sounds after a lower-bound failure or during a time-out",
+              trials["white_noise_time"], "sound card command")
+
+
 def write_bci_session(
     path: str | os.PathLike,
     session,
@@ -180,6 +265,9 @@ def write_bci_session(
     include_ground_truth: bool = True,
     soma_location: str = "Retrosplenial area, dorsal part, layer 5",
     dendrite_location: str = "Retrosplenial area, dorsal part, layer 1",
+    imaging: Mapping[str, Any] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    movie: Mapping[str, Any] | None = None,
     **metadata,
 ) -> Path:
     """Write one BCI session to an NWB file (atomically).
@@ -200,8 +288,24 @@ def write_bci_session(
         Store the simulation ground truth in the ``simulation_ground_truth`` processing module.
     soma_location, dendrite_location
         Locations of the two imaging planes as Allen Mouse Brain CCF terms (nwbinspector checks them).
+    imaging
+        Imaging-plane geometry: ``um_per_px`` (grid spacing, µm), ``fov_px`` (pixels), ``soma_depth_um`` and
+        ``dendrite_depth_um`` (depth below the pia, µm); the ROI masks come from the session's
+        ``roi_footprints`` (``{"soma": [...], "dendrite": [...]}`` of suite2p-style ``ypix``/``xpix``/``lam``)
+        when it has them, else 2 x 2-pixel placeholders.
+    parameters
+        The full parameter set of a simulation, stored as JSON text in ``scratch/simulation_parameters``.
+    movie
+        A short raw movie of the soma plane: ``data`` (frames x height x width, uint16, from frame 0),
+        ``masks`` (somata x height x width image masks on the movie's pixels), ``um_per_px`` and ``depth_um``.
+        Written as the ``TwoPhotonSeries`` ``TwoPhotonSeriesSoma`` (acquisition) on its own imaging plane
+        ``ImagingPlaneSomaMovie``, with the masks in ``PlaneSegmentationSomaMovie`` (rows = somata, in the
+        order of ``PlaneSegmentationSoma``).
     **metadata
-        Passed on to :func:`neurorl.io.nwb.new_nwbfile`.
+        Passed on to :func:`neurorl.io.nwb.new_nwbfile` (``experimenter``, ``institution``, ``lab``, ...).
+
+    The session's ``lick_times`` (s) and its trials' ``reward_time`` and ``white_noise_time`` are written as
+    the ``EventsTable`` s ``licks``, ``rewards`` (with ``reward_volume``) and ``white_noise``.
 
     Returns
     -------
@@ -241,13 +345,25 @@ def write_bci_session(
     device = nwbfile.create_device(name="Microscope", description="two-photon microscope",
                                    manufacturer="simulated" if gt else "unknown")
     channel = OpticalChannel(name="GreenChannel", description="GCaMP7f emission", emission_lambda=510.0)
+    geometry = dict(imaging or {})
+    um = float(geometry.get("um_per_px", 1.0))
     planes = {}
-    for name, text, location in (
-            (_SOMA_PLANE, "somata and proximal apical trunks of layer-5 neurons", soma_location),
-            (_DENDRITE_PLANE, "distal apical dendrites of the same neurons", dendrite_location)):
+    for name, text, location, depth in (
+            (_SOMA_PLANE, "somata and proximal apical trunks of layer-5 neurons", soma_location,
+             geometry.get("soma_depth_um")),
+            (_DENDRITE_PLANE, "distal apical dendrites of the same neurons", dendrite_location,
+             geometry.get("dendrite_depth_um"))):
+        extra = {}
+        if imaging is not None:
+            extra = dict(grid_spacing=[um, um], grid_spacing_unit="micrometers",
+                         origin_coords=[0.0, 0.0, float(depth) if depth is not None else 0.0],
+                         origin_coords_unit="micrometers",
+                         reference_frame="origin: top-left pixel of the field of view; x, y along the scan "
+                                         "axes; z = depth below the pia")
         planes[name] = nwbfile.create_imaging_plane(
             name=name, optical_channel=channel, imaging_rate=rate, description=text, device=device,
-            excitation_lambda=920.0, indicator="GCaMP7f", location=location)
+            excitation_lambda=920.0, indicator="GCaMP7f", location=location, **extra)
+    footprints = getattr(session, "roi_footprints", None) or {}
 
     ophys = nwbfile.create_processing_module(name="ophys", description="segmented ROIs and ΔF/F traces")
     segmentation = ImageSegmentation(name="ImageSegmentation")
@@ -258,7 +374,8 @@ def write_bci_session(
     soma_seg.add_column(name="ensemble", description="BCI ensemble: 'P+' (must raise activity), 'P-' (must "
                                                      "lower it) or 'P0' (not in the decoder)")
     soma_seg.add_column(name="bci_weight", description="weight of the neuron's ΔF/F in the BCI cursor")
-    for mask, ens, w in zip(_roi_masks(v["n_soma"], 0), v["ensemble"], v["weight"], strict=True):
+    for mask, ens, w in zip(_masks_of(footprints.get("soma"), v["n_soma"], 0), v["ensemble"], v["weight"],
+                            strict=True):
         soma_seg.add_roi(pixel_mask=mask, ensemble=str(ens), bci_weight=float(w))
     dend_seg = segmentation.create_plane_segmentation(
         name=_DENDRITE_SEG, description="distal apical dendrite ROIs, each linked to its soma by parent_soma",
@@ -266,8 +383,11 @@ def write_bci_session(
     n_dend = v["dend"].shape[1]
     dend_seg.add_column(name="parent_soma", description="the soma (row of PlaneSegmentationSoma) this dendrite "
                                                         "belongs to", table=soma_seg)
-    for mask, parent in zip(_roi_masks(n_dend, v["n_soma"]), v["parent"], strict=True):
+    for mask, parent in zip(_masks_of(footprints.get("dendrite"), n_dend, v["n_soma"]), v["parent"], strict=True):
         dend_seg.add_roi(pixel_mask=mask, parent_soma=int(parent))
+
+    if movie is not None:
+        _add_movie(nwbfile, movie, segmentation, channel, device, rate, soma_location, v["n_soma"])
 
     dff = DfOverF(name="DfOverF")
     ophys.add(dff)
@@ -298,7 +418,7 @@ def write_bci_session(
     extra = [c for c in trials.columns if c not in _TRIAL_COLUMNS and c not in ("start_time", "stop_time")
              and c not in GROUND_TRUTH_TRIAL_COLUMNS and trials[c].dtype.kind in "fiub"]
     for column in extra:
-        text = "reward volume (µl); 0 when no reward" if column == "reward_volume" else f"{column} (simulation output)"
+        text = _OPTIONAL_TRIAL_COLUMNS.get(column, f"{column} (simulation output)")
         nwbfile.add_trial_column(name=column, description=text)
     kinds = {c: trials[c].dtype.kind for c in extra}
     for row in trials.to_dict("records"):
@@ -310,6 +430,13 @@ def write_bci_session(
             values[c] = bool(row[c]) if kinds[c] == "b" else float(row[c]) if kinds[c] == "f" else int(row[c])
         nwbfile.add_trial(**values)
     trial_truth = {c: trials[c].to_numpy() for c in GROUND_TRUTH_TRIAL_COLUMNS if c in trials}
+
+    _add_events(nwbfile, session, trials, rate)
+    if parameters:
+        import json
+
+        nwbfile.add_scratch(json.dumps(parameters, sort_keys=True, default=str), name="simulation_parameters",
+                            description="the full parameter set of the simulation that made this file (JSON)")
 
     t_base = v["baseline"] / rate
     t_end = v["n_frames"] / rate

@@ -10,8 +10,11 @@ __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submod_attrs={
         "backprop": ["BackpropMLP", "LOSSES", "BACKPROP_FEEDBACK_MODES"],
+        "bci_imaging": ["ImagingParams", "IMAGING_SOURCES", "roi_footprints", "raw_fluorescence",
+            "deconvolve_ar1", "suite2p_plane", "movie"],
         "bci_learning": ["RULES", "BCILearnerParams", "BCISession", "simulate_bci_experiment",
-            "simulate_bci_day", "summarize_session", "learned_cursor_shift", "learning_time_vs_n_bci"],
+            "simulate_bci_day", "summarize_session", "learned_cursor_shift", "learning_time_vs_n_bci",
+            "simulate_licks", "THRESHOLD_RULES", "LEARNER_SOURCES", "RUN_SOURCES", "simulation_parameters"],
         "calcium": ["calcium_kernel", "spikes_to_dff", "GCAMP6F"],
         "classifier": ["QAGRELClassifier", "BackpropClassifier"],
         "distributional_td": ["CODES", "expectile", "quantile", "learn_values", "make_population",

@@ -9,12 +9,13 @@ import numpy as np
 
 from ..tasks.bci import window_percentile, window_push
 
-# trial phases of the closed loop
-GREY, RESPONSE, FREEZE, BLACK, TIMEOUT = 0, 1, 2, 3, 4
+# trial phases of the closed loop (CLOOSE Run_GUI.m @5579dee, lines 562-740)
+GREY, RESPONSE, FREEZE_HIT, FREEZE_LOW, AFTER = 0, 1, 2, 3, 4
 RULE_NONE, RULE_VECTORIZED, RULE_SCALAR = 0, 1, 2
 
-# columns of the integer trial / outcome records
-T_START, T_RESPONSE, T_HIT, T_DECISION, T_OUTCOME, T_STOP = 0, 1, 2, 3, 4, 5
+# columns of the integer trial records (frames of the day's closed loop; -1 = did not happen)
+T_START, T_RESPONSE, T_HIT, T_DECISION, T_OUTCOME, T_STOP, T_LOWER, T_NOISE, T_REWARD, T_TIMEOUT = range(10)
+N_TRIAL_COLUMNS = 10
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -49,23 +50,33 @@ def _next_trial(trials, n_trials, t):  # pragma: no cover - compiled
     n_trials += 1
     if n_trials < trials.shape[0]:
         trials[n_trials, T_START] = t + 1
-        trials[n_trials, T_HIT] = -1
     return n_trials
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _round_away(x):  # pragma: no cover - compiled
+    """MATLAB ``round``: halves away from zero."""
+    return math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)
 
 
 @numba.njit(cache=True, nogil=True)
 def bci_loop(x, xp, u, noise, log_base, amp, decay, weight, sign, drive,
              wvals, wlo, whi, wwhere, wstate, calcium, hist, hstate,
-             closed, threshold, cmin, steps, step_deg,
-             grey, resp_max, freeze, reward_delay, black, timeout, lag,
+             closed, threshold, cmin, n_steps, step_deg,
+             grey, trial_len, freeze, reward_frame, gap, timeout, noise_frame, lower_bound, lag,
              rule, eta_v, gain_v, eta_s, gain_s, trace_decay, rbar, rbar_rate, drive_bound, q,
              out_spikes, out_dff, out_cursor, out_angle, out_error, out_teach,
              trials, outcomes, outcome_rpe):  # pragma: no cover - compiled
     """Simulate the BCI neurons frame by frame (passive baseline when ``closed`` is False, else closed loop).
 
     Arrays ``x``, ``xp``, ``u``, ``noise`` are ``(frames, n)``: log-rate fluctuations (shared + private), their
-    private part (the scalar rule's eligibility source), uniforms for the spike counts and imaging noise (ΔF/F). State arrays (online-F0 windows, calcium, cursor history, ``drive``, ``rbar``) are
-    updated in place so a baseline call can be followed by a closed-loop call. Returns
+    private part (the scalar rule's eligibility source), uniforms for the spike counts and imaging noise
+    (ΔF/F). State arrays (online-F0 windows, calcium, cursor history, ``drive``, ``rbar``) are updated in place
+    so a baseline call can be followed by a closed-loop call. The trial follows the rig's frame counter
+    (``new_trial_fr`` in CLOOSE): ``grey`` grey frames, the grating until frame ``trial_len`` (hit: rotation
+    >= 90; lower bound: rotation < 0), a ``freeze``-frame freeze (reward on its ``reward_frame``-th frame, white
+    noise on the first after a lower-bound failure), then a ``gap``-frame gap (after a reward or white noise)
+    or a ``timeout``-frame time-out with white noise on its ``noise_frame``-th frame. Returns
     ``(n_complete_trials, n_outcomes)``.
     """
     n_frames, n = x.shape
@@ -75,7 +86,10 @@ def bci_loop(x, xp, u, noise, log_base, amp, decay, weight, sign, drive,
     ebuf = np.zeros(lag)
     epos = 0
     phase = GREY
-    phase_t = 0
+    trial_fr = 0
+    tt = 0
+    iti = timeout
+    delivered = False
     n_trials = 0
     n_out = 0
     tail = 0
@@ -87,7 +101,6 @@ def bci_loop(x, xp, u, noise, log_base, amp, decay, weight, sign, drive,
         span = 1e-9
     if closed:
         trials[0, T_START] = 0
-        trials[0, T_HIT] = -1
     for t in range(n_frames):
         raw = 0.0
         for i in range(n):
@@ -119,101 +132,123 @@ def bci_loop(x, xp, u, noise, log_base, amp, decay, weight, sign, drive,
             trace[i] = trace_decay * trace[i] + (1.0 - trace_decay) * xp[t, i]
         d_err = 0.0
         have_err = False
-        if phase == GREY:
-            phase_t += 1
-            if phase_t >= grey:
-                phase = RESPONSE
-                phase_t = 0
+        outcome = -1.0
+        trial_fr += 1
+        if trial_fr <= grey:
+            phase = GREY
+            if trial_fr == grey:
                 trials[n_trials, T_RESPONSE] = t + 1
-        elif phase == RESPONSE:
-            hit = c >= threshold
-            if hit:
-                err = 0.0
-                ang = steps * step_deg
-            else:
+        elif trial_fr <= trial_len:
+            if trial_fr == grey + 1 and grey == 0:
+                trials[n_trials, T_RESPONSE] = t
+            if trial_fr == grey + 1:
+                phase = RESPONSE
+            if phase == RESPONSE:
                 frac = (c - cmin) / span
-                b = math.floor(frac * steps + 1e-9)
-                if b < 0:
+                rot = _round_away(frac * 90.0)
+                if frac < 0.0:
                     b = 0
-                if b > steps:
-                    b = steps
+                else:
+                    b = int(math.floor(frac * n_steps + 1e-9)) + 1
+                    if b > n_steps + 1:
+                        b = n_steps + 1
                 ang = b * step_deg
                 err = (threshold - c) / span
                 if err > 1.0:
                     err = 1.0
                 if err < 0.0:
                     err = 0.0
-            out_angle[t] = ang
-            out_error[t] = err
-            if phase_t == 0:
-                for j in range(lag):
-                    ebuf[j] = err
-                epos = 0
-            d_err = err - ebuf[epos]
-            ebuf[epos] = err
-            epos = (epos + 1) % lag
-            have_err = True
-            phase_t += 1
-            if hit:
-                trials[n_trials, T_HIT] = t
-                trials[n_trials, T_DECISION] = t
-                phase = FREEZE
-                phase_t = 0
-                tail = lag - 1
-                e_hold = 0.0
-                for i in range(n):
-                    elig[i] = trace[i]
-            elif phase_t >= resp_max:
-                trials[n_trials, T_DECISION] = t
-                phase = TIMEOUT
-                phase_t = 0
-                tail = lag - 1
-                e_hold = err
-                for i in range(n):
-                    elig[i] = trace[i]
-        else:
-            if tail > 0:
-                d_err = e_hold - ebuf[epos]
-                ebuf[epos] = e_hold
+                out_angle[t] = ang
+                out_error[t] = err
+                if trial_fr == grey + 1:
+                    for j in range(lag):
+                        ebuf[j] = err
+                    epos = 0
+                d_err = err - ebuf[epos]
+                ebuf[epos] = err
                 epos = (epos + 1) % lag
                 have_err = True
-                tail -= 1
-            outcome = -1.0
-            if phase == FREEZE:
-                out_angle[t] = steps * step_deg
-                if phase_t == reward_delay - 1:
-                    outcome = 1.0
-                phase_t += 1
-                if phase_t >= freeze:
-                    phase = BLACK
-                    phase_t = 0
-            elif phase == BLACK:
-                phase_t += 1
-                if phase_t >= black:
-                    n_trials = _next_trial(trials, n_trials, t)
-                    phase = GREY
-                    phase_t = 0
-            elif phase == TIMEOUT:
-                if phase_t == 0:
-                    outcome = 0.0
-                phase_t += 1
-                if phase_t >= timeout:
-                    n_trials = _next_trial(trials, n_trials, t)
-                    phase = GREY
-                    phase_t = 0
-            if outcome >= 0.0:
-                delta = outcome - rbar[0]
-                rbar[0] += rbar_rate * delta
-                trials[n_trials, T_OUTCOME] = t
-                outcomes[n_out, 0] = t
-                outcomes[n_out, 1] = trials[n_trials, T_DECISION]
-                outcome_rpe[n_out] = delta
-                n_out += 1
-                if rule == RULE_SCALAR:
+                decided = False
+                if rot >= 90.0:
+                    trials[n_trials, T_HIT] = t
+                    phase = FREEZE_HIT
+                    decided = True
+                    e_hold = 0.0
+                elif lower_bound and rot < 0.0:
+                    trials[n_trials, T_LOWER] = t
+                    phase = FREEZE_LOW
+                    decided = True
+                    e_hold = err
+                elif trial_fr == trial_len:
+                    phase = AFTER  # time-out: decided on the last frame of the response window
+                    decided = True
+                    e_hold = err
+                if decided:
+                    trials[n_trials, T_DECISION] = t
+                    tt = 0
+                    tail = lag - 1
                     for i in range(n):
-                        drive[i] = _soft_bound(drive[i], eta_s * delta * elig[i], drive_bound)
-                    bcast_left = lag
-                    bcast_value = gain_s * delta
+                        elig[i] = trace[i]
+            elif phase == FREEZE_HIT:
+                tt += 1
+                out_angle[t] = n_steps * step_deg + step_deg
+                if tt == reward_frame:
+                    outcome = 1.0
+                    trials[n_trials, T_REWARD] = t
+                    iti = gap
+                    delivered = True
+                if tt == freeze:
+                    trial_fr = trial_len
+            elif phase == FREEZE_LOW:
+                tt += 1
+                out_angle[t] = 0.0
+                if tt == 1:
+                    outcome = 0.0
+                    trials[n_trials, T_NOISE] = t
+                    iti = gap
+                    delivered = True
+                if tt == freeze:
+                    trial_fr = trial_len
+        else:
+            k_iti = trial_fr - trial_len
+            if k_iti == 1:
+                phase = AFTER
+                if not delivered:  # time-out, or a hit/lower bound too late in the trial for its outcome
+                    outcome = 0.0
+                    iti = timeout
+                    trials[n_trials, T_TIMEOUT] = 1
+                    if trials[n_trials, T_DECISION] < 0:
+                        trials[n_trials, T_DECISION] = t
+                else:
+                    trials[n_trials, T_TIMEOUT] = 0
+            if iti == timeout and not delivered and k_iti == noise_frame:
+                trials[n_trials, T_NOISE] = t
+            if k_iti >= iti:
+                n_trials = _next_trial(trials, n_trials, t)
+                trial_fr = 0
+                tt = 0
+                iti = timeout
+                delivered = False
+                phase = GREY
+        if tail > 0 and not have_err:
+            d_err = e_hold - ebuf[epos]
+            ebuf[epos] = e_hold
+            epos = (epos + 1) % lag
+            have_err = True
+            tail -= 1
+        if outcome >= 0.0:
+            delta = outcome - rbar[0]
+            rbar[0] += rbar_rate * delta
+            trials[n_trials, T_OUTCOME] = t
+            outcomes[n_out, 0] = t
+            outcomes[n_out, 1] = trials[n_trials, T_DECISION]
+            outcome_rpe[n_out] = delta
+            n_out += 1
+            if rule == RULE_SCALAR:
+                for i in range(n):
+                    drive[i] = _soft_bound(drive[i], eta_s * delta * elig[i], drive_bound)
+                bcast_left = lag
+                bcast_value = gain_s * delta
         if rule == RULE_VECTORIZED and have_err:
             for i in range(n):
                 teach = -gain_v * sign[i] * d_err

@@ -99,7 +99,15 @@ from scipy.signal import lfilter
 
 from ..errors import InvalidArgumentError
 from ..recordings import BCIRecording
-from ..tasks.bci import BCITask, assign_ensembles, calibrate_threshold, recalibrate_threshold
+from ..tasks.bci import (
+    BCITask,
+    Calibration,
+    _movmean3,
+    assign_ensembles,
+    calibrate_threshold,
+    pseudo_trial_cursors,
+    recalibrate_threshold,
+)
 from . import _bci_kernels as K
 
 __all__ = [
@@ -111,7 +119,15 @@ __all__ = [
     "summarize_session",
     "learned_cursor_shift",
     "learning_time_vs_n_bci",
+    "simulate_licks",
+    "THRESHOLD_RULES",
+    "LEARNER_SOURCES",
+    "RUN_SOURCES",
+    "simulation_parameters",
 ]
+
+#: Later-day threshold rules: the rig's (easier of the day's own and day 1's z) and the z-score alone (before).
+THRESHOLD_RULES: tuple[str, str] = ("rig", "z_only")
 
 #: The learning rules.
 RULES: tuple[str, str, str] = ("vectorized", "scalar", "none")
@@ -189,6 +205,62 @@ class BCILearnerParams:
         return asdict(self)
 
 
+_MODEL = "assumed (model choice; see the module docstring)"
+#: Where each default of :class:`BCILearnerParams` comes from.
+LEARNER_SOURCES: dict[str, str] = {
+    "rate_median_hz": "assumed: layer-5 pyramidal neurons fire a few spikes/s at rest",
+    "rate_log_sd": "assumed: log-normal spread of resting rates",
+    "shared_sd_mean": _MODEL, "shared_sd_spread": _MODEL, "shared_tau_s": _MODEL,
+    "private_sd": _MODEL, "private_tau_s": _MODEL,
+    "spike_amplitude_dff": "assumed: GCaMP7f-like ΔF/F per spike",
+    "calcium_tau_s": "assumed: GCaMP7f-like decay",
+    "soma_noise_sd": "assumed: imaging noise (ΔF/F sd per frame)",
+    "dendrite_noise_sd": "assumed: imaging noise of thin dendrites (ΔF/F sd per frame)",
+    "dendrite_coupling": _MODEL, "dendrite_offset": _MODEL, "teaching_coupling": _MODEL,
+    "dendrite_event_sd": _MODEL, "dendrite_tau_s": "assumed: GCaMP-like decay in dendrites",
+    "error_lag_s": _MODEL, "vectorized_gain": _MODEL,
+    "vectorized_rate": "calibrated: equal RMS drive steps of both rules (module docstring)",
+    "scalar_gain": _MODEL, "scalar_rate": "calibrated: equal RMS drive steps of both rules (module docstring)",
+    "eligibility_tau_s": _MODEL, "reward_average_rate": _MODEL, "drive_bound": _MODEL,
+}
+
+#: Where each run-level setting (the options of ``neurorl simulate bci``) comes from.
+RUN_SOURCES: dict[str, tuple[object, str]] = {
+    "rule": ("vectorized", "the paper's hypothesis (vectorized instructive signals)"),
+    "days": (14, "assumed: two weeks of training (the paper's abstract: learning within a week)"),
+    "session_minutes": (41.0, "assumed: closed-loop minutes per day"),
+    "p0": (300, "assumed: other neurons in the field of view"),
+    "n_bci": (10, "paper abstract: two ensembles of four or five neurons each"),
+    "seed": (0, "assumed"),
+    "threshold_rule": ("rig", "harnett/CLOOSE Run_GUI/Run_GUI.m @5579dee lines 3216-3237"),
+}
+
+
+def simulation_parameters(task: BCITask | None = None, params: BCILearnerParams | None = None,
+                          imaging=None, **run) -> list[tuple[str, str, object, str]]:
+    """Every setting of a BCI simulation with its source: rows ``(section, key, value, source)``.
+
+    ``section`` is ``''`` for the run options of ``neurorl simulate bci`` (``rule``, ``days``, ...; overridden
+    by ``run``), ``'task'`` (:class:`~neurorl.tasks.bci.BCITask`), ``'learner'`` (:class:`BCILearnerParams`) and
+    ``'imaging'`` (:class:`~neurorl.models.bci_imaging.ImagingParams`). The task's ``days``,
+    ``session_minutes`` and ``n_bci`` are set by the run options and not repeated.
+    """
+    from ..tasks.bci import TASK_SOURCES
+    from .bci_imaging import IMAGING_SOURCES, ImagingParams
+
+    rows: list[tuple[str, str, object, str]] = []
+    for key, (default, source) in RUN_SOURCES.items():
+        rows.append(("", key, run.get(key, default), source))
+    for key, value in (task or BCITask()).as_dict().items():
+        if key not in ("days", "session_minutes", "n_bci"):
+            rows.append(("task", key, value, TASK_SOURCES[key]))
+    for key, value in (params or BCILearnerParams()).as_dict().items():
+        rows.append(("learner", key, value, LEARNER_SOURCES[key]))
+    for key, value in (imaging or ImagingParams()).as_dict().items():
+        rows.append(("imaging", key, value, IMAGING_SOURCES[key]))
+    return rows
+
+
 #: One simulated day: the shared recording type (the simulator fills its ground-truth fields). Kept under its
 #: former name; see :class:`neurorl.recordings.BCIRecording`.
 BCISession = BCIRecording
@@ -237,11 +309,59 @@ def _make_population(n_p0: int, n_bci: int, task: BCITask, params: BCILearnerPar
                        loading=loading, var=var, bci_idx=bci_idx, p0_idx=p0_idx)
 
 
+def simulate_licks(trials: pd.DataFrame, n_frames: int, frame_rate_hz: float,
+                   seed: int | np.random.Generator | None = None, *, first_frame: int = 0,
+                   rate_hz: float = 0.3, bout_rate_hz: float = 6.5, bout_s: float = 2.0) -> np.ndarray:
+    """Lick times (s): per-frame licks at a low spontaneous rate and a consummatory bout after each reward.
+
+    The rig reads a lick counter once per imaging frame (CLOOSE 743-760), so a lick is a frame with a lick.
+    Rates are assumed: spontaneous ``rate_hz`` = 0.3 Hz; ``bout_rate_hz`` = 6.5 Hz for ``bout_s`` = 2 s
+    from each reward (mice lick at 6-8 Hz during consummatory bouts). Licks carry no information the
+    simulated learning uses.
+
+    Parameters
+    ----------
+    trials
+        Trials table with ``reward_time`` (s; NaN without reward).
+    n_frames, frame_rate_hz
+        Frames in the file and imaging rate (Hz).
+    seed
+        Random seed or generator.
+    first_frame
+        First frame of the closed loop (licks before it, in the passive baseline, are spontaneous).
+
+    Returns
+    -------
+    numpy.ndarray
+        Sorted lick times (s, frame times).
+    """
+    rng = np.random.default_rng(seed)
+    dt = 1.0 / float(frame_rate_hz)
+    rate = np.full(int(n_frames), float(rate_hz))
+    rewards = np.asarray(trials["reward_time"], dtype=float) if "reward_time" in trials else np.empty(0)
+    for t in rewards[np.isfinite(rewards)]:
+        f0 = int(round(t * frame_rate_hz))
+        rate[f0:f0 + int(round(bout_s * frame_rate_hz))] = bout_rate_hz
+    lick = rng.random(int(n_frames)) < -np.expm1(-rate * dt)
+    return np.flatnonzero(lick) * dt
+
+
+def _z_only_calibration(pseudo: np.ndarray, reference_z: float, task: BCITask) -> Calibration:
+    """The later-day rule used before: threshold = mean + day 1's z x sd of the day's half-normal fit."""
+    own = calibrate_threshold(pseudo, task)
+    threshold = own.baseline_mean + float(reference_z) * own.baseline_std
+    success = float(np.mean(_movmean3(pseudo).max(axis=1) > threshold))
+    return Calibration(threshold=float(threshold), cursor_min=own.cursor_min, baseline_mean=own.baseline_mean,
+                       baseline_std=own.baseline_std, threshold_z=float(reference_z), pseudo_success=success,
+                       own_threshold=own.threshold, own_z=own.threshold_z, source="reference")
+
+
 def simulate_bci_experiment(rule: str = "vectorized", days: int = 14, session_minutes: float = 41.0,
                             n_p0: int = 300, n_bci: int = 10,
                             seed: int | np.random.Generator | None = None, *,
                             task: BCITask | None = None, params: BCILearnerParams | None = None,
-                            baseline_frames: int | None = None, record: bool = True) -> Iterator[BCISession]:
+                            baseline_frames: int | None = None, record: bool = True,
+                            threshold_rule: str = "rig") -> Iterator[BCISession]:
     """Simulate a BCI experiment, yielding one :class:`BCISession` per day (memory bounded by one day).
 
     Parameters
@@ -259,6 +379,9 @@ def simulate_bci_experiment(rule: str = "vectorized", days: int = 14, session_mi
     baseline_frames
         Frames of the passive baseline recorded before each day's closed loop (overrides ``task``'s value;
         default 12,000, about 13 min at 15.46 Hz). It must exceed the F0 window plus one pseudo-trial.
+    threshold_rule
+        Later-day threshold: ``'rig'`` (the easier of the day's own 50 % threshold and day 1's z-score,
+        CLOOSE 3216-3237) or ``'z_only'`` (day 1's z-score alone, the rule used before; for comparison).
     record
         If False, only the BCI neurons are simulated and ``soma_dff``, ``dendrite_dff``, ``teaching_signal``,
         ``spike_counts`` hold just those columns (``P0`` neurons are skipped; fast learning-curve sweeps).
@@ -286,7 +409,10 @@ def simulate_bci_experiment(rule: str = "vectorized", days: int = 14, session_mi
     pop = _make_population(int(n_p0), task.n_bci, task, params, root)
     day_seeds = root.bit_generator.seed_seq.spawn(task.days) if hasattr(root.bit_generator, "seed_seq") \
         else [np.random.SeedSequence(root.integers(2**63)) for _ in range(task.days)]
-    state = {"drive": np.zeros(pop.ensemble.size), "rbar": np.array([task.target_success]), "calibration": None}
+    if threshold_rule not in THRESHOLD_RULES:
+        raise InvalidArgumentError(f"threshold_rule must be one of {THRESHOLD_RULES}, got {threshold_rule!r}")
+    state = {"drive": np.zeros(pop.ensemble.size), "rbar": np.array([task.target_success]), "calibration": None,
+             "threshold_rule": threshold_rule}
     for day in range(1, task.days + 1):
         yield _simulate_day(day, rule, seed_value, pop, task, params, np.random.default_rng(day_seeds[day - 1]),
                             state, record)
@@ -343,34 +469,40 @@ def _simulate_day(day: int, rule: str, seed: int | None, pop: _Population, task:
     angle = np.full(nf, np.nan, dtype=np.float32)
     error = np.full(nf, np.nan, dtype=np.float32)
     teach_b = np.zeros((nf, nbci), dtype=np.float32)
-    max_trials = ns // (task.frames(task.grey_s) + 1 + task.frames(task.freeze_s) + task.frames(task.black_s)) + 2
-    trials = np.full((max_trials, 6), -1, dtype=np.int64)
+    shortest = task.grey_frames + 1 + task.freeze_frames + task.gap_frames  # a trial decided at once
+    max_trials = ns // shortest + 2
+    trials = np.full((max_trials, K.N_TRIAL_COLUMNS), -1, dtype=np.int64)
     outcomes = np.full((max_trials, 2), -1, dtype=np.int64)
     outcome_rpe = np.zeros(max_trials)
     drive_b = np.ascontiguousarray(drive[bci])
     weight_b = pop.weight[bci]
     sign_b = pop.sign[bci]
     code = _RULE_CODE[rule]
-    steps = task.n_angle_bins - 1
+    steps = task.n_angle_bins - 2  # grating bins between the minimum and the threshold (5)
 
     def loop(sl, closed, threshold=0.0, cmin=0.0):
         return K.bci_loop(
             x_b[sl], xp_b[sl], u_b[sl], noise_b[sl], log_base_b, params.spike_amplitude_dff, decay, weight_b, sign_b, drive_b,
             wvals, wlo, whi, wwhere, wstate, calcium, hist, hstate,
             closed, threshold, cmin, steps, task.angle_step_deg,
-            task.frames(task.grey_s), task.frames(task.response_max_s), task.frames(task.freeze_s),
-            task.frames(task.reward_delay_s), task.frames(task.black_s), task.frames(task.timeout_s), lag,
+            task.grey_frames, task.trial_frames, task.freeze_frames, task.reward_frame, task.gap_frames,
+            task.timeout_frames, task.timeout_noise_frame, bool(task.lower_bound), lag,
             code, params.vectorized_rate, params.vectorized_gain, params.scalar_rate, params.scalar_gain,
             trace_decay, state["rbar"], params.reward_average_rate, params.drive_bound, task.f0_percentile,
             spikes_b[sl], dff_b[sl], cursor[sl], angle[sl], error[sl], teach_b[sl],
             trials, outcomes, outcome_rpe)
 
     loop(slice(0, nb), False)
+    # calibration as the rig (CLOOSE 3087-3237): pseudo-trials of the baseline's raw fluorescence
+    baseline_f = np.maximum(1.0 + dff_b[:nb].astype(np.float64), 0.05)
+    pseudo = pseudo_trial_cursors(baseline_f, weight_b, task, rng)
     if state["calibration"] is None:
-        cal = calibrate_threshold(cursor[:nb], task, rng)
+        cal = calibrate_threshold(pseudo, task)
         state["calibration"] = cal
+    elif state.get("threshold_rule", "rig") == "z_only":  # the rule used before (for comparison only)
+        cal = _z_only_calibration(pseudo, state["calibration"].threshold_z, task)
     else:
-        cal = recalibrate_threshold(cursor[:nb], state["calibration"].threshold_z, task, rng)
+        cal = recalibrate_threshold(pseudo, state["calibration"].threshold_z, task)
     n_trials, n_out = loop(slice(nb, nf), True, cal.threshold, cal.cursor_min)
     drive[bci] = drive_b
 
@@ -433,33 +565,43 @@ def _simulate_day(day: int, rule: str, seed: int | None, pop: _Population, task:
     # ---- trials table -----------------------------------------------------------------------------------
     tr = trials[:n_trials]
     hit = tr[:, K.T_HIT] >= 0
+    rewarded = tr[:, K.T_REWARD] >= 0
     off = nb
-    start_t = (tr[:, K.T_START] + off) / fr
-    resp_t = (tr[:, K.T_RESPONSE] + off) / fr
-    reward_t = np.where(hit, (tr[:, K.T_OUTCOME] + off) / fr, np.nan)
+
+    def seconds(col):
+        return np.where(tr[:, col] >= 0, (tr[:, col] + off) / fr, np.nan)
+
     rpe_by_frame = dict(zip(outcomes[:n_out, 0].tolist(), rpe.tolist(), strict=True))
     table = pd.DataFrame({
-        "start_time": start_t,
+        "start_time": (tr[:, K.T_START] + off) / fr,
         "stop_time": (tr[:, K.T_STOP] + off) / fr,
-        "response_start_time": resp_t,
+        "response_start_time": (tr[:, K.T_RESPONSE] + off) / fr,
         "target_hit": hit,
-        "rewarded": hit,
+        "rewarded": rewarded,
         "time_to_target": np.where(hit, (tr[:, K.T_HIT] - tr[:, K.T_RESPONSE]) / fr, np.nan),
         "threshold": np.full(n_trials, cal.threshold),
-        "reward_time": reward_t,
-        "reward_volume": np.where(hit, task.reward_volume_ul, 0.0),
+        "reward_time": seconds(K.T_REWARD),
+        "reward_volume": np.where(rewarded, task.reward_volume_ul, 0.0),
+        "lower_bound_failure": tr[:, K.T_LOWER] >= 0,
+        "timed_out": tr[:, K.T_TIMEOUT] == 1,
+        "white_noise_time": seconds(K.T_NOISE),
+        "decision_time": seconds(K.T_DECISION),
         "rpe": [rpe_by_frame.get(int(f), np.nan) for f in tr[:, K.T_OUTCOME]],
     })
+    licks = simulate_licks(table, nf, fr, rng, first_frame=nb)
     ensemble = pop.ensemble[cols]
     return BCISession(
         source="simulation", day=day, rule=rule, seed=seed, frame_rate_hz=fr, baseline_frames=nb,
         soma_dff=soma, dendrite_dff=dend, ensemble=ensemble, bci_weight=pop.weight[cols],
         cursor=cursor, grating_angle=angle, trials=table, threshold=cal.threshold, cursor_min=cal.cursor_min,
-        threshold_z=state["calibration"].threshold_z, teaching_signal=teach, error=error, spike_counts=spikes,
+        threshold_z=cal.threshold_z, teaching_signal=teach, error=error, spike_counts=spikes,
         drive_start=drive_start[cols], drive_end=drive[cols].copy(),
         params={"rule": rule, "seed": seed, "task": task.as_dict(), "learner": params.as_dict(),
                 "pseudo_success": cal.pseudo_success, "baseline_cursor_mean": cal.baseline_mean,
-                "baseline_cursor_std": cal.baseline_std})
+                "baseline_cursor_std": cal.baseline_std, "threshold_source": cal.source,
+                "own_threshold": cal.own_threshold, "own_threshold_z": cal.own_z,
+                "threshold_rule": state.get("threshold_rule", "rig")},
+        lick_times=licks)
 
 
 def learned_cursor_shift(session: BCISession) -> float:

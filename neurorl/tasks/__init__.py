@@ -9,8 +9,9 @@ import lazy_loader as _lazy
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     submod_attrs={
-        "bci": ["BCITask", "Calibration", "assign_ensembles", "online_dff", "cursor_from_dff",
-            "calibrate_threshold", "recalibrate_threshold", "grating_angle", "ENSEMBLE_LABELS"],
+        "bci": ["BCITask", "TASK_SOURCES", "Calibration", "assign_ensembles", "online_dff", "cursor_from_dff",
+            "pseudo_trial_cursors", "half_normal_fit", "calibrate_threshold", "recalibrate_threshold",
+            "grating_angle", "grating_rotation", "trial_events", "ENSEMBLE_LABELS"],
         "classification": ["ClassificationTask"],
         "variable_reward": ["REWARD_VOLUMES_UL", "REWARD_FREQUENCIES_DATA", "REWARD_PROBABILITIES",
             "VariableRewardTask"],
