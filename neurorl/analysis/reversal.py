@@ -194,18 +194,25 @@ def _all_stats(prep: _Prepared, make_weights) -> np.ndarray:
 
 
 def _estimates_by_block(prep: _Prepared, make_weights, utility: np.ndarray, method: str, keys,
-                        out: dict | None = None, columns: slice | None = None, keep_stats: bool = False) -> dict:
+                        out: dict | None = None, columns: slice | None = None, keep_stats: bool = False,
+                        halves: bool = False) -> dict:
     """Estimates ``keys`` of every cell, computed one session block at a time: dict of (C, R) arrays.
 
     ``make_weights(size_index_of_block) -> (R, t)`` draws the resamples of a block (blocks in order, so the
     random stream is that of one pass over the sessions). With ``out`` and ``columns`` the estimates go into
     those columns of preallocated arrays. ``keep_stats`` adds ``positive`` and ``negative`` (C, R, J): the
-    weighted counts of positive and negative responses per size.
+    weighted counts of positive and negative responses per size. With ``halves`` the weights are half-A masks
+    (R rows) and the estimates have 2R columns: half A, then half B from the block's totals minus half A's
+    statistics (half the matrix products of weighting both halves).
     """
     out = {} if out is None else out
     for block in prep.blocks:
         weights = make_weights(block.size_index)
         stats = _block_stats(block.values, block.size_index, prep.volumes.size, weights)
+        if halves:
+            total = _block_stats(block.values, block.size_index, prep.volumes.size,
+                                 np.ones((1, block.size_index.size)))
+            stats = np.concatenate([stats, total - stats], axis=2)
         estimates = _estimate(stats, prep.volumes, utility, method)
         if keep_stats:
             estimates["positive"], estimates["negative"] = stats[2], stats[3]
@@ -234,8 +241,12 @@ def _bootstrap_weights(rng: np.random.Generator, n_bootstrap: int):
     return make
 
 
-def _split_weights(rng: np.random.Generator, n_splits: int):
-    """Rows 0..S-1: half A masks; rows S..2S-1: the complementary half B (stratified by size)."""
+def _split_weights(rng: np.random.Generator, n_splits: int, complement: bool = True):
+    """Rows 0..S-1: half A masks; rows S..2S-1: the complementary half B (stratified by size).
+
+    With ``complement=False`` only the half-A rows (half B's statistics are then the block's totals minus
+    half A's: see :func:`_estimates_by_block`); the random draws are the same.
+    """
     def make(size_index: np.ndarray) -> np.ndarray:
         half_a = np.zeros((n_splits, size_index.size))
         for j in np.unique(size_index):
@@ -243,7 +254,7 @@ def _split_weights(rng: np.random.Generator, n_splits: int):
             order = np.argsort(rng.random((n_splits, cols.size)), axis=1)
             chosen = order[:, : cols.size // 2]
             half_a[np.arange(n_splits)[:, None], cols[chosen]] = 1.0
-        return np.concatenate([half_a, 1.0 - half_a])
+        return np.concatenate([half_a, 1.0 - half_a]) if complement else half_a
     return make
 
 
@@ -602,7 +613,8 @@ def _split_estimates(responses, n_splits, seed, method, align, chunk=250, keep_s
     half_b: dict = {}
     for start in range(0, n_splits, chunk):
         size = min(chunk, n_splits - start)
-        both = _estimates_by_block(prep, _split_weights(rng, size), utility, method, keys, keep_stats=keep_stats)
+        both = _estimates_by_block(prep, _split_weights(rng, size, complement=False), utility, method, keys,
+                                   keep_stats=keep_stats, halves=True)
         for half, wanted, columns in ((half_a, keys_a, slice(0, size)), (half_b, keys_b, slice(size, 2 * size))):
             for key in wanted:
                 value = both[key][:, columns]
