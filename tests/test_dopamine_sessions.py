@@ -62,3 +62,28 @@ def test_dask_cluster_gives_the_local_results(folder, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["tau_reversal_r"] == pytest.approx(here.summary["tau_reversal_r"], rel=1e-12)
     assert summary["decode_loss"] == pytest.approx(here.summary["decode_loss"], rel=1e-12)
+
+
+def test_fit_never_pools_the_sessions(folder, tmp_path, monkeypatch):
+    """`fit dopamine` keeps one block per session from reading to the estimates (memory bounded by the largest
+    session): pooling is not called, and the results are those of the pooled matrix."""
+    from neurorl.analysis import responses as responses_module
+    from neurorl.io.spec import RecordingSpec
+    from neurorl.pipelines.dopamine import analyze_dopamine
+
+    blocks, unit_types = stream_responses(dopamine_files(folder), pool=False)
+    assert isinstance(blocks, list) and len(blocks) == 3
+    assert [b.sizes["cell"] for b in blocks] == [3, 3, 3]
+    pooled_results = analyze_dopamine([], n_bootstrap=20, n_splits=20, seed=0, make_figures=False,
+                                      spec=RecordingSpec(), responses=pool_responses(blocks), unit_types=unit_types)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the sessions were pooled into one dense matrix")
+
+    monkeypatch.setattr(responses_module, "pool_responses", refuse)
+    out = tmp_path / "fit"
+    assert main(["fit", "dopamine", str(folder), "--out", str(out), *FAST]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out / "cells.csv"), pooled_results.cells, check_dtype=False)
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("tau_reversal_r", "tau_reversal_p_perm", "reversal_split_half_r", "decode_loss"):
+        assert summary[key] == pytest.approx(pooled_results.summary[key], rel=1e-12), key

@@ -147,7 +147,7 @@ def test_numba_kernel_and_numpy_fallback_agree():
 
     responses, *_ = _simulate_equation(40, 300, 3.0, seed=9)
     prep = rev._prepare(responses, align=False)
-    weights = rev._bootstrap_weights(np.random.default_rng(0), 20)(prep.size_index)
+    weights = rev._bootstrap_weights(np.random.default_rng(0), 20)(prep.blocks[0].size_index)
     n, s = rev._all_stats(prep, lambda size_index: weights)[:2]
     s2, n2 = s.reshape(-1, 7), n.reshape(-1, 7)
     fast = model_fit_rows(s2, n2, prep.volumes, rev._GRID_PER_INTERVAL, rev._GOLDEN_ITERATIONS)
@@ -157,7 +157,7 @@ def test_numba_kernel_and_numpy_fallback_agree():
 def test_bootstrap_by_weight_matrix_equals_refitting_resampled_trials():
     responses, *_ = _simulate_equation(5, 120, 2.0, seed=2)
     prep = rev._prepare(responses, align=False)
-    weights = rev._bootstrap_weights(np.random.default_rng(1), 3)(prep.size_index)
+    weights = rev._bootstrap_weights(np.random.default_rng(1), 3)(prep.blocks[0].size_index)
     stats = rev._all_stats(prep, lambda size_index: weights)
     utility = rev._utility_from_stats(rev._all_stats(prep, lambda s: np.ones((1, s.size))))
     for method in ("counting", "model"):
@@ -172,7 +172,7 @@ def test_bootstrap_by_weight_matrix_equals_refitting_resampled_trials():
                 np.testing.assert_allclose(est[key][:, b], direct[key][:, 0], rtol=tol, atol=tol)
     # stratified: every resample keeps the number of trials of each size
     for j in range(prep.volumes.size):
-        assert np.all(weights[:, prep.size_index == j].sum(axis=1) == np.sum(prep.size_index == j))
+        assert np.all(weights[:, prep.blocks[0].size_index == j].sum(axis=1) == np.sum(prep.blocks[0].size_index == j))
 
 
 # ------------------------------------------------------------------------------- recovery and coverage

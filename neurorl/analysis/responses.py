@@ -445,8 +445,7 @@ def _counts_rate(spikes: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.n
 MIN_TRIALS_PER_SIZE = 2
 
 
-def skip_cells(responses: xr.DataArray, *, min_trials_per_size: int = MIN_TRIALS_PER_SIZE
-               ) -> tuple[xr.DataArray, pd.DataFrame]:
+def skip_cells(responses, *, min_trials_per_size: int = MIN_TRIALS_PER_SIZE):
     """Set aside the cells that cannot be analysed, with the reason.
 
     A cell is skipped when its unit has no spike at all, or when it has fewer than ``min_trials_per_size``
@@ -455,17 +454,23 @@ def skip_cells(responses: xr.DataArray, *, min_trials_per_size: int = MIN_TRIALS
     Parameters
     ----------
     responses
-        ``responses(cell, trial)`` from :func:`compute_responses`.
+        ``responses(cell, trial)`` from :func:`compute_responses`, or a list of them (one per session).
     min_trials_per_size
         Least number of finite responses per reward size.
 
     Returns
     -------
-    kept : xarray.DataArray
-        The responses of the cells analysed.
+    kept : xarray.DataArray or list of xarray.DataArray
+        The responses of the cells analysed (a list for a list: blocks left without a cell are dropped).
     skipped : pandas.DataFrame
         One row per skipped cell: ``session``, ``subject_id``, ``unit_id``, ``cell``, ``reason``.
     """
+    if not isinstance(responses, xr.DataArray):
+        parts = [skip_cells(block, min_trials_per_size=min_trials_per_size) for block in responses]
+        kept = [block for block, _ in parts if block.sizes["cell"]]
+        skipped = pd.concat([table for _, table in parts], ignore_index=True) if parts else pd.DataFrame(
+            columns=["session", "subject_id", "unit_id", "cell", "reason"])
+        return kept, skipped
     values = responses.transpose("cell", "trial").to_numpy()
     volume = responses["reward_volume"].to_numpy().astype(float)
     trial_session = (responses["trial_session"].to_numpy().astype(str) if "trial_session" in responses.coords
@@ -502,7 +507,7 @@ def skip_cells(responses: xr.DataArray, *, min_trials_per_size: int = MIN_TRIALS
     return responses.isel(cell=np.flatnonzero(~skip)), skipped
 
 
-def align_trial_types(responses: xr.DataArray, *, reference: str = "cued") -> xr.DataArray:
+def align_trial_types(responses, *, reference: str = "cued"):
     """Shift each trial type's responses by one population-wide constant to match the reference type.
 
     The original analysis pooled cued and uncued reward responses after adding to every uncued response
@@ -513,52 +518,61 @@ def align_trial_types(responses: xr.DataArray, *, reference: str = "cued") -> xr
     Parameters
     ----------
     responses
-        ``responses(cell, trial)`` with ``trial_type`` and ``reward_volume`` coordinates.
+        ``responses(cell, trial)`` with ``trial_type`` and ``reward_volume`` coordinates, or a list of them
+        (one per session: the constants are computed over all of them, as for the pooled array).
     reference
         The trial type whose level the others are moved to.
 
     Returns
     -------
-    xarray.DataArray
-        A shifted copy; ``attrs["type_offsets"]`` holds ``{type: offset (spikes/s)}``.
+    xarray.DataArray or list of xarray.DataArray
+        A shifted copy (a list for a list); ``attrs["type_offsets"]`` holds ``{type: offset (spikes/s)}``.
     """
-    if "trial_type" not in responses.coords:
-        return responses
-    types = responses["trial_type"].to_numpy().astype(str)
-    volumes = responses["reward_volume"].to_numpy().astype(float)
-    values = responses.to_numpy()
+    as_list = not isinstance(responses, xr.DataArray)
+    blocks = [b.transpose("cell", "trial") for b in (responses if as_list else [responses])]
+    if not blocks or not all("trial_type" in b.coords for b in blocks):
+        return list(blocks) if as_list else responses
+    types = [b["trial_type"].to_numpy().astype(str) for b in blocks]
+    volumes = [b["reward_volume"].to_numpy().astype(float) for b in blocks]
+    values = [b.to_numpy() for b in blocks]
+    rows = np.cumsum([0] + [b.sizes["cell"] for b in blocks])
 
-    def grand_mean(mask: np.ndarray) -> float:
-        per_size = []
-        for volume in np.unique(volumes[mask]):
-            cols = mask & (volumes == volume)
-            with np.errstate(all="ignore"), _quiet_nan_warnings():
-                per_size.append(np.nanmean(values[:, cols], axis=1))
-        if not per_size:
+    def grand_mean(kind: str) -> float:
+        # each cell's mean response per size -> a (sizes, cells) table over every block, then its mean
+        sizes = np.unique(np.concatenate([v[t == kind] for v, t in zip(volumes, types)]))
+        if sizes.size == 0:
             return float("nan")
+        table = np.full((sizes.size, rows[-1]), np.nan)
+        for k, (v, t, y) in enumerate(zip(volumes, types, values)):
+            for j, volume in enumerate(sizes):
+                cols = (t == kind) & (v == volume)
+                if cols.any():
+                    with np.errstate(all="ignore"), _quiet_nan_warnings():
+                        table[j, rows[k]:rows[k + 1]] = np.nanmean(y[:, cols], axis=1)
         with _quiet_nan_warnings():
-            return float(np.nanmean(np.stack(per_size)))
+            return float(np.nanmean(table))
 
-    ref_mask = types == reference
-    ref_level = grand_mean(ref_mask)
-    out = responses.copy()
+    ref_level = grand_mean(reference)
+    out = [b.copy() for b in blocks]
     offsets = {}
     if not np.isfinite(ref_level):
-        out.attrs["type_offsets"] = "{}"
-        return out
-    shifted = out.to_numpy()
-    for kind in np.unique(types):
+        for b in out:
+            b.attrs["type_offsets"] = "{}"
+        return out if as_list else out[0]
+    for kind in np.unique(np.concatenate(types)):
         if kind == reference:
             continue
-        mask = types == kind
-        level = grand_mean(mask)
+        level = grand_mean(kind)
         if np.isfinite(level):
-            shifted[:, mask] += ref_level - level
             offsets[str(kind)] = ref_level - level
-    out.values = shifted
-    out.attrs["type_offsets"] = repr({k: round(v, 6) for k, v in offsets.items()})
-    out.attrs["aligned_to"] = reference
-    return out
+            for b, t in zip(out, types):
+                shifted = b.to_numpy()
+                shifted[:, t == kind] += ref_level - level
+                b.values = shifted
+    for b in out:
+        b.attrs["type_offsets"] = repr({k: round(v, 6) for k, v in offsets.items()})
+        b.attrs["aligned_to"] = reference
+    return out if as_list else out[0]
 
 
 class _quiet_nan_warnings:

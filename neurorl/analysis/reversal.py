@@ -1,7 +1,10 @@
 """Reversal points and response asymmetries of dopamine neurons, with bootstrap CIs and population tests.
 
 Input is ``responses(cell, trial)`` from :func:`neurorl.analysis.responses.compute_responses` (or any
-DataArray with a ``reward_volume`` coordinate over ``trial``; NaN = cell not recorded on that trial).
+DataArray with a ``reward_volume`` coordinate over ``trial``; NaN = cell not recorded on that trial), or a list
+of them, one per session (e.g. from :func:`neurorl.pipelines.dopamine_sessions.stream_responses` with
+``pool=False``): every function works one session block at a time, so a list is never pooled into one dense
+matrix and memory is bounded by the largest session; pooled and per-session input give the same numbers.
 
 Estimators (per cell)
 ---------------------
@@ -64,49 +67,100 @@ _GOLDEN_ITERATIONS = 40
 
 # --------------------------------------------------------------------------------------------- data prep
 @dataclass
+class _Block:
+    """One session's responses: ``values`` (c, t), NaN = not recorded; ``rows`` are the cells' positions."""
+    values: np.ndarray
+    size_index: np.ndarray       # (t,) index into the reward sizes
+    rows: np.ndarray             # (c,) positions of the block's cells in the output order
+
+
+@dataclass
 class _Prepared:
-    values: np.ndarray           # (C, T) responses, NaN = not recorded
-    size_index: np.ndarray       # (T,) index into volumes
+    blocks: list                 # [_Block], one per session, sessions in sorted order
     volumes: np.ndarray          # (J,) sorted reward sizes, µl
-    blocks: list                 # [(cell rows, trial columns)] per session
-    cells: np.ndarray
+    cells: np.ndarray            # (C,) cell labels in the output order
     cell_coords: dict
+    utility: np.ndarray | None = None
+
+    @property
+    def n_cells(self) -> int:
+        return int(self.cells.size)
 
 
-def _prepare(responses: xr.DataArray, align: bool) -> _Prepared:
-    if not isinstance(responses, xr.DataArray):
-        raise InvalidArgumentError("responses must be an xarray.DataArray with dims (cell, trial)")
-    if set(responses.dims) != {"cell", "trial"}:
-        raise InvalidArgumentError(f"responses must have dims (cell, trial), got {responses.dims}")
-    if "reward_volume" not in responses.coords:
-        raise InvalidArgumentError("responses lack the 'reward_volume' coordinate over trial")
-    responses = responses.transpose("cell", "trial")
+def _check_responses(responses) -> list[xr.DataArray]:
+    """The responses as a list of ``(cell, trial)`` DataArrays (one pooled array, or one per session)."""
+    parts = [responses] if isinstance(responses, xr.DataArray) else list(responses) if isinstance(
+        responses, (list, tuple)) else None
+    if not parts or not all(isinstance(part, xr.DataArray) for part in parts):
+        raise InvalidArgumentError("responses must be an xarray.DataArray with dims (cell, trial), or a list of "
+                                   "them (one per session)")
+    for part in parts:
+        if set(part.dims) != {"cell", "trial"}:
+            raise InvalidArgumentError(f"responses must have dims (cell, trial), got {part.dims}")
+        if "reward_volume" not in part.coords:
+            raise InvalidArgumentError("responses lack the 'reward_volume' coordinate over trial")
+    return [part.transpose("cell", "trial") for part in parts]
+
+
+def _session_blocks(responses) -> list[tuple[str, np.ndarray, xr.DataArray]]:
+    """``(session, rows, block)`` per session, sessions sorted; ``rows`` index the cells in input order.
+
+    A pooled array is cut into its sessions (a cell's columns are its own session's trials), so that pooled and
+    per-session input give the same blocks and the same numbers; a list of arrays is taken in order (each may
+    hold several sessions).
+    """
+    pieces = []
+    offset = 0
+    for part in _check_responses(responses):
+        if "trial_session" in part.coords and "session" in part.coords:
+            trial_session = part["trial_session"].to_numpy().astype(str)
+            cell_session = part["session"].to_numpy().astype(str)
+            for session in np.unique(cell_session):
+                rows = np.flatnonzero(cell_session == session)
+                cols = np.flatnonzero(trial_session == session)
+                block = part.isel(cell=rows)
+                if cols.size == 0:
+                    cols = np.flatnonzero(np.isfinite(block.to_numpy()).any(axis=0))
+                pieces.append((str(session), offset + rows, block.isel(trial=cols)))
+        else:
+            pieces.append(("", offset + np.arange(part.sizes["cell"]), part))
+        offset += part.sizes["cell"]
+    # sessions in sorted order (as a pooled array's sessions): the resampling draws follow this order
+    order = sorted(range(len(pieces)), key=lambda k: pieces[k][0])
+    return [pieces[k] for k in order]
+
+
+def _cell_coords(responses) -> tuple[np.ndarray, dict]:
+    parts = _check_responses(responses)
+    cells = np.concatenate([part["cell"].to_numpy() for part in parts])
+    coords = {}
+    for name in ("session", "unit"):
+        if all(name in part.coords for part in parts):
+            coords[name] = np.concatenate([part[name].to_numpy() for part in parts])
+    return cells, coords
+
+
+def _prepare(responses, align: bool) -> _Prepared:
+    pieces = _session_blocks(responses)
+    blocks = [block for _, _, block in pieces]
     if align:
-        responses = _align_trial_types(responses)
-    volume = responses["reward_volume"].to_numpy().astype(float)
-    keep = np.isfinite(volume)
-    responses = responses.isel(trial=np.flatnonzero(keep))
-    volume = volume[keep]
-    values = responses.to_numpy().astype(float, copy=True)
-    if values.size == 0 or not np.isfinite(values).any():
+        blocks = _align_trial_types(blocks)
+    kept = []
+    for block in blocks:
+        volume = block["reward_volume"].to_numpy().astype(float)
+        kept.append(block.isel(trial=np.flatnonzero(np.isfinite(volume))))
+    all_volumes = np.concatenate([b["reward_volume"].to_numpy().astype(float) for b in kept])
+    if not any(b.size and np.isfinite(b.to_numpy()).any() for b in kept):
         raise MissingDataError("responses hold no finite value on a rewarded trial")
-    volumes, size_index = np.unique(volume, return_inverse=True)
+    volumes = np.unique(all_volumes)
     if volumes.size < 2:
         raise InvalidArgumentError("at least two different reward sizes are needed to place a reversal point")
-    if "trial_session" in responses.coords and "session" in responses.coords:
-        trial_session = responses["trial_session"].to_numpy().astype(str)
-        cell_session = responses["session"].to_numpy().astype(str)
-        blocks = []
-        for session in np.unique(cell_session):
-            rows = np.flatnonzero(cell_session == session)
-            cols = np.flatnonzero(trial_session == session)
-            if cols.size == 0:
-                cols = np.flatnonzero(np.isfinite(values[rows]).any(axis=0))
-            blocks.append((rows, cols))
-    else:
-        blocks = [(np.arange(values.shape[0]), np.arange(values.shape[1]))]
-    coords = {name: responses[name].to_numpy() for name in ("session", "unit") if name in responses.coords}
-    return _Prepared(values, size_index, volumes, blocks, responses["cell"].to_numpy(), coords)
+    prepared = [
+        _Block(np.asarray(block.to_numpy(), dtype=float),
+               np.searchsorted(volumes, block["reward_volume"].to_numpy().astype(float)), rows)
+        for (_, rows, _), block in zip(pieces, kept)]
+    cells, coords = _cell_coords(responses)
+    return _Prepared(prepared, volumes, cells, coords)
 
 
 def _block_stats(values: np.ndarray, size_index: np.ndarray, n_sizes: int, weights: np.ndarray) -> np.ndarray:
@@ -124,15 +178,54 @@ def _block_stats(values: np.ndarray, size_index: np.ndarray, n_sizes: int, weigh
 
 
 def _all_stats(prep: _Prepared, make_weights) -> np.ndarray:
-    """Stats (4, C, R, J) over all blocks; ``make_weights(size_index_of_block) -> (R, t)``."""
+    """Stats (4, C, R, J) over all blocks; ``make_weights(size_index_of_block) -> (R, t)``.
+
+    Only for few resamples (the point estimates): many resamples go block by block through
+    :func:`_estimates_by_block`, which never holds every cell's statistics at once.
+    """
     result = None
-    for rows, cols in prep.blocks:
-        weights = make_weights(prep.size_index[cols])
-        block = _block_stats(prep.values[np.ix_(rows, cols)], prep.size_index[cols], prep.volumes.size, weights)
+    for block in prep.blocks:
+        weights = make_weights(block.size_index)
+        stats = _block_stats(block.values, block.size_index, prep.volumes.size, weights)
         if result is None:
-            result = np.full((4, prep.values.shape[0], weights.shape[0], prep.volumes.size), 0.0)
-        result[:, rows] = block
+            result = np.zeros((4, prep.n_cells, weights.shape[0], prep.volumes.size))
+        result[:, block.rows] = stats
     return result
+
+
+def _estimates_by_block(prep: _Prepared, make_weights, utility: np.ndarray, method: str, keys,
+                        out: dict | None = None, columns: slice | None = None, keep_stats: bool = False,
+                        halves: bool = False) -> dict:
+    """Estimates ``keys`` of every cell, computed one session block at a time: dict of (C, R) arrays.
+
+    ``make_weights(size_index_of_block) -> (R, t)`` draws the resamples of a block (blocks in order, so the
+    random stream is that of one pass over the sessions). With ``out`` and ``columns`` the estimates go into
+    those columns of preallocated arrays. ``keep_stats`` adds ``positive`` and ``negative`` (C, R, J): the
+    weighted counts of positive and negative responses per size. With ``halves`` the weights are half-A masks
+    (R rows) and the estimates have 2R columns: half A, then half B from the block's totals minus half A's
+    statistics (half the matrix products of weighting both halves).
+    """
+    out = {} if out is None else out
+    for block in prep.blocks:
+        weights = make_weights(block.size_index)
+        stats = _block_stats(block.values, block.size_index, prep.volumes.size, weights)
+        if halves:
+            total = _block_stats(block.values, block.size_index, prep.volumes.size,
+                                 np.ones((1, block.size_index.size)))
+            stats = np.concatenate([stats, total - stats], axis=2)
+        estimates = _estimate(stats, prep.volumes, utility, method)
+        if keep_stats:
+            estimates["positive"], estimates["negative"] = stats[2], stats[3]
+        for key in keys:
+            value = estimates[key]
+            if key not in out:
+                shape = (prep.n_cells, value.shape[1] if columns is None else columns.stop) + value.shape[2:]
+                out[key] = np.full(shape, np.nan) if value.dtype.kind == "f" else np.zeros(shape, value.dtype)
+            if columns is None:
+                out[key][block.rows] = value
+            else:
+                out[key][block.rows, columns] = value
+    return out
 
 
 def _bootstrap_weights(rng: np.random.Generator, n_bootstrap: int):
@@ -148,8 +241,12 @@ def _bootstrap_weights(rng: np.random.Generator, n_bootstrap: int):
     return make
 
 
-def _split_weights(rng: np.random.Generator, n_splits: int):
-    """Rows 0..S-1: half A masks; rows S..2S-1: the complementary half B (stratified by size)."""
+def _split_weights(rng: np.random.Generator, n_splits: int, complement: bool = True):
+    """Rows 0..S-1: half A masks; rows S..2S-1: the complementary half B (stratified by size).
+
+    With ``complement=False`` only the half-A rows (half B's statistics are then the block's totals minus
+    half A's: see :func:`_estimates_by_block`); the random draws are the same.
+    """
     def make(size_index: np.ndarray) -> np.ndarray:
         half_a = np.zeros((n_splits, size_index.size))
         for j in np.unique(size_index):
@@ -157,7 +254,7 @@ def _split_weights(rng: np.random.Generator, n_splits: int):
             order = np.argsort(rng.random((n_splits, cols.size)), axis=1)
             chosen = order[:, : cols.size // 2]
             half_a[np.arange(n_splits)[:, None], cols[chosen]] = 1.0
-        return np.concatenate([half_a, 1.0 - half_a])
+        return np.concatenate([half_a, 1.0 - half_a]) if complement else half_a
     return make
 
 
@@ -332,7 +429,8 @@ def _check_axis(axis: str) -> None:
 
 
 # --------------------------------------------------------------------------------------------- public
-def utility_axis(responses: xr.DataArray, *, align_trial_types: bool = True) -> xr.DataArray:
+def utility_axis(responses: xr.DataArray | list[xr.DataArray], *, align_trial_types: bool = True
+                 ) -> xr.DataArray:
     """The original "utility axis": population mean of each cell's mean response per reward size.
 
     Parameters
@@ -355,7 +453,7 @@ def utility_axis(responses: xr.DataArray, *, align_trial_types: bool = True) -> 
 
 
 def fit_cells(
-    responses: xr.DataArray,
+    responses: xr.DataArray | list[xr.DataArray],
     *,
     method: str = "counting",
     n_bootstrap: int = 200,
@@ -370,7 +468,8 @@ def fit_cells(
     ----------
     responses
         ``responses(cell, trial)`` (spikes/s) with ``reward_volume`` (µl) over ``trial``; optional
-        ``trial_type``, ``trial_session``/``session`` (resampling is stratified by session and size).
+        ``trial_type``, ``trial_session``/``session`` (resampling is stratified by session and size); or a
+        list of them, one per session (never pooled).
     method
         ``"counting"`` (original estimator) or ``"model"`` (piecewise-linear least squares).
     n_bootstrap
@@ -429,8 +528,7 @@ def fit_cells(
     data["utility_axis"] = ("reward_volume", utility)
 
     if n_bootstrap > 0:
-        boot_stats = _all_stats(prep, _bootstrap_weights(rng, n_bootstrap))
-        boot = _estimate(boot_stats, prep.volumes, utility, method)
+        boot = _estimates_by_block(prep, _bootstrap_weights(rng, n_bootstrap), utility, method, names.values())
         q = [100 * (1 - ci) / 2, 100 * (1 + ci) / 2]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -438,8 +536,9 @@ def fit_cells(
                 data[f"{out}_ci"] = (("cell", "bound"), np.nanpercentile(boot[key], q, axis=1).T)
                 data[f"{out}_se"] = ("cell", np.nanstd(boot[key], axis=1, ddof=1))
     if split_half:
-        halves = _all_stats(prep, _split_weights(rng, 1))
-        est = _estimate(halves, prep.volumes, utility, method)
+        est = _estimates_by_block(prep, _split_weights(rng, 1), utility, method,
+                                  [names[out] for out in ("reversal_point", "reversal_point_utility", "asymmetry",
+                                                          "asymmetry_utility")])
         for out in ("reversal_point", "reversal_point_utility", "asymmetry", "asymmetry_utility"):
             data[f"{out}_half"] = (("cell", "half"), est[names[out]])
 
@@ -461,7 +560,7 @@ def fit_cells(
         "reversal_point_utility_units": "spikes/s (utility axis: population-mean response per size)",
         "asymmetry": "tau = alpha_pos / (alpha_pos + alpha_neg)",
     }
-    for key, value in responses.attrs.items():
+    for key, value in _check_responses(responses)[0].attrs.items():
         if isinstance(value, (str, int, float)):
             attrs[f"responses_{key}"] = value
         elif isinstance(value, (list, tuple)):
@@ -488,11 +587,14 @@ def _pearson(a: np.ndarray, b: np.ndarray, valid: np.ndarray):
     return r, p_two, p_greater, n
 
 
-def _split_estimates(responses, n_splits, seed, method, align, chunk=250, keep_stats=False):
+def _split_estimates(responses, n_splits, seed, method, align, chunk=250, keep_stats=False, keys_a=None,
+                     keys_b=None):
     """Estimates from half A and half B of ``n_splits`` random splits: dicts of (C, S) arrays.
 
-    With ``keep_stats`` the per-size counts of positive and negative responses come too (``half["positive"]``,
-    ``half["negative"]``: (C, S, J)).
+    Computed one session block and one chunk of splits at a time, into arrays of the keys asked for
+    (``keys_a`` from half A, ``keys_b`` from half B; all estimates by default). With ``keep_stats`` the
+    per-size counts of positive and negative responses come too (``half["positive"]``, ``half["negative"]``:
+    (C, S, J)).
     """
     _check_method(method)
     if n_splits < 1:
@@ -501,18 +603,26 @@ def _split_estimates(responses, n_splits, seed, method, align, chunk=250, keep_s
     prep = _prepare(responses, align)
     point_stats = _all_stats(prep, lambda size_index: np.ones((1, size_index.size)))
     utility = _utility_from_stats(point_stats)
-    half_a, half_b = [], []
+    all_keys = list(_estimate(point_stats[:, :1], prep.volumes, utility, method))
+    keys_a = all_keys if keys_a is None else list(keys_a)
+    keys_b = all_keys if keys_b is None else list(keys_b)
+    if keep_stats:
+        keys_b = [*keys_b, "positive", "negative"]
+    keys = list(dict.fromkeys([*keys_a, *keys_b]))
+    half_a: dict = {}
+    half_b: dict = {}
     for start in range(0, n_splits, chunk):
         size = min(chunk, n_splits - start)
-        stats = _all_stats(prep, _split_weights(rng, size))
-        est = _estimate(stats, prep.volumes, utility, method)
-        if keep_stats:
-            est["positive"], est["negative"] = stats[2], stats[3]
-        half_a.append({k: v[:, :size] for k, v in est.items()})
-        half_b.append({k: v[:, size:] for k, v in est.items()})
-    merge = lambda parts: {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}  # noqa: E731
+        both = _estimates_by_block(prep, _split_weights(rng, size, complement=False), utility, method, keys,
+                                   keep_stats=keep_stats, halves=True)
+        for half, wanted, columns in ((half_a, keys_a, slice(0, size)), (half_b, keys_b, slice(size, 2 * size))):
+            for key in wanted:
+                value = both[key][:, columns]
+                if key not in half:
+                    half[key] = np.empty((value.shape[0], n_splits) + value.shape[2:], value.dtype)
+                half[key][:, start:start + size] = value
     prep.utility = utility
-    return merge(half_a), merge(half_b), prep
+    return half_a, half_b, prep
 
 
 def _pearson_r(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -525,6 +635,27 @@ def _pearson_r(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> np.ndarray:
         db = np.where(valid, b - b.sum(0) / n, 0.0)
         r = (da * db).sum(0) / np.sqrt((da * da).sum(0) * (db * db).sum(0))
     return np.where(n > 2, np.clip(r, -1.0, 1.0), np.nan)
+
+
+def _permuted_median_r(tau: np.ndarray, reversal: np.ndarray, tau_ok: np.ndarray, orders: np.ndarray
+                       ) -> np.ndarray:
+    """Median over splits of r(tau, reversal permuted by each row of ``orders``); arrays (C, S)."""
+    try:
+        from ._jitted import permuted_median_r
+    except ImportError:  # pragma: no cover - numba missing: the same in numpy, one permutation at a time
+        permuted_median_r = None
+    if permuted_median_r is not None:
+        # (S, C) rows: one split's cells contiguous for the kernel's gathers
+        return permuted_median_r(np.ascontiguousarray(tau.T, dtype=float),
+                                 np.ascontiguousarray(reversal.T, dtype=float),
+                                 np.ascontiguousarray(tau_ok.T), orders)
+    null = np.empty(orders.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for k, order in enumerate(orders):
+            shuffled = reversal[order]
+            null[k] = np.nanmedian(_pearson_r(tau, shuffled, tau_ok & np.isfinite(shuffled)))
+    return null
 
 
 def _split_attrs(method, axis, n_splits, seed, align_trial_types, description) -> dict:
@@ -552,7 +683,7 @@ def _split_dataset(r, p_two, p_greater, n, attrs, name):
 
 
 def tau_reversal_correlation(
-    responses: xr.DataArray,
+    responses: xr.DataArray | list[xr.DataArray],
     *,
     n_splits: int = 1000,
     seed: int | np.random.Generator | None = 0,
@@ -603,7 +734,9 @@ def tau_reversal_correlation(
     """
     _check_axis(axis)
     rng = np.random.default_rng(seed)
-    half_a, half_b, _ = _split_estimates(responses, n_splits, rng, method, align_trial_types)
+    half_a, half_b, _ = _split_estimates(responses, n_splits, rng, method, align_trial_types,
+                                         keys_a=[f"reversal_{axis}"],
+                                         keys_b=[f"tau_{axis}", f"alpha_pos_{axis}", f"alpha_neg_{axis}"])
     reversal_a = half_a[f"reversal_{axis}"]
     tau_b = half_b[f"tau_{axis}"]
     slopes_ok = (np.isfinite(half_b[f"alpha_pos_{axis}"]) & np.isfinite(half_b[f"alpha_neg_{axis}"])
@@ -618,12 +751,11 @@ def tau_reversal_correlation(
     null = np.empty(int(n_permutations))
     tau_ok = slopes_ok & np.isfinite(tau_b)
     perm_rng = rng if permutation_seed is None else np.random.default_rng(permutation_seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        for k in range(null.size):
-            order = perm_rng.permutation(reversal_a.shape[0])
-            shuffled = reversal_a[order]
-            null[k] = np.nanmedian(_pearson_r(tau_b, shuffled, tau_ok & np.isfinite(shuffled)))
+    orders = np.empty((null.size, reversal_a.shape[0]), dtype=np.intp)
+    for k in range(null.size):
+        orders[k] = perm_rng.permutation(reversal_a.shape[0])
+    if null.size:
+        null[:] = _permuted_median_r(tau_b, reversal_a, tau_ok, orders)
     observed = float(ds["r_median"])
     p_perm = (1.0 + np.sum(null >= observed)) / (1.0 + null.size) if null.size and np.isfinite(observed) else np.nan
     ds["p_perm"] = ((), float(p_perm))
@@ -636,7 +768,7 @@ def tau_reversal_correlation(
 
 
 def reversal_split_half(
-    responses: xr.DataArray,
+    responses: xr.DataArray | list[xr.DataArray],
     *,
     n_splits: int = 1000,
     seed: int | np.random.Generator | None = 0,
@@ -655,7 +787,9 @@ def reversal_split_half(
         As :func:`tau_reversal_correlation` (``r``, ``p``, ``p_greater`` per split and their medians).
     """
     _check_axis(axis)
-    half_a, half_b, _ = _split_estimates(responses, n_splits, seed, method, align_trial_types)
+    keys = [f"reversal_{axis}"]
+    half_a, half_b, _ = _split_estimates(responses, n_splits, seed, method, align_trial_types, keys_a=keys,
+                                         keys_b=keys)
     a, b = half_a[f"reversal_{axis}"], half_b[f"reversal_{axis}"]
     valid = np.isfinite(a) & np.isfinite(b)
     r, p_two, p_greater, n = _pearson(a, b, valid)
@@ -665,7 +799,7 @@ def reversal_split_half(
 
 
 def classic_td_null_test(
-    responses: xr.DataArray,
+    responses: xr.DataArray | list[xr.DataArray],
     *,
     n_splits: int = 1000,
     n_bootstrap: int = 200,
@@ -716,7 +850,7 @@ def classic_td_null_test(
 
 
 def same_vs_diverse(
-    responses: xr.DataArray,
+    responses: xr.DataArray | list[xr.DataArray],
     *,
     n_splits: int = 100,
     seed: int | np.random.Generator | None = 0,
@@ -742,7 +876,8 @@ def same_vs_diverse(
         test over cells that ``delta_accuracy > 0``), ``mean_accuracy_same``, ``mean_accuracy_diverse``.
     """
     _check_axis(axis)
-    half_a, half_b, prep = _split_estimates(responses, n_splits, seed, method, align_trial_types, keep_stats=True)
+    half_a, half_b, prep = _split_estimates(responses, n_splits, seed, method, align_trial_types, keep_stats=True,
+                                            keys_a=[f"reversal_{axis}"], keys_b=[])
     x = prep.volumes if axis == "volume" else prep.utility
     diverse = half_a[f"reversal_{axis}"]                                          # (C, S)
     with warnings.catch_warnings():

@@ -415,10 +415,24 @@ def _session_spikes(trials: pd.DataFrame, cells: np.ndarray, reward_value, cue_r
     duration = seg_stop - seg_start
     counts = rng.poisson(rate * duration[None, :])                                      # (cells, segments)
     per_cell = counts.sum(axis=1)
-    segment = np.repeat(np.tile(np.arange(mid.size), cells.size), counts.ravel())
-    times = seg_start[segment] + duration[segment] * _sorted_uniforms(counts.ravel(), rng)
-    # cell-major, segments in time order, sorted within each segment: every cell's train is sorted
-    return np.split(times, np.cumsum(per_cell)[:-1])
+    # spike times for a few cells at a time (about _SPIKES_PER_CHUNK spikes), so that the temporaries stay
+    # small for long sessions of many cells; the draws follow one another as in a single call
+    trains: list[np.ndarray] = []
+    first = 0
+    while first < cells.size:
+        last = first + max(1, int(np.searchsorted(np.cumsum(per_cell[first:]), _SPIKES_PER_CHUNK, side="right")))
+        chunk = counts[first:last]
+        segment = np.repeat(np.tile(np.arange(mid.size), last - first), chunk.ravel())
+        times = seg_start[segment] + duration[segment] * _sorted_uniforms(chunk.ravel(), rng)
+        del segment
+        # cell-major, segments in time order, sorted within each segment: every cell's train is sorted
+        trains.extend(np.split(times, np.cumsum(per_cell[first:last])[:-1]))
+        first = last
+    return trains
+
+
+#: Spike times generated per chunk of cells in :func:`_session_spikes` (bounds its temporaries to ~100 MB).
+_SPIKES_PER_CHUNK = 2_000_000
 
 
 def _sorted_uniforms(counts: np.ndarray, rng: np.random.Generator) -> np.ndarray:

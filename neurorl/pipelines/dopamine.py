@@ -139,9 +139,9 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         unit_types = _unit_types(recordings)
     _check_reward_sizes(responses, data_name)
     responses, skipped = skip_cells(responses)
-    if responses.sizes.get("cell", 0) < 3:
-        raise MissingDataError(f"need at least 3 cells with rewarded trials, found {responses.sizes.get('cell', 0)}",
-                               data_name or None)
+    n_cells = _n_cells(responses)
+    if n_cells < 3:
+        raise MissingDataError(f"need at least 3 cells with rewarded trials, found {n_cells}", data_name or None)
     if n_permutations < 0 or n_control_shuffles < 0:
         raise InvalidArgumentError("--permutations and the control shuffles must be at least 0")
     rng = np.random.default_rng(seed)
@@ -167,10 +167,10 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
                                       seed=np.random.default_rng([int(seed), 14]), **decode_settings)
 
     ci = fit["reversal_point_ci"].transpose("cell", "bound")
-    labels = responses.sel(cell=fit["cell"].to_numpy())
+    labels = _cell_labels(responses).loc[fit["cell"].to_numpy()]
     cells = pd.DataFrame({
         "session": fit["session"].to_numpy().astype(str),
-        "subject_id": labels["subject_id"].to_numpy().astype(str),
+        "subject_id": labels["subject_id"].to_numpy().astype(str) if "subject_id" in labels else "",
         "unit_id": fit["unit"].to_numpy(),
         "cell": fit["unit"].to_numpy(),
         "reversal_point": fit["reversal_point"].to_numpy(),
@@ -182,7 +182,7 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         "asymmetry": fit["asymmetry"].to_numpy(),
         "asymmetry_utility": fit["asymmetry_utility"].to_numpy(),
     }, columns=list(CELL_COLUMNS))
-    for position, name in enumerate(c for c in CELL_LABEL_COLUMNS if c in labels.coords):
+    for position, name in enumerate(c for c in CELL_LABEL_COLUMNS if c in labels):
         cells.insert(3 + position, name, labels[name].to_numpy().astype(str))
 
     summary = {
@@ -202,6 +202,7 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         "same_vs_diverse_p": _json_value(float(diverse["p_wilcoxon"])),
         "decode_loss": _json_value(float(decoded.attrs["loss"])),
         **{key: _json_value(value) for key, value in control_stats.items()},
+        "control_n_cells": int(control_fit.sizes["cell"]) if control_fit is not None else 0,
         "decode_rmse_ul": _json_value(float(decoded.attrs["rmse"])),
         "decode_n_cells": int(decoded.attrs["n_cells"]),
         "decode_code": decode_code,
@@ -239,9 +240,16 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
     return results
 
 
-def _classic_control(fit: xr.Dataset, responses: xr.DataArray, *, method: str, n_splits: int, seed):
-    """A simulated classic-TD population like the data (cells, sessions, median rewarded trials per cell),
-    analysed the same way: its fit (for the decoding control) and its split-half tau-reversal statistics."""
+#: Largest classic-TD control population (cells). Assumed: a decode from a classic-TD population is at its
+#: floor long before this size, and simulating a Neuropixels-scale population spike by spike would cost more
+#: than the whole fit; larger datasets get a control of this many cells (``control_n_cells`` in summary.json).
+CONTROL_MAX_CELLS = 1000
+
+
+def _classic_control(fit: xr.Dataset, responses, *, method: str, n_splits: int, seed):
+    """A simulated classic-TD population like the data (cells, up to :data:`CONTROL_MAX_CELLS`; sessions; median
+    rewarded trials per cell), analysed the same way: its fit (for the decoding control) and its split-half
+    tau-reversal statistics."""
     from ..analysis.responses import compute_responses
     from ..analysis.reversal import fit_cells, tau_reversal_correlation
     from ..io.spec import RecordingSpec
@@ -249,25 +257,51 @@ def _classic_control(fit: xr.Dataset, responses: xr.DataArray, *, method: str, n
     from ..tasks.variable_reward import VariableRewardTask
 
     rng = np.random.default_rng(seed)
-    n_cells = int(fit.sizes["cell"])
+    n_cells = min(int(fit.sizes["cell"]), CONTROL_MAX_CELLS)
     n_sessions = max(1, min(n_cells, len(np.unique(fit["session"].to_numpy().astype(str)))
                             if "session" in fit.coords else 1))
     n_trials = max(20, int(np.median(fit["n_trials"].to_numpy())))
-    volume = responses["reward_volume"].to_numpy().astype(float)
+    volume = _trial_volumes(responses)
     other = float(np.mean(~np.isfinite(volume))) if volume.size else 0.0
-    simulation = simulate_recordings(n_cells, n_sessions, int(round(n_trials / max(1e-9, 1.0 - other))),
-                                     code="classic", task=VariableRewardTask(other_fraction=min(other, 0.9)),
-                                     seed=rng)
-    null_responses = compute_responses(simulation.sessions, spec=RecordingSpec())
+    # one simulated session at a time: its responses are kept, its spikes dropped
+    null_responses: list[xr.DataArray] = []
+    simulate_recordings(n_cells, n_sessions, int(round(n_trials / max(1e-9, 1.0 - other))),
+                        code="classic", task=VariableRewardTask(other_fraction=min(other, 0.9)), seed=rng,
+                        on_session=lambda session: null_responses.append(
+                            compute_responses([session], spec=RecordingSpec())))
     control_fit = fit_cells(null_responses, method=method, n_bootstrap=0, split_half=False, seed=rng)
     control_tau = tau_reversal_correlation(null_responses, n_splits=n_splits, seed=rng, method=method,
                                            n_permutations=0)
     return control_fit, control_tau
 
 
-def _check_reward_sizes(responses: xr.DataArray, data_name: str) -> None:
+def _blocks(responses) -> list[xr.DataArray]:
+    return [responses] if isinstance(responses, xr.DataArray) else list(responses)
+
+
+def _n_cells(responses) -> int:
+    return sum(block.sizes.get("cell", 0) for block in _blocks(responses))
+
+
+def _trial_volumes(responses) -> np.ndarray:
+    """Reward volume (µl) of every trial of every session block."""
+    parts = [block["reward_volume"].to_numpy().astype(float) for block in _blocks(responses)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _cell_labels(responses) -> pd.DataFrame:
+    """The cells' labels (coordinates over ``cell``), indexed by cell, over every session block."""
+    tables = []
+    for block in _blocks(responses):
+        names = [name for name, coord in block.coords.items() if coord.dims == ("cell",) and name != "cell"]
+        tables.append(pd.DataFrame({name: block[name].to_numpy() for name in names},
+                                   index=pd.Index(block["cell"].to_numpy(), name="cell")))
+    return pd.concat(tables) if len(tables) > 1 else tables[0]
+
+
+def _check_reward_sizes(responses, data_name: str) -> None:
     """One trial, or a single reward size, cannot place a reversal point: say so naming the data."""
-    volume = responses["reward_volume"].to_numpy().astype(float)
+    volume = _trial_volumes(responses)
     sizes = np.unique(volume[np.isfinite(volume)])
     if volume.size < 2:
         raise MissingDataError(f"only {volume.size} rewarded trial; reversal points need trials of at least two "
@@ -409,7 +443,7 @@ def _run(args: argparse.Namespace, source: Path) -> int:
     method = args.method or preset.get("method", "counting")
     # one session at a time (locally, or on the Dask cluster of --scheduler): one session's spikes in memory
     responses, unit_types = stream_responses(dopamine_files(source), spec, scheduler=getattr(args, "scheduler", None),
-                                             allow_external_links=args.allow_external_links)
+                                             allow_external_links=args.allow_external_links, pool=False)
     data_name = str(source) if source.is_file() else source.name
     results = analyze_dopamine([], method=method, n_bootstrap=args.bootstrap, n_splits=args.splits,
                                seed=args.seed, decode_code=args.decode_code, data_name=data_name, spec=spec,

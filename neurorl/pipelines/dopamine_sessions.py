@@ -1,8 +1,8 @@
 """Read dopamine sessions and compute their responses one session at a time, locally or on a Dask cluster.
 
 Only one session's spike times (or trace) are in memory at once: each file is read, turned into its responses
-(:func:`neurorl.analysis.responses.compute_responses`) and dropped; the per-session responses are pooled by
-:func:`~neurorl.analysis.responses.pool_responses`. With ``scheduler`` (the address of a running
+(:func:`neurorl.analysis.responses.compute_responses`) and dropped; the per-session responses are kept as a list
+(``pool=False``, what ``neurorl fit dopamine`` does) or pooled by :func:`~neurorl.analysis.responses.pool_responses`. With ``scheduler`` (the address of a running
 ``dask.distributed`` scheduler, e.g. ``tcp://HOST:PORT``) the sessions are read and reduced on its workers,
 which must see the files at the same paths; the result is identical to the local run.
 """
@@ -29,8 +29,9 @@ def session_responses(path: str | os.PathLike, spec=None, *, allow_external_link
 
 
 def stream_responses(files: Sequence[str | os.PathLike], spec=None, *, scheduler: str | None = None,
-                     allow_external_links: bool = False) -> tuple[xr.DataArray, dict]:
-    """Responses of every session of ``files``, pooled, computed one session at a time.
+                     allow_external_links: bool = False, pool: bool = True
+                     ) -> tuple[xr.DataArray | list[xr.DataArray], dict]:
+    """Responses of every session of ``files``, computed one session at a time (pooled, or kept per session).
 
     Parameters
     ----------
@@ -42,11 +43,15 @@ def stream_responses(files: Sequence[str | os.PathLike], spec=None, *, scheduler
         Address of a running Dask scheduler; ``None`` runs here.
     allow_external_links
         Read HDF5 links to other files instead of refusing the file (see :func:`neurorl.io.nwb.read_dopamine`).
+    pool
+        Pool the sessions into one ``responses(cell, trial)`` (dense: cells × trials of all sessions); with
+        ``False`` the list of per-session responses, which every analysis of :mod:`neurorl.analysis.reversal`
+        takes as it is (memory bounded by the largest session).
 
     Returns
     -------
-    responses : xarray.DataArray
-        As ``compute_responses`` over all sessions.
+    responses : xarray.DataArray or list of xarray.DataArray
+        As ``compute_responses`` over all sessions (or one per session).
     unit_types : dict
         Units analysed per ``cell_type``, summed over sessions.
     """
@@ -66,4 +71,5 @@ def stream_responses(files: Sequence[str | os.PathLike], spec=None, *, scheduler
     for _, types in results:
         for kind, n in types.items():
             unit_types[kind] = unit_types.get(kind, 0) + int(n)
-    return pool_responses([r for r, _ in results]), unit_types
+    blocks = [r for r, _ in results]
+    return (pool_responses(blocks) if pool else blocks), unit_types
