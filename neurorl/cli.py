@@ -75,7 +75,8 @@ class HelpFormatter(argparse.HelpFormatter):
         text = action.help or ""
         if "default" in text.lower() or "%(default)" in text:
             return text
-        if action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS \
+                or not action.option_strings:
             return text
         if isinstance(action, (argparse._StoreTrueAction, argparse._StoreConstAction, argparse._VersionAction,
                                argparse._HelpAction)):

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_text", "write_csv", "write_netcdf", "save_figure"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_csv", "write_netcdf", "save_figure"]
 
 
 @contextlib.contextmanager
@@ -46,6 +46,20 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def write_bytes(target: str | os.PathLike, data: bytes | memoryview) -> Path:
+    """Write ``data`` to ``target`` atomically with Python's own file I/O and return the path.
+
+    Files built by C libraries (HDF5 for NWB and netCDF-4) are built in memory first and written here, so that
+    a full disk or a vanished folder is an :class:`OSError` naming the file, never a crash inside the library.
+    """
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return Path(target)
 
 
 def write_text(target: str | os.PathLike, text: str) -> Path:
@@ -87,9 +101,8 @@ def write_netcdf(target: str | os.PathLike, dataset) -> Path:
     dataset.attrs = _netcdf_attrs(dataset.attrs)
     for name in dataset.variables:
         dataset[name].attrs = _netcdf_attrs(dataset[name].attrs)
-    with atomic_path(target) as tmp:
-        dataset.to_netcdf(tmp, engine="h5netcdf")
-    return Path(target)
+    # built in memory, then written by Python: a full disk is an OSError, not an error inside libhdf5
+    return write_bytes(target, dataset.to_netcdf(engine="h5netcdf"))
 
 
 def save_figure(target: str | os.PathLike, figure, **kwargs) -> Path:

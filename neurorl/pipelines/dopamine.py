@@ -507,7 +507,7 @@ def add_recording_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--units", default=None, metavar="PATH",
                    help="NWB path of the Units table (default: top-level units, else the only Units table)")
     g.add_argument("--unit-filter", default=None, metavar="QUERY",
-                   help="pandas query on the units table's columns, e.g. \"cell_type == 'dopamine'\"")
+                   help="pandas query on the units table's columns, e.g. \"cell_type == 'dopamine'\" (default: every unit)")
     g.add_argument("--reward-column", default=None, metavar="COLUMN",
                    help="trials (or EventsTable) column with the reward size (default reward_volume)")
     g.add_argument("--reward-scale", type=T.positive_float, default=None, metavar="FACTOR",
