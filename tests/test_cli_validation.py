@@ -344,8 +344,20 @@ def test_recording_toml_is_a_config_of_fit_dopamine(tmp_path):
     assert spec.smoothing == "original"                # the preset still gives what the file does not
     assert spec.reward_column == "volume"              # flags beat the file
     assert spec.max_silence_s is None
-    # the same file still reads as a RecordingSpec in Python (its analysis keys are not spec keys)
+    # the same file still reads as a RecordingSpec in Python (its analysis keys are skipped there)
     assert read_config(config)["reward_column"] == "reward_size"
+    python_spec = RecordingSpec.from_toml(config)
+    assert python_spec.reward_column == "reward_size" and python_spec.window_ms == (100.0, 500.0)
+
+
+def test_fit_dopamine_options_are_spec_keys_or_other_config_keys():
+    from neurorl.io.spec import OTHER_CONFIG_KEYS, SPEC_KEYS
+
+    _, commands = _walk()
+    for words in (("fit", "dopamine"), ("reproduce", "dopamine")):
+        keys = {opt[2:].replace("-", "_") for action in commands[words]._actions for opt in action.option_strings
+                if opt.startswith("--")} - {"help", "config", "preset"}
+        assert keys <= set(SPEC_KEYS) | set(OTHER_CONFIG_KEYS), keys - set(SPEC_KEYS) - set(OTHER_CONFIG_KEYS)
 
 
 def test_config_values_of_every_command_can_be_read(tmp_path):
