@@ -363,6 +363,10 @@ def _writing(sessions, folder: Path):
 def run_reproduce(args: argparse.Namespace) -> int:
     """``neurorl reproduce bci``."""
     started = time.perf_counter()
+    from .._memory import check_memory, simulate_bci_bytes
+
+    check_memory(simulate_bci_bytes(args.p0 + args.n_bci, args.session_minutes), ["--p0", "--session-minutes"],
+                 what=f"--p0 {args.p0} --n-bci {args.n_bci} --session-minutes {args.session_minutes:g}")
     rules = list(dict.fromkeys(args.rules))
     n_bci_values = [] if args.no_curve else [int(v) for v in args.n_bci_values]
     from ..io.outdir import staging_of
