@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -169,7 +168,8 @@ class ListAction(argparse.Action):
     """``nargs="+"`` list option that also accepts the older comma-separated form.
 
     ``--format png pdf`` is the way to pass a list. ``--format png,pdf`` (the older form of some commands) is
-    split at the commas, with a one-line deprecation note on stderr. Each item goes through the option's
+    split at the commas, with a one-line deprecation note on stderr once the command succeeded (so that a
+    failure stays one line). Each item goes through the option's
     ``type`` (given to this action as ``item_type``, so argparse passes the raw words) and ``choices``.
     """
 
@@ -181,14 +181,17 @@ class ListAction(argparse.Action):
             kwargs["metavar"] = "{" + ",".join(map(str, self.item_choices)) + "}"
         super().__init__(option_strings, dest, nargs=nargs, **kwargs)
 
-    def convert(self, words: Sequence[Any], *, warn: bool = True) -> list[Any]:
-        """Split comma-separated words, convert each item and check its choices."""
+    def convert(self, words: Sequence[Any], *, notes: list[str] | None = None) -> list[Any]:
+        """Split comma-separated words, convert each item and check its choices.
+
+        A deprecation note for the comma-separated form is appended to ``notes`` (when given).
+        """
         items: list[Any] = []
         for word in words:
             if isinstance(word, str) and "," in word:
-                if warn:
-                    print(f"neurorl: note: {'/'.join(self.option_strings)} takes space-separated values; the "
-                          f"comma-separated form {word!r} is deprecated", file=sys.stderr)
+                if notes is not None:
+                    notes.append(f"{'/'.join(self.option_strings)} takes space-separated values; the "
+                                 f"comma-separated form {word!r} is deprecated")
                 items.extend(part.strip() for part in word.split(",") if part.strip())
             else:
                 items.append(word)
@@ -210,4 +213,7 @@ class ListAction(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
         words = values if isinstance(values, list) else [values]
-        setattr(namespace, self.dest, self.convert(words))
+        notes = list(getattr(namespace, "_notes", None) or [])
+        setattr(namespace, self.dest, self.convert(words, notes=notes))
+        if notes:
+            namespace._notes = notes  # printed by the command line once the command succeeded

@@ -119,7 +119,7 @@ def _convert(action: argparse.Action, key: str, value: Any, path: Path) -> Any:
     values = value if isinstance(value, list) else [value]
     if isinstance(action, ListAction):
         try:
-            return action.convert([v if isinstance(v, str) else v for v in values], warn=False)
+            return action.convert(list(values))
         except argparse.ArgumentError as error:
             raise fail(error.message) from None
     if isinstance(action.nargs, int) and len(values) != action.nargs:

@@ -173,8 +173,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_quiet(args.quiet)
     try:
         if getattr(args, "_out_inputs", None) is None:
-            return int(args.func(args) or 0)
-        return _run_with_out(args, argv)
+            status = int(args.func(args) or 0)
+        else:
+            status = _run_with_out(args, argv)
+        if status == 0:
+            for note in getattr(args, "_notes", None) or []:
+                print(f"neurorl: note: {note}", file=sys.stderr)
+        return status
     except NeurorlError as exc:
         print(f"neurorl: error: {exc}", file=sys.stderr)
         return exc.exit_code

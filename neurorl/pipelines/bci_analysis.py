@@ -386,7 +386,7 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     from .. import _argtypes as T
 
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (tables, figures)")
-    # 0.6: the paper's soma-dendrite pairing threshold (assumed from Francioni et al. 2026, Methods)
+    # 0.6: the default of neurorl.analysis.bci.pair_soma_dendrite / analyze_session
     p.add_argument("--min-r", type=T.correlation, default=0.6,
                    help="soma-dendrite pairing threshold, Pearson r in [-1, 1]")
     p.add_argument("--window-ms", type=T.positive_float, default=500.0, help="coincidence window for events (ms)")

@@ -453,14 +453,15 @@ def _reproduce_source(args: argparse.Namespace) -> str | None:
 def run_reproduce_dopamine(args: argparse.Namespace) -> int:
     """``neurorl reproduce dopamine [RECORDING] --out DIR``."""
     given = _reproduce_source(args)
-    if getattr(args, "data", None) is not None:
-        print("neurorl: note: --data is deprecated: give the recording as the positional RECORDING "
-              "(neurorl reproduce dopamine RECORDING --out DIR)", file=sys.stderr)
     source = Path(given) if given is not None else default_example_data()
     if given is None:
         print(f"no RECORDING given: using the embedded SIMULATED example recording {source.name}/ "
               "(see its README.md; ground_truth.csv beside it)")
-    return _run(args, source)
+    status = _run(args, source)
+    if getattr(args, "data", None) is not None:  # after the run: a failure stays one line
+        print("neurorl: note: --data is deprecated: give the recording as the positional RECORDING "
+              "(neurorl reproduce dopamine RECORDING --out DIR)", file=sys.stderr)
+    return status
 
 
 def _common_options(p: argparse.ArgumentParser) -> None:
