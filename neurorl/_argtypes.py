@@ -64,7 +64,7 @@ def _as_float(text: Any, what: str) -> float:
 
 
 def seed(text: Any) -> int:
-    """A random seed: an integer in 0..2**63-1."""
+    """Parse a random seed: an integer in 0..2**63-1."""
     value = _as_int(text, "an integer in 0..2**63-1")
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be an integer in 0..2**63-1, got {text!r}")
@@ -72,12 +72,12 @@ def seed(text: Any) -> int:
 
 
 def finite_float(text: Any) -> float:
-    """Any finite number (no nan, inf)."""
+    """Parse any finite number (no nan, inf)."""
     return _as_float(text, "a number")
 
 
 def positive_float(text: Any) -> float:
-    """A finite number > 0."""
+    """Parse a finite number > 0."""
     value = _as_float(text, "a positive number")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
@@ -85,7 +85,7 @@ def positive_float(text: Any) -> float:
 
 
 def nonnegative_float(text: Any) -> float:
-    """A finite number >= 0."""
+    """Parse a finite number >= 0."""
     value = _as_float(text, "a number >= 0")
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
@@ -93,7 +93,7 @@ def nonnegative_float(text: Any) -> float:
 
 
 def positive_int(text: Any) -> int:
-    """An integer >= 1."""
+    """Parse an integer >= 1."""
     value = _as_int(text, "a positive integer")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
@@ -101,7 +101,7 @@ def positive_int(text: Any) -> int:
 
 
 def nonnegative_int(text: Any) -> int:
-    """An integer >= 0."""
+    """Parse an integer >= 0."""
     value = _as_int(text, "an integer >= 0")
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
@@ -109,7 +109,7 @@ def nonnegative_int(text: Any) -> int:
 
 
 def int_at_least(low: int) -> Callable[[Any], int]:
-    """An integer >= ``low``."""
+    """Return a parser of integers >= ``low``."""
 
     def check(text: Any) -> int:
         value = _as_int(text, f"an integer >= {low}")
@@ -122,7 +122,7 @@ def int_at_least(low: int) -> Callable[[Any], int]:
 
 
 def float_in(low: float, high: float, *, what: str | None = None) -> Callable[[Any], float]:
-    """A finite number in the closed interval [``low``, ``high``]."""
+    """Return a parser of finite numbers in the closed interval [``low``, ``high``]."""
     what = what or f"a number in [{low:g}, {high:g}]"
 
     def check(text: Any) -> float:
@@ -145,7 +145,7 @@ correlation.__name__ = "correlation"
 
 
 def workers(text: Any) -> int:
-    """Worker processes or threads: an integer >= 1, or -1 for one per CPU core (joblib's convention)."""
+    """Parse a number of worker processes or threads: an integer >= 1, or -1 for one per CPU core (joblib's convention)."""
     value = _as_int(text, "an integer >= 1, or -1 for all cores")
     if value == -1:
         return value
@@ -155,7 +155,7 @@ def workers(text: Any) -> int:
 
 
 def cores(value: int) -> int:
-    """The number of workers ``value`` stands for (-1: the CPU cores this process may use)."""
+    """Return the number of workers ``value`` stands for (-1: the CPU cores this process may use)."""
     if value != -1:
         return int(value)
     try:

@@ -88,7 +88,7 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
-    """The command's long options by key (``n_train`` for ``--n-train``; every alias of an option)."""
+    """Return the command's long options by key (``n_train`` for ``--n-train``; every alias of an option)."""
     found: dict[str, argparse.Action] = {}
     for action in parser._actions:
         for option in action.option_strings:
@@ -145,7 +145,7 @@ def _convert(action: argparse.Action, key: str, value: Any, path: Path) -> Any:
 
 
 def config_values(parser: argparse.ArgumentParser, path: str | os.PathLike) -> dict[str, Any]:
-    """The option values (by ``dest``) a config file gives for the command of ``parser``.
+    """Return the option values (by ``dest``) a config file gives for the command of ``parser``.
 
     Raises
     ------
@@ -168,7 +168,7 @@ def config_values(parser: argparse.ArgumentParser, path: str | os.PathLike) -> d
 
 
 def _command_words(argv: Sequence[str]) -> list[str]:
-    """The group and command words of a command line (the first words not starting with ``-``)."""
+    """Return the group and command words of a command line (the first words not starting with ``-``)."""
     return [word for word in argv if not word.startswith("-")][:2]
 
 

@@ -102,7 +102,7 @@ _PER_SPIKE = 32
 
 def simulate_dopamine_bytes(n_cells: int, n_sessions: int, n_trials: int, *, baseline_rate: float = 5.0,
                             seconds_per_trial: float = 7.5, n_training_trials: int = 10000) -> float:
-    """Peak memory (bytes) of ``simulate dopamine``: every cell's parameters plus one session's spikes.
+    """Estimate the peak memory (bytes) of ``simulate dopamine``: every cell's parameters plus one session's spikes.
 
     ``seconds_per_trial``: the task's mean trial (3.2 s minimum ITI plus 4 s mean extra, plus the trial),
     :class:`neurorl.tasks.variable_reward.VariableRewardTask`. Spikes: the baseline rate (spikes/s) plus
@@ -117,21 +117,26 @@ def simulate_dopamine_bytes(n_cells: int, n_sessions: int, n_trials: int, *, bas
 
 def simulate_bci_bytes(n_neurons: int, session_minutes: float, *, frame_rate_hz: float = 15.46,
                        baseline_frames: int = 12000) -> float:
-    """Peak memory (bytes) of one simulated BCI day: about 10 float32 (frames x neurons) arrays at once
-    (somata, dendrites, teaching signal, noise, the AR(1) temporaries and the in-memory NWB image) (assumed)."""
+    """Estimate the peak memory (bytes) of one simulated BCI day.
+
+    About 10 float32 (frames x neurons) arrays at once: somata, dendrites, teaching signal, noise, the AR(1)
+    temporaries and the in-memory NWB image (assumed).
+    """
     frames = float(session_minutes) * 60.0 * frame_rate_hz + baseline_frames
     return 10 * 4 * frames * max(int(n_neurons), 1)
 
 
 def train_bytes(n_train: int, n_test: int, *, n_inputs: int = 784, float64: bool = False) -> float:
-    """Peak memory (bytes) of a training run: the images in the compute dtype, the uint8 originals and the
-    labels (the network itself is small)."""
+    """Estimate the peak memory (bytes) of a training run.
+
+    The images in the compute dtype, the uint8 originals and the labels (the network itself is small).
+    """
     item = 8 if float64 else 4
     return (int(n_train) + int(n_test)) * n_inputs * (item + 1) * 1.5
 
 
 def sweep_dopamine_bytes(cells: Sequence[int], trials: Sequence[int], jobs: int) -> float:
-    """Peak memory (bytes) of ``sweep dopamine``: the largest job times the jobs run at once."""
+    """Estimate the peak memory (bytes) of ``sweep dopamine``: the largest job times the jobs run at once."""
     largest = max(simulate_dopamine_bytes(c, 1, t) for c in cells for t in trials)
     # the fit holds every cell's responses too (one float per cell-trial) (assumed 3 copies)
     largest += 3 * 8.0 * max(cells) * max(trials)

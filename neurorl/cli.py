@@ -244,7 +244,7 @@ def _os_error_line(error: OSError, args: argparse.Namespace) -> str:
 
 
 def display_path_of(args: argparse.Namespace, path) -> str:
-    """A path in the staging folder shown under ``--out`` (where the user looks for it)."""
+    """Show a path in the staging folder under ``--out`` (where the user looks for it)."""
     from .io.outdir import display_path
 
     return str(display_path(args, path))

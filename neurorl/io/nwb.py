@@ -274,7 +274,8 @@ def open_nwb(source, *, allow_external_links: bool = False) -> Iterator:
 @contextlib.contextmanager
 def _warnings_after_success():
     """Hold back the warnings pynwb/hdmf give while reading, so that a refused file gives one line, not warnings
-    and then the error; :func:`_replay` shows them once the file was read."""
+    and then the error; :func:`_replay` shows them once the file was read.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         yield caught

@@ -219,7 +219,7 @@ def _save(fig, stem: Path, formats: Sequence[str], save_figure) -> list[Path]:
 
 
 def _formats(formats: str | Sequence[str]) -> list[str]:
-    """The figure formats (a list, or the older comma-separated text), each once, checked."""
+    """Return the figure formats (a list, or the older comma-separated text), each once, checked."""
     if isinstance(formats, str):
         formats = formats.split(",")
     formats = list(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
@@ -230,7 +230,7 @@ def _formats(formats: str | Sequence[str]) -> list[str]:
 
 
 def pairing_warnings(groups: dict[str, dict[str, xr.Dataset]], min_r: float) -> dict[str, str]:
-    """A warning per animal/rule whose soma-dendrite pairing found no pair with r >= ``min_r`` on some day.
+    """Return a warning per animal/rule whose soma-dendrite pairing found no pair with r >= ``min_r`` on some day.
 
     Without pairs the dendritic statistics of that day are NaN; the warning says which days and why.
     """

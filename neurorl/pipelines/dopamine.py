@@ -242,7 +242,8 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
 
 def _classic_control(fit: xr.Dataset, responses: xr.DataArray, *, method: str, n_splits: int, seed):
     """A simulated classic-TD population like the data (cells, sessions, median rewarded trials per cell),
-    analysed the same way: its fit (for the decoding control) and its split-half tau-reversal statistics."""
+    analysed the same way: its fit (for the decoding control) and its split-half tau-reversal statistics.
+    """
     from ..analysis.responses import compute_responses
     from ..analysis.reversal import fit_cells, tau_reversal_correlation
     from ..io.spec import RecordingSpec

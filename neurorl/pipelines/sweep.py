@@ -198,10 +198,10 @@ def dopamine_recovery_sweep(cells: Sequence[int], trials: Sequence[int], seeds: 
 
 
 def _run_dopamine(args: argparse.Namespace) -> int:
-    from ..io._atomic import save_figure
-    from ..plotting.recovery import plot_recovery
     from .._argtypes import cores
     from .._memory import check_memory, sweep_dopamine_bytes
+    from ..io._atomic import save_figure
+    from ..plotting.recovery import plot_recovery
 
     if args.scheduler is None:
         jobs = min(cores(args.jobs), len(args.cells) * len(args.trials) * len(args.seeds))
