@@ -75,7 +75,7 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
         if writer is not None and len(session.trials) == 0:
             raise InvalidArgumentError(f"--session-minutes {session_minutes:g}: no trial was completed on day "
                                        f"{session.day}, so the day cannot be written as NWB; simulate longer days "
-                                       "(a trial takes up to about a minute) or pass --no-nwb")
+                                       "(a trial lasts up to about 35 s) or pass --no-nwb")
         rows.append(summarize_session(session))
         if writer is not None:
             session.params = _flat_params(session)
