@@ -192,8 +192,27 @@ def test_full_disk_while_writing_nwb_is_an_os_error_not_a_crash(monkeypatch, tmp
                        "--out", str(out)])
     assert status == 1
     line = _one_line(capsys)
-    assert "no space left on the device" in line and str(out) in line
+    assert "no space left on the device" in line and str(out / "session_01.nwb") in line
     assert not out.exists()
+
+
+def test_a_real_full_disk_is_one_line(tmp_path, capsys):
+    """On a tiny tmpfs (needs root to mount; skipped otherwise) a full disk is one line, and --out is kept."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                                           capture_output=True, check=False).returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        out = disk / "sim"
+        status = cli.main(["--quiet", "simulate", "dopamine", "--cells", "4", "--sessions", "1", "--trials",
+                           "300", "--out", str(out)])
+        assert status == 1
+        line = _one_line(capsys)
+        assert "no space left on the device" in line and str(out) in line
+        assert not out.exists()
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
 
 
 def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
