@@ -24,7 +24,6 @@ from neurorl._memory import available_memory, check_memory, format_bytes, simula
 from neurorl.errors import InvalidArgumentError
 
 REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "data" / "dopamine_example"
 FAST = ["--bootstrap", "5", "--splits", "5", "--permutations", "5"]
 
 
@@ -224,9 +223,34 @@ def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------------------------- --format
-def test_format_svg_pdf_prints_the_files_written(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def small_recording(tmp_path_factory) -> Path:
+    """A small simulated recording (6 cells, 80 trials): fits in a few seconds."""
+    from neurorl.pipelines.simulate_dopamine import simulate_dopamine_folder
+
+    folder = tmp_path_factory.mktemp("small")
+    simulate_dopamine_folder(folder, n_cells=6, n_sessions=1, n_trials=80, seed=0)
+    return folder / "session_01.nwb"
+
+
+def _quick_figures(monkeypatch):
+    """Save figures as tiny stand-in files (rendering 12 SVG/PDF figures takes half a minute)."""
+    import matplotlib.pyplot as plt
+
+    import neurorl.io._atomic as atomic
+
+    def save(target, figure, **kwargs):
+        Path(target).write_text(f"figure {Path(target).suffix}")
+        plt.close(figure)
+        return Path(target)
+
+    monkeypatch.setattr(atomic, "save_figure", save)
+
+
+def test_format_svg_pdf_prints_the_files_written(small_recording, tmp_path, capsys, monkeypatch):
+    _quick_figures(monkeypatch)
     out = tmp_path / "fit"
-    assert cli.main(["--quiet", "fit", "dopamine", str(EXAMPLE / "session_01.nwb"), *FAST, "--format", "svg", "pdf",
+    assert cli.main(["--quiet", "fit", "dopamine", str(small_recording), *FAST, "--format", "svg", "pdf",
                      "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "summary.png" not in printed and str(out / "summary.svg") in printed and str(out / "summary.pdf") in printed
@@ -302,14 +326,19 @@ def test_lists_are_space_separated_and_commas_still_work_with_a_note(capsys):
         action.convert(["1", "y"])
 
 
-def test_reproduce_dopamine_takes_the_recording_as_positional(tmp_path, capsys):
+def test_reproduce_dopamine_takes_the_recording_as_positional(small_recording, tmp_path, capsys, monkeypatch):
+    _quick_figures(monkeypatch)
     parser = cli.build_parser()
     args = parser.parse_args(["reproduce", "dopamine", "REC", "--out", "o"])
     assert args.recording == "REC" and args.data is None
     out = tmp_path / "r"
-    assert cli.main(["--quiet", "reproduce", "dopamine", "--data", str(EXAMPLE / "session_01.nwb"), *FAST,
+    assert cli.main(["--quiet", "reproduce", "dopamine", "--data", str(small_recording), *FAST, "--format", "pdf",
                      "--out", str(out)]) == 0
     assert "--data is deprecated" in capsys.readouterr().err
+    # a failure stays one line (the note comes only after a successful run)
+    assert cli.main(["--quiet", "reproduce", "dopamine", "--data", str(tmp_path / "missing.nwb"),
+                     "--out", str(tmp_path / "m")]) == 1
+    assert "missing.nwb" in _one_line(capsys)
     assert cli.main(["--quiet", "reproduce", "dopamine", "A.nwb", "--data", "B.nwb", "--out", str(tmp_path / "x")]) == 2
 
 
