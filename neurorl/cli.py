@@ -221,6 +221,8 @@ def _run_with_out(args: argparse.Namespace, argv: list[str]) -> int:
     from .io.outdir import output_folder
 
     inputs = [str(path) for path in args._out_inputs(args)]
+    if getattr(args, "config", None):
+        inputs.append(str(args.config))  # the --config file is an input: its checksum goes into manifest.json
     try:
         with output_folder(args.out, inputs=inputs, command=["neurorl", *argv], settings=_settings(args)) as staging:
             args._staging = staging

@@ -357,6 +357,19 @@ def test_config_unknown_key_is_one_line_naming_file_and_key(tmp_path, capsys):
     assert "no such file" in _one_line(capsys)
 
 
+def test_config_file_applies_and_is_in_the_manifest(tmp_path, capsys):
+    config = tmp_path / "sim.toml"
+    out = tmp_path / "sim"
+    config.write_text(f'out = "{out}"\ncells = 3\nsessions = 1\n[simulation]\ntrials = 40\nseed = 5\n')
+    assert cli.main(["--quiet", "simulate", "dopamine", "--config", str(config), "--trials", "30"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["settings"]["cells"] == 3 and manifest["settings"]["seed"] == 5
+    assert manifest["settings"]["trials"] == 30                       # the flag beats the file
+    assert str(config) in [entry["path"] for entry in manifest["inputs"]]
+    truth = pd.read_csv(out / "ground_truth.csv")
+    assert len(truth) == 3
+
+
 def _parse_with_config(argv):
     from neurorl._config import apply_config
 
