@@ -229,7 +229,7 @@ def test_cli_fit_dopamine_refuses_link_and_opts_in(tmp_path: Path, capsys) -> No
     other = shutil.copy(EXAMPLE / "session_03.nwb", tmp_path / "other.nwb")
     replace_with_external_link(data / "session_01.nwb", "/units", other, "/units")
     fast = ["--bootstrap", "3", "--splits", "5", "--quiet"]
-    for argv in (["fit", "dopamine", str(data)], ["reproduce", "dopamine", "--data", str(data)]):
+    for argv in (["fit", "dopamine", str(data)], ["reproduce", "dopamine", str(data)]):
         assert main([*argv, "--out", str(tmp_path / "out"), *fast]) == 1
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith(f"neurorl: error: {data / 'session_01.nwb'}: external link /units")

@@ -58,8 +58,10 @@ def test_failed_rerun_keeps_the_old_complete_set(tmp_path, monkeypatch, capsys) 
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(_atomic, "write_netcdf", full_disk)
-    with pytest.raises(OSError):
-        cli.main([*FIT, "--seed", "1", "--out", str(out)])
+    capsys.readouterr()
+    assert cli.main([*FIT, "--seed", "1", "--out", str(out)]) == 1   # one line, no traceback
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{out}: no space left on the device" in err[0]
     assert _digest(out) == before
     assert _debris(tmp_path) == []
 

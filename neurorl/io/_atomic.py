@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_text", "write_csv", "write_netcdf", "save_figure"]
+__all__ = ["atomic_path", "write_bytes", "write_text", "write_csv", "write_netcdf", "save_figure"]
 
 
 @contextlib.contextmanager
@@ -23,7 +23,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     The temporary name starts with a dot and keeps ``target``'s suffix (``.session.x1y2.part.nwb``), so
     libraries that check suffixes are content and folder scans that skip dot-files ignore it.
 
-    On any exception the temporary file is removed and ``target`` is left as it was.
+    On any exception the temporary file is removed and ``target`` is left as it was; an :class:`OSError` (a full
+    disk) is raised again naming ``target``.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -36,6 +37,12 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         # mkstemp creates the file owner-only (0600); give it the permissions a plain open() would
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
+    except OSError as error:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        if error.filename is None or error.filename == str(tmp):  # name the file being written, not its temporary
+            raise OSError(error.errno, error.strerror or str(error), str(target)) from error
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -46,6 +53,20 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def write_bytes(target: str | os.PathLike, data: bytes | memoryview) -> Path:
+    """Write ``data`` to ``target`` atomically with Python's own file I/O and return the path.
+
+    Files built by C libraries (HDF5 for NWB and netCDF-4) are built in memory first and written here, so that
+    a full disk or a vanished folder is an :class:`OSError` naming the file, never a crash inside the library.
+    """
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return Path(target)
 
 
 def write_text(target: str | os.PathLike, text: str) -> Path:
@@ -87,9 +108,8 @@ def write_netcdf(target: str | os.PathLike, dataset) -> Path:
     dataset.attrs = _netcdf_attrs(dataset.attrs)
     for name in dataset.variables:
         dataset[name].attrs = _netcdf_attrs(dataset[name].attrs)
-    with atomic_path(target) as tmp:
-        dataset.to_netcdf(tmp, engine="h5netcdf")
-    return Path(target)
+    # built in memory, then written by Python: a full disk is an OSError, not an error inside libhdf5
+    return write_bytes(target, dataset.to_netcdf(engine="h5netcdf"))
 
 
 def save_figure(target: str | os.PathLike, figure, **kwargs) -> Path:

@@ -46,7 +46,7 @@ from ..errors import (
     RewardVolumeError,
     SpikeTimesError,
 )
-from ._atomic import atomic_path
+from ._atomic import atomic_path  # noqa: F401 - re-exported for callers that write beside NWB files
 from ._links import check_hdf5_links
 
 __all__ = [
@@ -140,13 +140,25 @@ def new_nwbfile(
 
 
 def write_nwbfile(nwbfile, path: str | os.PathLike) -> Path:
-    """Write ``nwbfile`` to ``path`` atomically (temporary file in the same folder, then renamed)."""
+    """Write ``nwbfile`` to ``path`` atomically (temporary file in the same folder, then renamed).
+
+    The HDF5 file is built in memory (h5py on an :class:`io.BytesIO`) and then written with Python's file I/O,
+    so a full disk or an unwritable folder is an :class:`OSError` naming the file rather than an error (or a
+    crash) inside libhdf5.
+    """
+    import io as _io
+
+    import h5py
     from pynwb import NWBHDF5IO
 
+    from ._atomic import write_bytes
+
     path = Path(path)
-    with atomic_path(path) as tmp:
-        with NWBHDF5IO(str(tmp), "w") as io:
-            io.write(nwbfile)
+    buffer = _io.BytesIO()
+    with h5py.File(buffer, "w") as handle:
+        with NWBHDF5IO(file=handle, mode="w") as nwb_io:
+            nwb_io.write(nwbfile)
+    write_bytes(path, buffer.getbuffer())
     return path
 
 
@@ -262,7 +274,8 @@ def open_nwb(source, *, allow_external_links: bool = False) -> Iterator:
 @contextlib.contextmanager
 def _warnings_after_success():
     """Hold back the warnings pynwb/hdmf give while reading, so that a refused file gives one line, not warnings
-    and then the error; :func:`_replay` shows them once the file was read."""
+    and then the error; :func:`_replay` shows them once the file was read.
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("default")
         yield caught

@@ -300,6 +300,10 @@ class _Folder:
             raise OutputFolderError(f"cannot create the folder: {self.parent} is a file", self.given) from None
         except OSError as error:
             raise OutputFolderError(f"cannot create the folder: {_os_problem(error)}", self.given) from None
+        try:  # a folder where the lock file cannot be created (read-only, /proc, ...) is not "busy"
+            os.close(os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666))
+        except OSError as error:
+            raise OutputFolderError(f"cannot write here: {_os_problem(error)}", self.given) from None
         lock = FileLock(os.fspath(self.lock_path), timeout=0)
         try:
             lock.acquire()

@@ -20,6 +20,8 @@ computed. The same names are used everywhere, so a lab's description works with 
       max_silence_s = "none"
 
 * as command-line flags: the key with ``--`` and ``-`` for ``_`` (``--reward-column reward_size``);
+* as ``--config recording.toml`` of ``fit dopamine`` / ``reproduce dopamine`` (:mod:`neurorl._config`): the same
+  file may also hold the analysis options (``bootstrap = 500``), which :meth:`RecordingSpec.from_toml` skips;
 * in Python: ``RecordingSpec(reward_column="reward_size")`` or ``RecordingSpec.from_toml(path)``.
 
 Precedence: built-in default < preset (:data:`PRESETS`, ``--preset``) < TOML file < flags.
@@ -37,7 +39,7 @@ from typing import Any
 
 from ..errors import InvalidArgumentError
 
-__all__ = ["RecordingSpec", "PRESETS", "PRESET_ANALYSIS", "SPEC_KEYS", "SIGNALS", "preset_spec"]
+__all__ = ["RecordingSpec", "PRESETS", "PRESET_ANALYSIS", "SPEC_KEYS", "OTHER_CONFIG_KEYS", "SIGNALS", "preset_spec"]
 
 #: Accepted values of ``signal``.
 SIGNALS: tuple[str, ...] = ("spikes", "dff")
@@ -160,6 +162,8 @@ class RecordingSpec:
             else:
                 flat[key] = value
         preset = flat.pop("preset", None)
+        for key in OTHER_CONFIG_KEYS:  # the analysis options of the same --config file: not the spec's
+            flat.pop(key, None)
         unknown = sorted(set(flat) - set(SPEC_KEYS))
         if unknown:
             raise InvalidArgumentError(f"unknown recording option(s) {unknown}; known: {', '.join(SPEC_KEYS)}",
@@ -212,6 +216,12 @@ class RecordingSpec:
 
 #: Every option name (TOML key; the flag is ``--`` + the key with ``-`` for ``_``).
 SPEC_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RecordingSpec))
+
+#: Keys of a ``fit dopamine`` / ``reproduce dopamine`` ``--config`` file that are analysis options, not recording
+#: options: :meth:`RecordingSpec.from_mapping` skips them, so one file describes the recording and the analysis.
+OTHER_CONFIG_KEYS: tuple[str, ...] = (
+    "out", "method", "bootstrap", "splits", "seed", "decode_code", "decode_support", "decode_asymmetry",
+    "permutations", "format", "allow_external_links", "scheduler", "quiet", "data")
 
 
 def _pair(name: str, value: Any) -> tuple[float, float]:

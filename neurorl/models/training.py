@@ -86,7 +86,8 @@ def train(model, train_task: ClassificationTask, test_task: ClassificationTask |
         ``class``): ``selection_frequency`` and ``class_accuracy`` (test set); over (``epoch``, ``layer``):
         ``alignment_angle`` (degrees, Q-AGREL only); over (``block``, ``class``): ``block_selection_frequency``
         with coordinate ``block_end_trial`` (training trials seen at the block's end). ``attrs`` hold the model's and the protocol's settings,
-        ``converged_epoch``, ``final_test_accuracy`` and ``diverged`` (1 if the weights overflowed).
+        ``converged_epoch``, ``final_test_accuracy``, ``diverged`` (1 if the Q-values or weights overflowed) and
+        ``diverged_epoch`` (the epoch it happened in; -1 if not).
     """
     if epochs < 1:
         raise InvalidArgumentError(f"epochs must be >= 1, got {epochs}")
@@ -128,6 +129,9 @@ def train(model, train_task: ClassificationTask, test_task: ClassificationTask |
             choices_count = np.zeros(n_classes, dtype=np.int64)
             for stimuli, labels in train_task.batches(batch_size, rng):
                 q = model.forward(stimuli)
+                if not np.isfinite(q).all():
+                    diverged = True  # Q-values overflowed: the weights are about to
+                    break
                 actions = model.select(q)
                 rewards = train_task.reward(actions, labels)
                 model.learn(actions, rewards, labels, learning_rate=lr)
@@ -158,8 +162,8 @@ def train(model, train_task: ClassificationTask, test_task: ClassificationTask |
             rows["seconds"].append(time.perf_counter() - start)
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(reward=f"{rows['train_reward'][-1]:.3f}", val=f"{val_acc:.3f}", test=f"{test_acc:.4f}")
-            if not all(np.isfinite(w).all() for w in model.weights):
-                diverged = True  # weights overflowed: every later epoch would be the same
+            if diverged or not all(np.isfinite(w).all() for w in model.weights):
+                diverged = True  # Q-values or weights overflowed: every later epoch would be the same
                 break
             if val_acc > best_val:
                 best_val, best_epoch = val_acc, epoch
@@ -205,6 +209,7 @@ def train(model, train_task: ClassificationTask, test_task: ClassificationTask |
         block_trials=-1 if block_trials is None else int(block_trials),
         lr_drop_epoch=-1 if lr_drop_epoch is None else int(lr_drop_epoch), lr_drop_factor=float(lr_drop_factor),
         patience=-1 if patience is None else int(patience), n_train=len(train_task), diverged=int(diverged),
+        diverged_epoch=int(n_epochs) if diverged else -1,
         n_test=0 if test_task is None else len(test_task), stopped_early=int(stopped_early),
         converged_epoch=int(best_epoch),
         final_test_accuracy=float(rows["test_accuracy"][best_epoch - 1]) if best_epoch else float("nan"),

@@ -147,6 +147,10 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
     geometry = {"um_per_px": imaging.um_per_px, "fov_px": imaging.fov_px,
                 "soma_depth_um": imaging.soma_depth_um, "dendrite_depth_um": imaging.dendrite_depth_um}
     for session in progress(sessions, desc=f"simulate bci ({rule})", total=int(days)):
+        if writer is not None and len(session.trials) == 0:
+            raise InvalidArgumentError(f"--session-minutes {session_minutes:g}: no trial was completed on day "
+                                       f"{session.day}, so the day cannot be written as NWB; simulate longer days "
+                                       "(a trial lasts up to about 35 s) or pass --no-nwb")
         rows.append(summarize_session(session))
         n = session.soma_dff.shape[1]
         if footprints is None:
@@ -194,8 +198,11 @@ def run_simulate_bci(args: argparse.Namespace) -> int:
         raise InvalidArgumentError("--movie needs a positive number of minutes")
     if args.movie is not None and args.no_nwb:
         raise InvalidArgumentError("--movie is written into the NWB files; drop --no-nwb")
+    from .._memory import check_memory, simulate_bci_bytes
     from ..io.outdir import display_path, foreign_files, staging_of
 
+    check_memory(simulate_bci_bytes(args.p0 + args.n_bci, args.session_minutes), ["--p0", "--session-minutes"],
+                 what=f"--p0 {args.p0} --n-bci {args.n_bci} --session-minutes {args.session_minutes:g}")
     foreign_files(args.out, "*.nwb", {f"day{d:02d}.nwb" for d in range(1, int(args.days) + 1)})
     from dataclasses import replace
 
@@ -247,6 +254,8 @@ class _PrintConfig(argparse.Action):
 
 def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     """Add ``simulate bci`` to the command line."""
+    from .. import _argtypes as T
+
     p = groups["simulate"].add_parser(
         "bci", parents=[parent],
         help="simulated two-photon BCI experiment (vectorized / scalar / no instructive signal) -> NWB per day",
@@ -256,12 +265,12 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--rule", choices=("vectorized", "scalar", "none"), default="vectorized",
                    help="instructive signal: per-neuron signed (vectorized), broadcast RPE (scalar) or none "
                         "(silencing control); default vectorized")
-    p.add_argument("--days", type=int, default=14, help="number of daily sessions (default 14)")
-    p.add_argument("--session-minutes", type=float, default=41.0,
+    p.add_argument("--days", type=T.positive_int, default=14, help="number of daily sessions (default 14)")
+    p.add_argument("--session-minutes", type=T.positive_float, default=41.0,
                    help="closed-loop minutes per day, not counting the ~13-min baseline (default 41)")
-    p.add_argument("--p0", type=int, default=300, help="non-BCI (P0) neurons in the field of view (default 300)")
-    p.add_argument("--n-bci", type=int, default=10, help="BCI neurons, split into P+ and P- (default 10)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--p0", type=T.nonnegative_int, default=300, help="non-BCI (P0) neurons in the field of view (default 300)")
+    p.add_argument("--n-bci", type=T.int_at_least(2), default=10, help="BCI neurons, split into P+ and P- (default 10)")
+    p.add_argument("--seed", type=T.seed, default=0, help="random seed (default 0)")
     p.add_argument("--no-nwb", action="store_true", help="write only summary.csv (fast)")
     p.add_argument("--threshold-rule", choices=("rig", "z_only"), default="rig",
                    help="later-day threshold: the rig's (easier of the day's own 50%% threshold and day 1's "

@@ -83,8 +83,13 @@ def _table(ds: xr.Dataset, variables: Sequence[str]) -> pd.DataFrame:
 
 
 def write_outputs(groups: dict[str, dict[str, xr.Dataset]], out: Path, *, dim: str = "group",
-                  formats: Sequence[str] = ("png",), learning_time: xr.Dataset | None = None) -> list[Path]:
-    """Write the tables and figures of several animals/rules (``dim`` names them) into ``out``."""
+                  formats: Sequence[str] = ("png",), learning_time: xr.Dataset | None = None,
+                  warnings: dict[str, str] | None = None) -> list[Path]:
+    """Write the tables and figures of several animals/rules (``dim`` names them) into ``out``.
+
+    ``warnings`` (by animal/rule, e.g. :func:`pairing_warnings`) go into ``summary.csv``'s ``warning`` column
+    and ``bci_analysis.nc``'s ``warnings`` attribute.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -130,9 +135,10 @@ def write_outputs(groups: dict[str, dict[str, xr.Dataset]], out: Path, *, dim: s
                           "event_rate_change": change["mean_change"]})
     summary.attrs.update(description="BCI analyses (Francioni et al. 2026) computed by neurorl",
                          decoding_scope=DECODING_SCOPE,
-                         decoding=str(decoding.attrs), epochs=str(by_epoch.attrs))
+                         decoding=str(decoding.attrs), epochs=str(by_epoch.attrs),
+                         warnings="; ".join(f"{k}: {v}" for k, v in (warnings or {}).items()))
     written.append(write_netcdf(out / "bci_analysis.nc", summary))
-    written.append(write_csv(out / "summary.csv", summary_table(groups, dim=dim)))
+    written.append(write_csv(out / "summary.csv", summary_table(groups, dim=dim, warnings=warnings)))
 
     names = list(groups)
     curves_rule = curves.rename({dim: "rule"})
@@ -187,7 +193,8 @@ def write_outputs(groups: dict[str, dict[str, xr.Dataset]], out: Path, *, dim: s
     return written
 
 
-def summary_table(groups: dict[str, dict[str, xr.Dataset]], *, dim: str = "group", last_days: int = 3) -> pd.DataFrame:
+def summary_table(groups: dict[str, dict[str, xr.Dataset]], *, dim: str = "group", last_days: int = 3,
+                  warnings: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per animal/rule: accuracy on day 1 and over the last days, rewards per minute, the residual
     signature, reward decoding against its shuffle control, and the last day's event-rate change by group."""
     rows = []
@@ -212,6 +219,7 @@ def summary_table(groups: dict[str, dict[str, xr.Dataset]], *, dim: str = "group
             "decoding_p": float(dec["p_value"]),
             "n_trials": int(dec["n_trials"]),
             **{f"rate_change_last_{g}": float(change["mean_change"].sel(ensemble=g)) for g in ("P+", "P-", "P0")},
+            "warning": (warnings or {}).get(name, ""),
         })
     return pd.DataFrame(rows)
 
@@ -220,12 +228,43 @@ def _save(fig, stem: Path, formats: Sequence[str], save_figure) -> list[Path]:
     return [save_figure(stem.with_suffix(f".{fmt}"), fig) for fmt in formats]
 
 
-def _formats(text: str) -> list[str]:
-    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+def _formats(formats: str | Sequence[str]) -> list[str]:
+    """Return the figure formats (a list, or the older comma-separated text), each once, checked."""
+    if isinstance(formats, str):
+        formats = formats.split(",")
+    formats = list(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
     bad = [f for f in formats if f not in ("png", "pdf", "svg")]
     if bad or not formats:
-        raise InvalidArgumentError(f"--format must list png, pdf or svg (got {text!r})")
+        raise InvalidArgumentError(f"--format must list png, pdf or svg (got {' '.join(formats) or 'nothing'})")
     return formats
+
+
+def pairing_warnings(groups: dict[str, dict[str, xr.Dataset]], min_r: float) -> dict[str, str]:
+    """Return a warning per animal/rule whose soma-dendrite pairing found no pair with r >= ``min_r`` on some day.
+
+    Without pairs the dendritic statistics of that day are NaN; the warning says which days and why.
+    """
+    warnings = {}
+    for name, result in groups.items():
+        pairing = result.get("pairing")
+        if pairing is None or "fraction_paired" not in pairing:
+            continue
+        fraction = np.asarray(pairing["fraction_paired"].values, dtype=float)
+        empty = [int(d) for d, f in zip(pairing["day"].values, fraction, strict=True) if not f > 0]
+        if empty:
+            days = "every day" if len(empty) == fraction.size else "day" + ("s " if len(empty) > 1 else " ") + \
+                ", ".join(map(str, empty))
+            warnings[name] = (f"no soma-dendrite pair reaches --min-r {min_r:g} on {days} (median r "
+                              f"{float(np.nanmedian(pairing['median_r'].values)):.2f}); the dendritic statistics "
+                              "there are NaN: lower --min-r")
+    return warnings
+
+
+def _warn(warnings: dict[str, str]) -> None:
+    import sys
+
+    for name, text in warnings.items():
+        print(f"neurorl: warning: {name}: {text}", file=sys.stderr)
 
 
 def _analysis_kwargs(args) -> dict[str, Any]:
@@ -271,7 +310,9 @@ def run_analyze(args: argparse.Namespace) -> int:
         groups[name] = analyze_sessions(sessions, n_shuffles=args.shuffles, seed=args.seed, settings=settings)
     from ..io.outdir import staging_of
 
-    written = write_outputs(groups, staging_of(args), formats=_formats(args.format))
+    warnings = pairing_warnings(groups, args.min_r)
+    written = write_outputs(groups, staging_of(args), formats=_formats(args.format), warnings=warnings)
+    _warn(warnings)
     _report(groups, written, Path(args.out), time.perf_counter() - started)
     return 0
 
@@ -333,7 +374,10 @@ def reproduce(out: Path, *, rules: Sequence[str] = RULES, days: int = 14, sessio
             tuple(int(n) for n in n_bci_values), ("vectorized", "scalar"), tuple(range(seed, seed + curve_seeds)),
             days=curve_days if curve_days is not None else 10, criterion=criterion, window=criterion_trials,
             session_minutes=curve_minutes if curve_minutes is not None else 41.0)
-    written = write_outputs(groups, out, dim="rule", formats=formats, learning_time=learning_time)
+    min_r = float(analysis_kwargs.get("min_r", 0.6))
+    warnings = pairing_warnings(groups, min_r)
+    written = write_outputs(groups, out, dim="rule", formats=formats, learning_time=learning_time, warnings=warnings)
+    _warn(warnings)
     return groups, written
 
 
@@ -413,18 +457,14 @@ def _writing(sessions, folder: Path):
 def run_reproduce(args: argparse.Namespace) -> int:
     """``neurorl reproduce bci``."""
     started = time.perf_counter()
-    rules = [r.strip() for r in args.rules.split(",") if r.strip()]
-    bad = [r for r in rules if r not in RULES]
-    if bad or not rules:
-        raise InvalidArgumentError(f"--rules must list some of {', '.join(RULES)} (got {args.rules!r})")
+    from .._memory import check_memory, simulate_bci_bytes
+
+    check_memory(simulate_bci_bytes(args.p0 + args.n_bci, args.session_minutes), ["--p0", "--session-minutes"],
+                 what=f"--p0 {args.p0} --n-bci {args.n_bci} --session-minutes {args.session_minutes:g}")
     if not 0 < args.criterion <= 1:
         raise InvalidArgumentError("--criterion must be a hit rate in (0, 1]")
-    for name in ("days", "p0", "n_bci", "shuffles", "curve_seeds", "criterion_trials"):
-        if getattr(args, name) < (0 if name in ("p0", "shuffles") else 1):
-            raise InvalidArgumentError(f"--{name.replace('_', '-')} must be positive")
-    if args.session_minutes <= 0:
-        raise InvalidArgumentError("--session-minutes must be positive")
-    n_bci_values = [] if args.no_curve else [int(v) for v in args.n_bci_values.split(",") if v.strip()]
+    rules = list(dict.fromkeys(args.rules))
+    n_bci_values = [] if args.no_curve else [int(v) for v in args.n_bci_values]
     from ..io.outdir import staging_of
 
     groups, written = reproduce(
@@ -439,13 +479,20 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------ register
 def _add_analysis_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, help="output folder (tables, figures)")
-    p.add_argument("--min-r", type=float, default=0.6, help="soma-dendrite pairing threshold (Pearson r)")
-    p.add_argument("--window-ms", type=float, default=500.0, help="coincidence window for events (ms)")
-    p.add_argument("--epoch-s", type=float, default=2.0, help="length of the error epochs (s)")
-    p.add_argument("--shuffles", type=int, default=1000, help="label shuffles for the decoding control")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--format", default="png", help="figure formats, comma-separated (png,pdf,svg)")
+    from .. import _argtypes as T
+
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (tables, figures)")
+    # 0.6: the default of neurorl.analysis.bci.pair_soma_dendrite / analyze_session
+    p.add_argument("--min-r", type=T.correlation, default=0.6,
+                   help="soma-dendrite pairing threshold, Pearson r in [-1, 1]")
+    p.add_argument("--window-ms", type=T.positive_float, default=500.0, help="coincidence window for events (ms)")
+    p.add_argument("--epoch-s", type=T.positive_float, default=2.0, help="length of the error epochs (s)")
+    p.add_argument("--shuffles", type=T.positive_int, default=1000,
+                   help="label shuffles for the decoding control (>= 1)")
+    p.add_argument("--seed", type=T.seed, default=0, help="random seed")
+    p.add_argument("--format", action=T.ListAction, choices=("png", "pdf", "svg"), default=["png"],
+                   help="figure formats, space-separated (png pdf svg; the older comma-separated form is "
+                        "accepted)")
 
 
 def register(groups: dict[str, argparse._SubParsersAction], parent: argparse.ArgumentParser) -> None:
@@ -471,21 +518,27 @@ def register(groups: dict[str, argparse._SubParsersAction], parent: argparse.Arg
         "bci", parents=[parent], help="simulate the BCI experiment under three rules and compare them",
         description="Simulate Francioni et al. 2026's BCI experiment under vectorized, scalar and no "
                     "instructive signals, analyse it and write the comparison figures.")
+    from .. import _argtypes as T
+
     _add_analysis_options(p)
-    p.add_argument("--rules", default=",".join(RULES), help="rules to simulate, comma-separated")
-    p.add_argument("--days", type=int, default=14, help="days per experiment")
-    p.add_argument("--session-minutes", type=float, default=41.0, help="closed-loop minutes per day")
-    p.add_argument("--p0", type=int, default=300, help="number of P0 (non-BCI) neurons")
-    p.add_argument("--n-bci", type=int, default=10, help="number of BCI neurons (P+ and P-)")
-    p.add_argument("--n-bci-values", default="2,4,6,8,10,16,24",
-                   help="BCI ensemble sizes of the learning-time curve (vectorized vs scalar)")
-    p.add_argument("--curve-seeds", type=int, default=10, help="seeds per point of the learning-time curve")
-    p.add_argument("--curve-days", type=int, default=None, help="days simulated per run of the curve (default 10)")
-    p.add_argument("--curve-minutes", type=float, default=None, help="minutes per day for the curve runs")
+    p.add_argument("--rules", action=T.ListAction, choices=RULES, default=list(RULES),
+                   help="rules to simulate, space-separated (the older comma-separated form is accepted)")
+    p.add_argument("--days", type=T.positive_int, default=14, help="days per experiment")
+    p.add_argument("--session-minutes", type=T.positive_float, default=41.0, help="closed-loop minutes per day")
+    p.add_argument("--p0", type=T.nonnegative_int, default=300, help="number of P0 (non-BCI) neurons")
+    p.add_argument("--n-bci", type=T.int_at_least(2), default=10, help="number of BCI neurons (P+ and P-)")
+    p.add_argument("--n-bci-values", action=T.ListAction, item_type=T.int_at_least(2), default=[2, 4, 6, 8, 10, 16, 24],
+                   metavar="N", help="BCI ensemble sizes of the learning-time curve (vectorized vs scalar), "
+                                     "space-separated")
+    p.add_argument("--curve-seeds", type=T.positive_int, default=10, help="seeds per point of the learning-time curve")
+    p.add_argument("--curve-days", type=T.positive_int, default=None,
+                   help="days simulated per run of the curve (default 10)")
+    p.add_argument("--curve-minutes", type=T.positive_float, default=None,
+                   help="minutes per day for the curve runs (default 41)")
     p.add_argument("--no-curve", action="store_true", help="skip the learning-time vs n-bci curve")
-    p.add_argument("--criterion", type=float, default=0.7,
+    p.add_argument("--criterion", type=T.float_in(0.0, 1.0), default=0.7,
                    help="learning criterion of the curve: running hit rate to reach (default 0.7)")
-    p.add_argument("--criterion-trials", type=int, default=200,
+    p.add_argument("--criterion-trials", type=T.positive_int, default=200,
                    help="trials in the running hit rate of the criterion (default 200)")
     p.add_argument("--write-nwb", action="store_true", help="also write every simulated day as NWB (OUT/RULE/dayNN.nwb)")
     p.set_defaults(func=run_reproduce, _out_inputs=lambda args: [])

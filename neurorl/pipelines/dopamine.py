@@ -20,7 +20,7 @@
 * figures (PNG; more formats with ``--format``): ``summary``, ``responses``, ``reversal_points``,
   ``split_half``, ``asymmetry``, ``decoded_distribution``.
 
-``neurorl reproduce dopamine [--data FILE|FOLDER] --out DIR`` does the same; without ``--data`` it runs on the
+``neurorl reproduce dopamine [RECORDING] --out DIR`` does the same; without a RECORDING it runs on the
 embedded, simulated example recording ``data/dopamine_example/``.
 
 The pipeline only wires :mod:`neurorl.io.nwb` -> :mod:`neurorl.analysis` -> :mod:`neurorl.plotting`. Inputs
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,7 +82,7 @@ def default_example_data() -> Path:
     candidate = embedded_data_path("dopamine_example")
     if candidate is not None and candidate.is_dir() and any(candidate.glob("*.nwb")):
         return candidate
-    raise MissingDataError("the embedded example recording is not installed; pass --data FILE|FOLDER",
+    raise MissingDataError("the embedded example recording is not installed; pass a RECORDING (file or folder)",
                            "data/dopamine_example")
 
 
@@ -430,7 +431,7 @@ def write_dopamine_results(results: DopamineResults, out: str | os.PathLike, *,
 
 def _run(args: argparse.Namespace, source: Path) -> int:
     from ..io.nwb import dopamine_files
-    from ..io.outdir import staging_of
+    from ..io.outdir import display_path, staging_of
     from ..io.spec import PRESET_ANALYSIS, RecordingSpec
     from .dopamine_sessions import stream_responses
 
@@ -464,7 +465,9 @@ def _run(args: argparse.Namespace, source: Path) -> int:
           f"(median split p = {s['tau_reversal_p']:.2g}; permutation p = {s['tau_reversal_p_perm']:.2g}), "
           f"reversal split-half r = {s['reversal_split_half_r']:.2f}, decode W1 to the task = "
           f"{s['decode_w1_ul']:.2f} µl (shuffled-asymmetry control {s['control_shuffled_asymmetry_w1_ul']:.2f} µl)")
-    print(f"wrote {len(written)} files to {Path(args.out)} (figure: {Path(args.out) / 'summary.png'})")
+    figures = [display_path(args, path) for path in written if path.suffix.lstrip(".") in formats]
+    shown = ", ".join(str(path) for path in figures[:len(formats)])
+    print(f"wrote {len(written)} files to {Path(args.out)}" + (f" (figures: {shown})" if shown else ""))
     return 0
 
 
@@ -473,22 +476,37 @@ def run_fit_dopamine(args: argparse.Namespace) -> int:
     return _run(args, Path(args.recording))
 
 
+def _reproduce_source(args: argparse.Namespace) -> str | None:
+    """The recording of ``reproduce dopamine``: the positional RECORDING, else the deprecated ``--data``."""
+    recording, data = getattr(args, "recording", None), getattr(args, "data", None)
+    if recording is not None and data is not None and recording != data:
+        raise InvalidArgumentError(f"give the recording once: RECORDING {recording} or --data {data} (deprecated)")
+    return recording if recording is not None else data
+
+
 def run_reproduce_dopamine(args: argparse.Namespace) -> int:
-    """``neurorl reproduce dopamine [--data FILE|FOLDER] --out DIR``."""
-    source = Path(args.data) if args.data is not None else default_example_data()
-    if args.data is None:
-        print(f"no --data given: using the embedded SIMULATED example recording {source.name}/ "
+    """``neurorl reproduce dopamine [RECORDING] --out DIR``."""
+    given = _reproduce_source(args)
+    source = Path(given) if given is not None else default_example_data()
+    if given is None:
+        print(f"no RECORDING given: using the embedded SIMULATED example recording {source.name}/ "
               "(see its README.md; ground_truth.csv beside it)")
-    return _run(args, source)
+    status = _run(args, source)
+    if getattr(args, "data", None) is not None:  # after the run: a failure stays one line
+        print("neurorl: note: --data is deprecated: give the recording as the positional RECORDING "
+              "(neurorl reproduce dopamine RECORDING --out DIR)", file=sys.stderr)
+    return status
 
 
 def _common_options(p: argparse.ArgumentParser) -> None:
+    from .. import _argtypes as T
+
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--method", choices=("counting", "model"), default=None,
                    help="reversal-point estimator (default counting, as the original analysis)")
-    p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the CIs (default 200)")
-    p.add_argument("--splits", type=int, default=1000, help="random split-halves for the population tests (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--bootstrap", type=T.positive_int, default=200, help="bootstrap resamples for the CIs (default 200)")
+    p.add_argument("--splits", type=T.positive_int, default=1000, help="random split-halves for the population tests (default 1000)")
+    p.add_argument("--seed", type=T.seed, default=0, help="random seed (default 0)")
     p.add_argument("--decode-code", choices=("expectile", "quantile"), default="expectile",
                    help="code assumed when decoding the reward distribution (default expectile)")
     p.add_argument("--decode-support", choices=("task", "wide"), default="task",
@@ -497,10 +515,10 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decode-asymmetry", choices=("utility", "volume"), default="utility",
                    help="asymmetry the decoding uses: utility (slopes on the utility axis, as the original's "
                         "per-cell asymmetry; default) or volume (slopes on the µl axis)")
-    p.add_argument("--permutations", type=int, default=1000, metavar="N",
+    p.add_argument("--permutations", type=T.positive_int, default=1000, metavar="N",
                    help="permutations of the tau-reversal permutation test (default 1000)")
-    p.add_argument("--format", nargs="+", default=["png"], metavar="FMT",
-                   help="figure formats: png (default), pdf, svg")
+    p.add_argument("--format", action=T.ListAction, choices=("png", "pdf", "svg"), default=["png"],
+                   help="figure formats, space-separated: png (default), pdf, svg")
     p.add_argument("--allow-external-links", action="store_true",
                    help="read HDF5 links to other files (refused by default)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -515,6 +533,7 @@ def add_recording_options(p: argparse.ArgumentParser) -> None:
     Every default is ``None`` ("not given"), so that a value falls back to the ``--preset``, then to the
     built-in default; a config file (``--config``) fills what the flags leave ``None``.
     """
+    from .. import _argtypes as T
     from ..io.spec import PRESETS
 
     g = p.add_argument_group("recording layout (TOML keys: the flag without dashes, '-' as '_')")
@@ -523,10 +542,10 @@ def add_recording_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--units", default=None, metavar="PATH",
                    help="NWB path of the Units table (default: top-level units, else the only Units table)")
     g.add_argument("--unit-filter", default=None, metavar="QUERY",
-                   help="pandas query on the units table's columns, e.g. \"cell_type == 'dopamine'\"")
+                   help="pandas query on the units table's columns, e.g. \"cell_type == 'dopamine'\" (default: every unit)")
     g.add_argument("--reward-column", default=None, metavar="COLUMN",
                    help="trials (or EventsTable) column with the reward size (default reward_volume)")
-    g.add_argument("--reward-scale", type=float, default=None, metavar="FACTOR",
+    g.add_argument("--reward-scale", type=T.positive_float, default=None, metavar="FACTOR",
                    help="multiply the reward column by this to get µl (default 1; 1000 for ml)")
     g.add_argument("--align-column", default=None, metavar="COLUMN",
                    help="trials column with the event the response window follows (default reward_time)")
@@ -539,9 +558,9 @@ def add_recording_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--series", default=None, metavar="PATH",
                    help="NWB path of the trace when --signal dff (default: the only RoiResponseSeries or "
                         "FiberPhotometryResponseSeries)")
-    g.add_argument("--window-ms", type=float, nargs=2, default=None, metavar=("START", "END"),
+    g.add_argument("--window-ms", type=T.finite_float, nargs=2, default=None, metavar=("START", "END"),
                    help="response window after the align event, ms (default 200 600)")
-    g.add_argument("--baseline-window-ms", type=float, nargs=2, default=None, metavar=("START", "END"),
+    g.add_argument("--baseline-window-ms", type=T.finite_float, nargs=2, default=None, metavar=("START", "END"),
                    help="baseline window relative to the baseline event, ms (default -1000 0)")
     g.add_argument("--smoothing", choices=("none", "original"), default=None,
                    help="none (spike counts; default) or original (the original analysis' kernel)")
@@ -566,9 +585,11 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
         "dopamine", parents=[parent],
         help="Dabney et al. 2020 analyses and figures (default: the embedded simulated example)",
         description="Reproduce the Dabney et al. (2020) dopamine analyses and figures on NWB recordings; without "
-                    "--data, on the embedded simulated example recording.")
+                    "a RECORDING, on the embedded simulated example recording.")
+    r.add_argument("recording", metavar="RECORDING", nargs="?", default=None,
+                   help="an NWB file or a folder of NWB files (default: the embedded simulated example)")
     r.add_argument("--data", metavar="FILE|FOLDER", default=None,
-                   help="NWB file or folder (default: the embedded simulated example)")
+                   help="deprecated alias of RECORDING (default: none)")
     _common_options(r)
     r.set_defaults(func=run_reproduce_dopamine,
-                   _out_inputs=lambda args: [args.data if args.data is not None else default_example_data()])
+                   _out_inputs=lambda args: [_reproduce_source(args) or default_example_data()])

@@ -54,6 +54,8 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--url", metavar="URL", default=None,
                    help="base URL of a mirror (https://, http:// or file://) holding <name>.gz files (default: "
                         "$NEURORL_MNIST_URL / $NEURORL_FASHION_MNIST_URL, else the data sets' own mirrors)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
+    from .._argtypes import positive_float
+
+    p.add_argument("--timeout", type=positive_float, default=60.0, metavar="S",
                    help="network timeout per request in seconds (default: 60)")
     p.set_defaults(func=run_fetch_mnist)

@@ -1,5 +1,6 @@
 """``neurorl inspect FILE``: what an NWB recording holds (tables, columns with a few values, series with shape
-and rate), to write the recording spec (``recording.toml``) of a lab's layout."""
+and rate), to write the recording spec (``recording.toml``) of a lab's layout.
+"""
 
 from __future__ import annotations
 

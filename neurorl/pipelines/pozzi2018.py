@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Sequence
-
 from pathlib import Path
 
 import numpy as np
@@ -172,7 +171,8 @@ def binarized(task: ClassificationTask, threshold: float) -> ClassificationTask:
 
 def write_run(run: PaperRun, folder: str | Path, model=None, extra: dict | None = None) -> dict[str, Path]:
     """Write ``history.csv``, ``class_counts.csv``, ``model.npz`` (when ``model`` is given) and, last,
-    ``run.json`` into ``folder``."""
+    ``run.json`` into ``folder``.
+    """
     folder = Path(folder)
     paths = {"history": write_csv(folder / "history.csv", run.history),
              "class_counts": write_csv(folder / "class_counts.csv", run.class_counts)}
@@ -197,7 +197,8 @@ def read_run(folder: str | Path) -> dict:
 def table1_paper_job(row: dict, seed: int, runs_dir: str, cache_dir: str, overrides: dict,
                      blas_threads: int | None = 1) -> xr.Dataset:
     """One (row, seed) run for :mod:`neurorl.parallel`: trains (resuming from its checkpoint), writes its small
-    files to ``runs_dir/<row_id>/seed<seed>/`` and its network to the cache, and returns its summary."""
+    files to ``runs_dir/<row_id>/seed<seed>/`` and its network to the cache, and returns its summary.
+    """
     folder = Path(runs_dir) / row["row_id"] / f"seed{seed}"
     cache = Path(cache_dir) / row["row_id"] / f"seed{seed}"
     config = {"rule": row["rule"], "hidden": list(row["hidden"]), "feedback": row["feedback"],
@@ -229,7 +230,8 @@ def _select_rows(rows: Sequence[str | int] | None) -> pd.DataFrame:
 def table1_jobs(rows: Sequence[str | int] | None = None, seeds: Sequence[int] | None = None
                 ) -> list[tuple[dict, int]]:
     """(row, seed) pairs in run order: shortest rows first (errorBP, then Q-AGREL, feedback alignment last; by
-    the paper's epochs within a group) and seeds 0-2 of every row before the later seeds."""
+    the paper's epochs within a group) and seeds 0-2 of every row before the later seeds.
+    """
     table = _select_rows(rows)
     seeds = list(range(10)) if seeds is None else [int(s) for s in seeds]
     order = sorted(table.to_dict("records"), key=lambda r: (r["section"] == "feedback_alignment",
@@ -258,7 +260,8 @@ def paper_table1_summary(runs_dir: str | Path, overrides: dict | None = None) ->
     ``runs_dir`` (mean, SD, seeds finished), and the differences in units of the paper's SD.
 
     Only runs made with the settings of :data:`PAPER_CONFIG` updated by ``overrides`` are counted (a quick check
-    with fewer epochs or images never mixes with paper-scale runs)."""
+    with fewer epochs or images never mixes with paper-scale runs).
+    """
     runs_dir = Path(runs_dir)
     overrides = overrides or {}
     records = []

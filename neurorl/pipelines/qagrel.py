@@ -453,9 +453,13 @@ def _run_train_paper(args: argparse.Namespace, rule: str) -> int:
     # the checkpoint is a resumable cache: it lives in --out itself (not the staging folder), so a stopped
     # run resumes from it
     checkpoint = Path(args.out) / "checkpoint.npz"
+    _check_training_memory(args)
     run, model = run_paper_training(config, checkpoint=checkpoint, blas_threads=threads, desc=f"{rule} epochs")
-    paths = write_run(run, staging_of(args), model=model)
+    paths = write_run(run, staging_of(args), model=model,
+                      extra={"diverged_epoch": int(run.stopped_epoch) if run.diverged else -1})
     checkpoint.unlink(missing_ok=True)
+    if run.diverged:
+        return _diverged(args, rule, int(run.stopped_epoch), paths["run"])
     state = "met the stopping criterion" if run.converged else "did not meet the stopping criterion"
     print(f"{rule} (paper protocol) on {config['dataset']}: {state}, stopping epoch {run.stopped_epoch}, test "
           f"accuracy {100 * run.final_test_accuracy:.2f}%, {run.history['seconds'].sum():.1f} s")
@@ -469,15 +473,42 @@ def _run_train(args: argparse.Namespace, rule: str) -> int:
         return _run_train_paper(args, rule)
     config = _config_from_args(args, rule)
     threads = None if args.threads is None or args.threads < 1 else args.threads
+    _check_training_memory(args)
     history = run_training(config, desc=f"{rule} epochs", blas_threads=threads)
     paths = _train_outputs(history, staging_of(args))
     summary = summarize_run(history)
+    run_json = {**summary, "diverged_epoch": int(history.attrs.get("diverged_epoch", -1)), "protocol": "fast",
+                "config": json.loads(history.attrs["config"])}
+    paths.append(write_text(staging_of(args) / "run.json",
+                            json.dumps(run_json, indent=1, sort_keys=True, default=str) + "\n"))
+    if summary["diverged"]:
+        return _diverged(args, rule, int(history.attrs.get("diverged_epoch", history.sizes["epoch"])), paths[-1])
     print(f"{rule} on {history.attrs['dataset']}: test accuracy {100 * history['test_accuracy'].values[-1]:.2f}% after "
           f"{history.sizes['epoch']} epochs (best validation at epoch {summary['converged_epoch']}: test "
           f"{100 * summary['final_test_accuracy']:.2f}%), {summary['seconds']:.1f} s")
     for path in paths:
         print(f"wrote {display_path(args, path)}")
     return 0
+
+
+def _check_training_memory(args: argparse.Namespace) -> None:
+    """Refuse a training run whose images cannot fit in memory (60,000 + 10,000 MNIST images at most)."""
+    from .._memory import check_memory, train_bytes
+
+    n_train = 60000 if args.n_train is None else min(args.n_train, 60000)
+    n_test = 10000 if args.n_test is None else min(args.n_test, 10000)
+    check_memory(train_bytes(n_train, n_test, float64=bool(getattr(args, "float64", False))),
+                 ["--n-train", "--n-test"], what=f"{n_train} training and {n_test} test images")
+
+
+def _diverged(args: argparse.Namespace, rule: str, epoch: int, record: Path) -> int:
+    """Report a diverged run in one line (its history and run.json are kept in --out) and fail (exit 1)."""
+    import sys
+
+    print(f"neurorl: error: {rule} diverged at epoch {epoch} (Q-values or weights overflowed at --lr {args.lr:g}; "
+          f"lower --lr); recorded in {display_path(args, record)}", file=sys.stderr)
+    args._commit_on_failure = True  # the record of the failed run is written to --out
+    return 1
 
 
 def _run_reproduce(args: argparse.Namespace) -> int:
@@ -538,24 +569,28 @@ def mnist_inputs(args: argparse.Namespace) -> list[Path]:
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--hidden", type=int, nargs="+", default=[300, 100], help="hidden-layer sizes (default 300 100)")
+    from .. import _argtypes as T
+
+    p.add_argument("--hidden", type=T.positive_int, nargs="+", default=[300, 100], help="hidden-layer sizes (default 300 100)")
     p.add_argument("--protocol", choices=("fast", "paper"), default="fast",
                    help="fast (default): every image trained each epoch, validation every epoch, optional "
                         "patience stop; paper: the protocol of Pozzi et al. (fresh 1,000 held-out validation "
                         "images each epoch, validation every 5 epochs, stop at 5 equal validations, no biases, "
                         "up to 1000 epochs); writes history.csv, class_counts.csv, model.npz and run.json")
-    p.add_argument("--epochs", type=int, default=None,
+    p.add_argument("--epochs", type=T.positive_int, default=None,
                    help="maximum number of epochs (default 10; 1000 with --protocol paper)")
-    p.add_argument("--lr", type=float, default=0.5, help="learning rate (default 0.5)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--batch-size", type=int, default=100, help="trials per update (default 100)")
+    p.add_argument("--lr", type=T.positive_float, default=0.5, help="learning rate (default 0.5)")
+    p.add_argument("--seed", type=T.seed, default=0, help="random seed (default 0)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--batch-size", type=T.positive_int, default=100, help="trials per update (default 100)")
     p.add_argument("--no-bias", action="store_true", help="units without biases")
     p.add_argument("--float64", action="store_true", help="compute in float64 (default float32)")
-    p.add_argument("--patience", type=int, default=None,
+    p.add_argument("--patience", type=T.positive_int, default=None,
                    help="stop after this many epochs without better validation accuracy (default: never)")
-    p.add_argument("--lr-drop-epoch", type=int, default=500, help="divide the lr by 10 from this epoch (500)")
-    p.add_argument("--threads", type=int, default=1,
+    # 500: Pozzi et al.'s protocol divides the learning rate by 10 after 500 epochs (the paper, Methods)
+    p.add_argument("--lr-drop-epoch", type=T.positive_int, default=500,
+                   help="divide the learning rate by 10 from this epoch on (default 500, as the paper)")
+    p.add_argument("--threads", type=T.nonnegative_int, default=1,
                    help="BLAS threads (default 1: the matrices are small, more threads gain little and slow "
                         "down sharply when cores are shared; 0: the BLAS library's default)")
     p.add_argument("--dataset", choices=("mnist", "fashion-mnist"), default="mnist",
@@ -564,12 +599,16 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_data_options(p: argparse.ArgumentParser, fashion: bool = False) -> None:
+    from .. import _argtypes as T
+
     where = ("$NEURORL_MNIST_DIR / $NEURORL_FASHION_MNIST_DIR, the user cache, or for Fashion-MNIST Debian's "
              "/usr/share/datasets/fashion-mnist") if fashion else "$NEURORL_MNIST_DIR or the user cache"
     p.add_argument("--data-dir", "--mnist-dir", dest="mnist_dir", default=None,
                    help=f"folder with the idx files of the data set (default: {where})")
-    p.add_argument("--n-train", type=int, default=None, help="use only the first N training images")
-    p.add_argument("--n-test", type=int, default=None, help="use only the first N test images")
+    p.add_argument("--n-train", type=T.positive_int, default=None, metavar="N",
+                   help="use only the first N training images (default: all)")
+    p.add_argument("--n-test", type=T.positive_int, default=None, metavar="N",
+                   help="use only the first N test images (default: all)")
 
 
 def register(groups: dict, parent: argparse.ArgumentParser) -> None:
@@ -577,10 +616,12 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p = groups["train"].add_parser("qagrel", parents=[parent], help="train Q-AGREL on MNIST by trial and error",
                                    description="Train a Q-AGREL network on MNIST or Fashion-MNIST (reward 1 for "
                                                "the right class).")
+    from .. import _argtypes as T
+
     _add_training_options(p)
     p.add_argument("--feedback", choices=FEEDBACK_MODES, default="symmetric", help="feedback weights")
-    p.add_argument("--epsilon", type=float, default=0.02, help="exploration probability (default 0.02)")
-    p.add_argument("--temperature", type=float, default=1.0, help="Boltzmann temperature (default 1)")
+    p.add_argument("--epsilon", type=T.probability, default=0.02, help="exploration probability (default 0.02)")
+    p.add_argument("--temperature", type=T.positive_float, default=1.0, help="Boltzmann temperature (default 1)")
     p.set_defaults(func=lambda args: _run_train(args, "qagrel"), _out_inputs=mnist_inputs)
 
     p = groups["train"].add_parser("backprop", parents=[parent], help="train the error-backprop baseline on MNIST",
@@ -596,7 +637,7 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
         "qagrel", parents=[parent], help="reproduce Table 1 of Pozzi, Bohte & Roelfsema (MNIST)",
         description="Run every row of Table 1 (rules x feedback modes x networks x learning rates) over seeds; "
                     "resumable (finished runs are cached).")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--protocol", choices=("paper", "fast"), default="paper",
                    help="paper (default): all 16 rows of Table 1 by the paper's protocol, each finished run's "
                         "history.csv, class_counts.csv and run.json under OUT/pozzi2018_table1/runs/<row>/seed<k>/ "
@@ -608,13 +649,17 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
                    help="paper protocol: Table 1 rows to run, 1-16 or row ids (default all)")
     p.add_argument("--runs", default=None, help="paper protocol: folder of finished runs "
                    "(default OUT/pozzi2018_table1/runs)")
-    p.add_argument("--seeds", type=int, nargs="+", default=None,
+    p.add_argument("--seeds", type=T.seed, nargs="+", default=None,
                    help="override the seeds (paper protocol default 0-9, seeds 0-2 of every row first)")
-    p.add_argument("--epochs", type=int, default=None, help="override the maximum number of epochs")
-    p.add_argument("--lr", type=float, nargs="+", default=None, help="override the learning rates")
+    p.add_argument("--epochs", type=T.positive_int, default=None,
+                   help="override the maximum number of epochs (default: the protocol's)")
+    p.add_argument("--lr", type=T.positive_float, nargs="+", default=None,
+                   help="override the learning rates (default: each row's)")
     p.add_argument("--cache", default=None, help="cache folder (fast: finished runs, default OUT/cache; paper: "
                    "checkpoints and trained networks, default OUT/cache/pozzi2018_table1)")
-    p.add_argument("--jobs", type=int, default=1, help="runs at a time (joblib processes, 1 BLAS thread each)")
-    p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786")
+    p.add_argument("--jobs", type=T.workers, default=1,
+                   help="runs at a time (joblib processes, 1 BLAS thread each; -1: one per core)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786 (default: run here)")
     _add_data_options(p)
     p.set_defaults(func=_run_reproduce, _out_inputs=mnist_inputs)

@@ -148,8 +148,19 @@ def run_simulate_dopamine(args: argparse.Namespace) -> int:
         kwargs["tau_range"] = tuple(args.tau_range)
     if args.spike_window is not None:
         kwargs["spike_window_s"] = tuple(args.spike_window)
+    from .._memory import check_memory, simulate_dopamine_bytes
     from ..io.outdir import display_path, foreign_files, staging_of
 
+    if args.sessions > args.cells:
+        from ..errors import InvalidArgumentError
+
+        raise InvalidArgumentError(f"--sessions {args.sessions} is more than --cells {args.cells}: every session "
+                                   "needs at least one cell")
+    check_memory(simulate_dopamine_bytes(args.cells, args.sessions, args.trials,
+                                         baseline_rate=args.baseline_rate or 5.0,
+                                         n_training_trials=args.n_training_trials or 10000),
+                 ["--cells", "--trials"],
+                 what=f"--cells {args.cells} --sessions {args.sessions} --trials {args.trials}")
     foreign_files(args.out, "*.nwb", {f"session_{k + 1:02d}.nwb" for k in range(int(args.sessions))})
     written = simulate_dopamine_folder(staging_of(args), n_cells=args.cells, n_sessions=args.sessions,
                                        n_trials=args.trials, code=args.code, seed=args.seed,
@@ -164,43 +175,45 @@ def run_simulate_dopamine(args: argparse.Namespace) -> int:
 
 def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     """Add ``simulate dopamine`` to the command line."""
+    from .. import _argtypes as T
+
     p = groups["simulate"].add_parser(
         "dopamine", parents=[parent],
         help="simulated dopamine recordings (distributional/classic TD) in the variable-reward task -> NWB",
         description="Simulate dopamine neurons whose reward responses are baseline + gain x their own "
                     "asymmetrically scaled TD prediction error (floored at 0 spikes/s, Poisson spikes) in the "
                     "variable-reward task; write one NWB file per session and ground_truth.csv.")
-    p.add_argument("--cells", type=int, default=40, metavar="N", help="number of cells in all (default 40)")
-    p.add_argument("--sessions", type=int, default=4, metavar="N", help="number of sessions (default 4)")
-    p.add_argument("--trials", type=int, default=500, metavar="N", help="trials per session (default 500)")
+    p.add_argument("--cells", type=T.positive_int, default=40, metavar="N", help="number of cells in all (default 40)")
+    p.add_argument("--sessions", type=T.positive_int, default=4, metavar="N", help="number of sessions (default 4)")
+    p.add_argument("--trials", type=T.positive_int, default=500, metavar="N", help="trials per session (default 500)")
     p.add_argument("--code", choices=("expectile", "quantile", "classic", "additive_bias"), default="expectile",
                    help="TD learning rule of the population (default expectile); additive_bias: the Extended Data "
                         "null (classic TD, cells differing only by an additive offset of their prediction error)")
-    p.add_argument("--utility-exponent", type=float, default=None, metavar="K",
+    p.add_argument("--utility-exponent", type=T.positive_float, default=None, metavar="K",
                    help="cells learn from and respond to u(r) = r_max (r / r_max)^K, r_max the largest reward "
                         "(K < 1: concave, as real cells; default 1: linear)")
-    p.add_argument("--seed", type=int, default=0, metavar="SEED", help="random seed (default 0)")
+    p.add_argument("--seed", type=T.seed, default=0, metavar="SEED", help="random seed (default 0)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--tau-range", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
+    p.add_argument("--tau-range", type=T.probability, nargs=2, metavar=("LOW", "HIGH"), default=None,
                    help="range of the cells' asymmetries a+/(a+ + a-) (default 0.1 0.9)")
-    p.add_argument("--learning-rate", type=float, default=None, metavar="RATE", help="mean TD learning rate (default 0.02)")
-    p.add_argument("--training-trials", dest="n_training_trials", type=int, default=None, metavar="N",
+    p.add_argument("--learning-rate", type=T.float_in(0.0, 1.0, what="a learning rate in (0, 1]"), default=None, metavar="RATE", help="mean TD learning rate (default 0.02)")
+    p.add_argument("--training-trials", dest="n_training_trials", type=T.nonnegative_int, default=None, metavar="N",
                    help="TD learning trials before recording (default 10000)")
-    p.add_argument("--baseline-rate", type=float, default=None, metavar="HZ",
+    p.add_argument("--baseline-rate", type=T.positive_float, default=None, metavar="HZ",
                    help="median baseline firing rate, spikes/s (default 5)")
-    p.add_argument("--gain", type=float, default=None, metavar="GAIN",
+    p.add_argument("--gain", type=T.nonnegative_float, default=None, metavar="GAIN",
                    help="median response gain, spikes/s per µl of prediction error (default 1)")
-    p.add_argument("--cue-gain", type=float, default=None, metavar="GAIN", help="median cue-response gain (default = gain)")
-    p.add_argument("--other-fraction", type=float, default=0.0, metavar="FRACTION",
-                   help="fraction of trials without reward (trial_type 'other'; about 0.2 in the real data)")
-    p.add_argument("--spike-window", type=float, nargs=2, metavar=("PRE", "POST"), default=None,
+    p.add_argument("--cue-gain", type=T.nonnegative_float, default=None, metavar="GAIN", help="median cue-response gain (default = gain)")
+    p.add_argument("--other-fraction", type=T.float_in(0.0, 0.99, what="a fraction in [0, 0.99]"), default=0.0, metavar="FRACTION",
+                   help="fraction of trials without reward (trial_type 'other'; about 0.2 in the real data; default 0)")
+    p.add_argument("--spike-window", type=T.nonnegative_float, nargs=2, metavar=("PRE", "POST"), default=None,
                    help="store spikes only from PRE s before each trial start to POST s after its stop "
                         "(default: the whole session)")
     p.add_argument("--modality", choices=("spikes", "dff"), default="spikes",
                    help="spikes (a Units table; default) or dff (two-photon ΔF/F: the cells' spikes through a "
                         "calcium kernel plus noise, in processing/ophys/DfOverF/RoiResponseSeries)")
-    p.add_argument("--frame-rate", type=float, default=30.0, metavar="HZ",
+    p.add_argument("--frame-rate", type=T.positive_float, default=30.0, metavar="HZ",
                    help="frame rate of --modality dff (default 30 Hz)")
-    p.add_argument("--dff-noise", type=float, default=0.05, metavar="SD",
+    p.add_argument("--dff-noise", type=T.nonnegative_float, default=0.05, metavar="SD",
                    help="per-frame noise SD of --modality dff, ΔF/F (default 0.05)")
     p.set_defaults(func=run_simulate_dopamine, _out_inputs=lambda args: [])

@@ -103,6 +103,15 @@ def _label(config: dict) -> str:
 
 
 def _run_qagrel(args: argparse.Namespace) -> int:
+    from .._argtypes import cores
+    from .._memory import check_memory, train_bytes
+
+    if args.scheduler is None:
+        jobs = min(cores(args.jobs), len(args.seeds) * len(args.lr) * len(args.rule) * len(args.feedback))
+        n_train = min(args.n_train or 60000, 60000)
+        n_test = min(args.n_test or 10000, 10000)
+        check_memory(train_bytes(n_train, n_test) * jobs, ["--n-train", "--jobs"],
+                     what=f"{n_train} training images on {jobs} worker(s)")
     configs = []
     for rule in args.rule:
         for feedback in (args.feedback if rule == "qagrel" else ["symmetric"]):
@@ -189,8 +198,15 @@ def dopamine_recovery_sweep(cells: Sequence[int], trials: Sequence[int], seeds: 
 
 
 def _run_dopamine(args: argparse.Namespace) -> int:
+    from .._argtypes import cores
+    from .._memory import check_memory, sweep_dopamine_bytes
     from ..io._atomic import save_figure
     from ..plotting.recovery import plot_recovery
+
+    if args.scheduler is None:
+        jobs = min(cores(args.jobs), len(args.cells) * len(args.trials) * len(args.seeds))
+        check_memory(sweep_dopamine_bytes(args.cells, args.trials, jobs), ["--cells", "--trials", "--jobs"],
+                     what=f"--cells {max(args.cells)} --trials {max(args.trials)} on {jobs} worker(s)")
 
     table = dopamine_recovery_sweep(args.cells, args.trials, args.seeds, code=args.code, method=args.method,
                                     scheduler=args.scheduler, n_jobs=args.jobs,
@@ -214,45 +230,49 @@ def _run_dopamine(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- register
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     """Add ``neurorl sweep qagrel`` (and ``sweep dopamine`` when its modules are present)."""
+    from .. import _argtypes as T
+
     p = groups["sweep"].add_parser("qagrel", parents=[parent], help="Q-AGREL / backprop over seeds and settings",
                                    description="Train Q-AGREL (or backprop) on MNIST for every seed x setting.")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--hidden", type=_positive_int, nargs="+", default=[300, 100], help="hidden layer sizes")
-    p.add_argument("--epochs", type=_positive_int, default=10)
-    p.add_argument("--lr", type=float, nargs="+", default=[0.5], help="learning rates")
-    p.add_argument("--feedback", nargs="+", default=["symmetric"], choices=["symmetric", "random", "fixed"])
-    p.add_argument("--rule", nargs="+", default=["qagrel"], choices=["qagrel", "backprop"])
-    p.add_argument("--n-train", type=_positive_int, help="use only the first N training images")
-    p.add_argument("--n-test", type=_positive_int, help="use only the first N test images")
-    p.add_argument("--patience", type=_positive_int, help="early-stopping patience (epochs)")
-    p.add_argument("--data-dir", help="MNIST folder (default: $NEURORL_MNIST_DIR or the user cache)")
-    p.add_argument("--scheduler", help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786")
-    p.add_argument("--jobs", type=int, default=-1, help="local worker processes (-1: one per core)")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seeds", type=T.seed, nargs="+", default=[0, 1, 2], metavar="SEED",
+                   help="random seeds, one run per seed and setting")
+    p.add_argument("--hidden", type=T.positive_int, nargs="+", default=[300, 100], metavar="N",
+                   help="hidden layer sizes")
+    p.add_argument("--epochs", type=T.positive_int, default=10, help="epochs per run")
+    p.add_argument("--lr", type=T.positive_float, nargs="+", default=[0.5], help="learning rates")
+    p.add_argument("--feedback", nargs="+", default=["symmetric"], choices=["symmetric", "random", "fixed"],
+                   help="feedback weights of Q-AGREL (backprop runs always use symmetric)")
+    p.add_argument("--rule", nargs="+", default=["qagrel"], choices=["qagrel", "backprop"],
+                   help="learning rules")
+    p.add_argument("--n-train", type=T.positive_int, metavar="N",
+                   help="use only the first N training images (default: all)")
+    p.add_argument("--n-test", type=T.positive_int, metavar="N", help="use only the first N test images (default: all)")
+    p.add_argument("--patience", type=T.positive_int, help="early-stopping patience, epochs (default: never stop early)")
+    p.add_argument("--data-dir", metavar="DIR", help="MNIST folder (default: $NEURORL_MNIST_DIR or the user cache)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="address of a running Dask scheduler, e.g. tcp://127.0.0.1:8786 (default: local processes)")
+    p.add_argument("--jobs", type=T.workers, default=-1, help="local worker processes (-1: one per core)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.set_defaults(func=_run_qagrel, _out_inputs=_mnist_inputs)
 
     p = groups["sweep"].add_parser(
         "dopamine", parents=[parent], help="parameter recovery of the dopamine fits vs trials and cells",
         description="Simulate recordings with known reversal points and asymmetries for every number of cells "
                     "x trials x seed, fit them, and score the recovery: how many trials does a lab need?")
-    p.add_argument("--cells", type=_positive_int, nargs="+", default=[20, 40])
-    p.add_argument("--trials", type=_positive_int, nargs="+", default=[50, 100, 200, 400],
+    p.add_argument("--cells", type=T.positive_int, nargs="+", default=[20, 40], metavar="N",
+                   help="numbers of cells per simulated recording")
+    p.add_argument("--trials", type=T.positive_int, nargs="+", default=[50, 100, 200, 400], metavar="N",
                    help="rewarded trials per cell")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--code", choices=["expectile", "quantile", "classic"], default="expectile")
-    p.add_argument("--method", choices=["counting", "model"], default="model")
-    p.add_argument("--scheduler", help="address of a running Dask scheduler")
-    p.add_argument("--jobs", type=int, default=-1, help="local worker processes (-1: one per core)")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--seeds", type=T.seed, nargs="+", default=[0, 1, 2], metavar="SEED",
+                   help="random seeds, one simulation and fit per seed and setting")
+    p.add_argument("--code", choices=["expectile", "quantile", "classic"], default="expectile",
+                   help="TD code of the simulated cells")
+    p.add_argument("--method", choices=["counting", "model"], default="model", help="reversal-point estimator")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler (default: local processes)")
+    p.add_argument("--jobs", type=T.workers, default=-1, help="local worker processes (-1: one per core)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.set_defaults(func=_run_dopamine, _out_inputs=lambda args: [])
 
 
