@@ -26,7 +26,8 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             "TRIAL_TYPES"],
         "outdir": ["output_folder", "Terminated", "MANIFEST_NAME", "read_manifest", "previous_outputs",
             "sha256_file", "input_files", "staging_of", "display_path", "foreign_files"],
-        "spec": ["RecordingSpec", "PRESETS", "PRESET_ANALYSIS", "SPEC_KEYS", "SIGNALS", "preset_spec"],
+        "spec": ["RecordingSpec", "PRESETS", "PRESET_ANALYSIS", "SPEC_KEYS", "OTHER_CONFIG_KEYS", "SIGNALS",
+            "preset_spec"],
         "suite2p": ["write_suite2p_plane", "SUITE2P_FILES"],
     },
 )
