@@ -52,8 +52,11 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
                              "(default: none)")
 
 
-def read_config(path: str | os.PathLike) -> dict[str, Any]:
+def read_config(path: str | os.PathLike, keep_tables: Sequence[str] = ()) -> dict[str, Any]:
     """Read a TOML file and flatten one level of tables into ``{key: value}``.
+
+    Tables named in ``keep_tables`` are not flattened: they come as ``{name: {key: value}}`` (a command's
+    settings objects, e.g. ``simulate bci``'s ``[task]``, ``[learner]`` and ``[imaging]``).
 
     Raises
     ------
@@ -76,6 +79,9 @@ def read_config(path: str | os.PathLike) -> dict[str, Any]:
         raise InvalidArgumentError(f"not valid TOML ({error})", path) from None
     flat: dict[str, Any] = {}
     for key, value in options.items():
+        if key in keep_tables and isinstance(value, Mapping):
+            flat[key] = {inner.replace("-", "_"): inner_value for inner, inner_value in value.items()}
+            continue
         items = value.items() if isinstance(value, Mapping) else [(key, value)]
         for inner, inner_value in items:
             if isinstance(inner_value, Mapping):
@@ -153,10 +159,14 @@ def config_values(parser: argparse.ArgumentParser, path: str | os.PathLike) -> d
         An unknown key (naming the file and the key) or a value the option refuses.
     """
     path = Path(path)
-    flat = read_config(path)
+    tables = tuple(parser.get_default("_config_tables") or ())
+    flat = read_config(path, keep_tables=tables)
     options = _options(parser)
     values: dict[str, Any] = {}
     for key, value in flat.items():
+        if key in tables:
+            values[key] = value  # checked by the command (unknown keys are refused there)
+            continue
         action = options.get(key)
         if action is None:
             if key in _NOT_IN_CONFIG:

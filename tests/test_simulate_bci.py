@@ -164,9 +164,7 @@ def test_print_config_lists_every_setting_with_its_source(capsys):
     from neurorl.models.bci_learning import BCILearnerParams
     from neurorl.tasks.bci import BCITask
 
-    with pytest.raises(SystemExit) as exc:
-        main(["simulate", "bci", "--print-config"])
-    assert exc.value.code == 0
+    assert main(["simulate", "bci", "--print-config"]) == 0
     text = capsys.readouterr().out
     config = tomllib.loads(text)
     assert config["rule"] == "vectorized" and config["days"] == 14 and config["p0"] == 300
@@ -224,3 +222,27 @@ def test_task_settings_reach_the_simulation(tmp_path):
     short, default = n_trials(BCITask(trial_frames=300, timeout_frames=40), "short"), n_trials(None, "default")
     # 3 min = 2783 frames: trials of at most 300 + 40 frames give at least 8, the default's 750 + 90 fewer
     assert short >= 2783 // 340 and short > default
+
+
+def test_printed_config_loads_back_and_its_tables_set_the_model(tmp_path, capsys):
+    """`--print-config` output is a valid `--config`: its [task]/[learner]/[imaging] tables reach the model, and
+    an unknown key in them is one line naming the file."""
+    import json
+
+    assert main(["simulate", "bci", "--print-config"]) == 0
+    text = capsys.readouterr().out
+    config = tmp_path / "bci.toml"
+    config.write_text(text.replace("f0_percentile = 10.0", "f0_percentile = 12.5"))
+    out = tmp_path / "sim"
+    assert main(["simulate", "bci", "--config", str(config), "--days", "1", "--session-minutes", "3", "--p0", "10",
+                 "--out", str(out), "--quiet"]) == 0
+    settings = json.loads((out / "manifest.json").read_text())["settings"]
+    assert settings["task"]["f0_percentile"] == 12.5
+    assert settings["days"] == 1                                   # the flag beats the file
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[task]\nno_such_setting = 1\n")
+    capsys.readouterr()
+    assert main(["simulate", "bci", "--config", str(bad), "--days", "1", "--session-minutes", "3", "--p0", "10",
+                 "--out", str(tmp_path / "x"), "--quiet"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no_such_setting" in err[0]

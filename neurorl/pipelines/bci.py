@@ -288,4 +288,4 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--print-config", action=_PrintConfig, nargs=0,
                    help="print every setting (defaults) with its source as TOML and exit")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.set_defaults(func=run_simulate_bci, _out_inputs=lambda args: [])
+    p.set_defaults(func=run_simulate_bci, _out_inputs=lambda args: [], _config_tables=("task", "learner", "imaging"))
