@@ -49,7 +49,15 @@ MODELS: dict[str, tuple[str, dict]] = {
     "classic_concave": ("classic", {"utility_exponent": 0.5}),
     "additive_bias": ("additive_bias", {}),
     "additive_bias_40hz": ("additive_bias", {"baseline_rate": 40.0}),
+    # the same nulls with the reversal point and the two slopes fitted jointly (--method model) instead of the
+    # original's counting estimator followed by slopes through the counted reversal point
+    "additive_bias_model": ("additive_bias", {}),
+    "additive_bias_40hz_model": ("additive_bias", {"baseline_rate": 40.0}),
+    "expectile_model": ("expectile", {}),
 }
+#: Reversal-point estimator per model (``counting``, the original's, unless named here).
+METHODS: dict[str, str] = {"additive_bias_model": "model", "additive_bias_40hz_model": "model",
+                           "expectile_model": "model"}
 #: A cell is "on the floor" when some reward size's mean rate in the response window is below this (spikes/s).
 FLOOR_RATE = 1.0  # assumed: one spike/s, a fifth of the real cells' mean rate at 0.1 µl is below it
 
@@ -109,13 +117,15 @@ def one_run(model: str, seed: int, *, n_splits: int, n_permutations: int) -> dic
     from neurorl.analysis.reversal import tau_reversal_correlation
 
     code, extra = MODELS[model]
+    method = METHODS.get(model, "counting")
     simulation = simulate_like_real(code, seed, **extra)
     responses = compute_responses(simulation.sessions)
-    test = tau_reversal_correlation(responses, n_splits=n_splits, seed=seed, n_permutations=n_permutations)
+    test = tau_reversal_correlation(responses, n_splits=n_splits, seed=seed, n_permutations=n_permutations,
+                                    method=method)
     rates = mean_rates_by_reward(simulation.sessions)
     keep = off_floor(rates)
     sub = tau_reversal_correlation(responses.isel(cell=np.flatnonzero(keep)), n_splits=n_splits, seed=seed,
-                                   n_permutations=n_permutations) if keep.sum() >= 5 else None
+                                   n_permutations=n_permutations, method=method) if keep.sum() >= 5 else None
     baseline = rates["baseline"].to_numpy()
     return {"model": model, "seed": seed, "n_cells": int(responses.sizes["cell"]),
             "r_median": float(test["r_median"]), "p_median": float(test["p_median"]),
