@@ -388,7 +388,7 @@ def results_md(table, s, extra, power, command, elapsed, args) -> str:
         "trial start, counting estimator; split-half statistics over "
         f"{args.splits} random splits on the utility axis (as the original's code); decoding constrained to the "
         "task's range (0.1-20 µl) with the utility-axis asymmetries. Figure by figure, with the paper's numbers: "
-        "[FIGURES.md](FIGURES.md).", "",
+        "`FIGURES.md` (beside this file).", "",
         "## The real cells", "",
         "| quantity | value | what it is |", "|---|---|---|",
         f"| r(tau, reversal point) | {s['tau_reversal_r']:+.2f} | median over splits of Pearson r across cells, tau "
@@ -573,7 +573,7 @@ def figures_md(table, s, extra, power, command) -> str:
          f"mirrored {fmt(s['reference_mirrored_w1_ul'])} µl; decode vs task {s['decode_w1_ul']:.2f} µl",
          "the shifted/scaled ground-truth traces are not computed"),
         ("ED Fig. 8e-h (asymmetries shifted through the normal CDF)", "`decoding_shifted_asymmetry.png`",
-         "match degrades with |s| (legend); numbers not retrieved",
+         "shifts used to measure the degradation of the decoded distribution (legend); numbers not retrieved",
          "W1 (µl) " + ", ".join(f"s={k:+.1f}: {v:.2f}" for k, v in sw.items()), "the values of s are assumed"),
         ("ED Fig. 8i, j (GABAergic cells)", "--", "--", "not reproduced", "no data"),
         ("ED Fig. 9f (asymmetry vs baseline firing)", "`asymmetry_vs_baseline.png`", "R = 0.18, P = 0.29 (legend)",
@@ -589,7 +589,7 @@ def figures_md(table, s, extra, power, command) -> str:
         "# Dabney et al. 2020, figure by figure", "",
         f"All neurorl numbers are on the 40 real cells (or simulations of their size) and are made by `{command}` "
         "(with `analyses/dabney2020_power.py` for the rates over seeds); details and definitions in "
-        "[results.md](results.md). The paper's numbers are quoted only where a source gave them (the Extended "
+        "`results.md` (beside this file). The paper's numbers are quoted only where a source gave them (the Extended "
         "Data legends); 'numbers not retrieved' means no source read here gave the number -- none is made up.", "",
         "| panel | command / file | paper | neurorl (40 real cells) | not reproduced, and why |",
         "|---|---|---|---|---|",
