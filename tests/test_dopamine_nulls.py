@@ -154,3 +154,34 @@ def test_without_the_floor_the_counting_estimators_tau_error_follows_its_reversa
     # and it is no asymmetric scaling: on average the taus stay near 0.5 (0.54-0.58 over seeds 0-3: the
     # counted points err high more often than low)
     assert abs(np.nanmean(tau) - 0.5) < 0.1
+
+
+def test_the_floor_diagnostic_of_the_dabney2020_analysis_finds_the_simulated_floor():
+    # analyses/dabney2020_power.py: raw mean rates per reward size (not baseline-subtracted) and the cells on the
+    # firing floor, checked against the simulator's ground truth
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analyses"))
+    from dabney2020_power import mean_rates_by_reward, off_floor
+    from neurorl.models.dopamine_recording import expected_reward_response
+
+    simulation = simulate_recordings(12, 2, 600, code="additive_bias", seed=4, n_training_trials=2000,
+                                     baseline_rate=4.0, baseline_spread=0.5, gain=1.0)
+    rates = mean_rates_by_reward(simulation.sessions)
+    truth = simulation.ground_truth.set_index("cell").loc[rates["unit"].to_numpy()]
+    # baseline: 600 trials x 1 s of Poisson spikes -> SE sqrt(b / 600) < 0.2 spikes/s
+    assert np.allclose(rates["baseline"], truth["baseline_rate"], atol=0.6)
+    volumes = VariableRewardTask().volumes
+    expected = truth["baseline_rate"].to_numpy()[:, None] + expected_reward_response(truth, volumes)
+    observed = rates[[f"rate_{v:g}" for v in volumes]].to_numpy()
+    # a size's mean rate over its n trials of a 0.4 s window is Poisson: SE sqrt(rate / (0.4 n))
+    session_of = dict(zip(truth.index, truth["session"], strict=True))
+    trials = {s.session: s.trials["reward_volume"].to_numpy() for s in simulation.sessions}
+    n = np.array([[np.sum(trials[session_of[c]] == v) for v in volumes] for c in rates["unit"]])
+    z = (observed - expected) / np.sqrt(np.maximum(expected, 0.5) / (0.4 * n))
+    assert np.max(np.abs(z)) < 4.5                                   # 84 values: |z| > 4.5 has p < 1e-3
+    floor_truth = expected.min(axis=1) < 0.5
+    floor_found = ~off_floor(rates)
+    assert floor_truth.any() and (~floor_truth).any()
+    assert np.mean(floor_found == floor_truth) >= 0.8
