@@ -43,8 +43,14 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "dabney2020" / "variable-reward
 DEFAULT_OUT = REPO / "analyses" / "results" / "dabney2020"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from dabney2020_power import (FLOOR_RATE, MODELS, REAL_FIRING, mean_rates_by_reward, off_floor,  # noqa: E402
-                              simulate_like_real, summarize)
+from dabney2020_power import (  # noqa: E402
+    FLOOR_RATE,
+    REAL_FIRING,
+    mean_rates_by_reward,
+    off_floor,
+    simulate_like_real,
+    summarize,
+)
 
 SIMULATED = {  # name -> (label, simulator code)
     "distributional_expectile": ("simulated distributional TD (expectile code)", "expectile"),

@@ -63,9 +63,11 @@ FLOOR_RATE = 1.0  # assumed: one spike/s, a fifth of the real cells' mean rate a
 
 
 def mean_rates_by_reward(recordings, window_s=(0.2, 0.6), baseline_s=1.0) -> pd.DataFrame:
-    """Raw mean firing rates (spikes/s, not baseline-subtracted) per cell: the baseline (``baseline_s`` before
-    each rewarded trial's baseline event, ``start_time`` by default) and the response window after reward
-    (``window_s``, s) for each reward size. Works on NWB recordings and simulated sessions.
+    """Raw mean firing rates (spikes/s, not baseline-subtracted) per cell.
+
+    The baseline (``baseline_s`` before each rewarded trial's baseline event, ``start_time`` by default) and
+    the response window after reward (``window_s``, s) for each reward size. Works on NWB recordings and
+    simulated sessions.
 
     Returns
     -------
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary:
         print(summarize(done).to_string(index=False))
         return 0
-    finished = set(zip(done["model"], done["seed"].astype(int)))
+    finished = set(zip(done["model"], done["seed"].astype(int), strict=True))
     started = time.perf_counter()
     for seed in range(args.seeds):                      # seeds outer: every model advances together
         for model in args.models:

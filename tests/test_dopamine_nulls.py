@@ -164,6 +164,7 @@ def test_the_floor_diagnostic_of_the_dabney2020_analysis_finds_the_simulated_flo
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analyses"))
     from dabney2020_power import mean_rates_by_reward, off_floor
+
     from neurorl.models.dopamine_recording import expected_reward_response
 
     simulation = simulate_recordings(12, 2, 600, code="additive_bias", seed=4, n_training_trials=2000,
