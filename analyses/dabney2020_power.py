@@ -54,10 +54,11 @@ MODELS: dict[str, tuple[str, dict]] = {
     "additive_bias_model": ("additive_bias", {}),
     "additive_bias_40hz_model": ("additive_bias", {"baseline_rate": 40.0}),
     "expectile_model": ("expectile", {}),
+    "classic_model": ("classic", {}),
 }
 #: Reversal-point estimator per model (``counting``, the original's, unless named here).
 METHODS: dict[str, str] = {"additive_bias_model": "model", "additive_bias_40hz_model": "model",
-                           "expectile_model": "model"}
+                           "expectile_model": "model", "classic_model": "model"}
 #: A cell is "on the floor" when some reward size's mean rate in the response window is below this (spikes/s).
 FLOOR_RATE = 1.0  # assumed: one spike/s, a fifth of the real cells' mean rate at 0.1 µl is below it
 
