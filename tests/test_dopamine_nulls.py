@@ -122,3 +122,67 @@ def test_same_vs_diverse_prefers_diverse_reversal_points_only_when_they_differ()
     # under classic TD the cells' own (noisy) points overfit half A: the shared point predicts as well or better
     assert float(held_out_same["p_wilcoxon"]) > 0.05
     assert float(held_out_same["mean_accuracy_diverse"]) <= float(held_out_same["mean_accuracy_same"]) + 0.01
+
+
+def _additive_bias_fit(baseline_rate, n_trials, seed, method="counting"):
+    simulation = simulate_recordings(24, 2, n_trials, code="additive_bias", seed=seed, n_training_trials=2000,
+                                     baseline_rate=baseline_rate, baseline_spread=0.0, gain=1.0)
+    fit = fit_cells(compute_responses(simulation.sessions), n_bootstrap=0, split_half=False, method=method)
+    return fit, simulation.ground_truth["reversal_point"].to_numpy()
+
+
+def test_symmetric_cells_on_the_firing_floor_look_asymmetric_in_proportion_to_their_reversal_point():
+    # baseline 2 spikes/s: the small rewards' negative errors of a cell with a high reversal point are clipped
+    # at 0 spikes/s, its slope below is underestimated and its tau overestimated -> tau rises with the
+    # reversal point (what made the additive-bias null 'distributional' at low baseline rates)
+    fit, truth = _additive_bias_fit(2.0, 800, seed=0)
+    tau = fit["asymmetry_utility"].to_numpy()
+    ok = np.isfinite(tau)
+    assert np.corrcoef(tau[ok], truth[ok])[0, 1] > 0.6               # 0.84-0.94 over seeds 0-3
+
+
+def test_without_the_floor_the_counting_estimators_tau_error_follows_its_reversal_point_error():
+    # baseline 40 spikes/s, floor out of reach, 2000 trials: the slopes are taken through the counted reversal
+    # point, so a cell whose counted point is too high gets tau > 0.5 (and vice versa); where the true point
+    # falls between the sparse reward sizes (5, 10, 20 µl) sets that error, so tau can track the reversal point
+    # of symmetric cells too
+    fit, truth = _additive_bias_fit(40.0, 2000, seed=0)
+    tau = fit["asymmetry"].to_numpy()
+    error = fit["reversal_point"].to_numpy() - truth
+    ok = np.isfinite(tau) & np.isfinite(error)
+    assert np.corrcoef(tau[ok] - 0.5, error[ok])[0, 1] > 0.4         # 0.55-0.91 over seeds 0-3
+    # and it is no asymmetric scaling: on average the taus stay near 0.5 (0.54-0.58 over seeds 0-3: the
+    # counted points err high more often than low)
+    assert abs(np.nanmean(tau) - 0.5) < 0.1
+
+
+def test_the_floor_diagnostic_of_the_dabney2020_analysis_finds_the_simulated_floor():
+    # analyses/dabney2020_power.py: raw mean rates per reward size (not baseline-subtracted) and the cells on the
+    # firing floor, checked against the simulator's ground truth
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "analyses"))
+    from dabney2020_power import mean_rates_by_reward, off_floor
+
+    from neurorl.models.dopamine_recording import expected_reward_response
+
+    simulation = simulate_recordings(12, 2, 600, code="additive_bias", seed=4, n_training_trials=2000,
+                                     baseline_rate=4.0, baseline_spread=0.5, gain=1.0)
+    rates = mean_rates_by_reward(simulation.sessions)
+    truth = simulation.ground_truth.set_index("cell").loc[rates["unit"].to_numpy()]
+    # baseline: 600 trials x 1 s of Poisson spikes -> SE sqrt(b / 600) < 0.2 spikes/s
+    assert np.allclose(rates["baseline"], truth["baseline_rate"], atol=0.6)
+    volumes = VariableRewardTask().volumes
+    expected = truth["baseline_rate"].to_numpy()[:, None] + expected_reward_response(truth, volumes)
+    observed = rates[[f"rate_{v:g}" for v in volumes]].to_numpy()
+    # a size's mean rate over its n trials of a 0.4 s window is Poisson: SE sqrt(rate / (0.4 n))
+    session_of = dict(zip(truth.index, truth["session"], strict=True))
+    trials = {s.session: s.trials["reward_volume"].to_numpy() for s in simulation.sessions}
+    n = np.array([[np.sum(trials[session_of[c]] == v) for v in volumes] for c in rates["unit"]])
+    z = (observed - expected) / np.sqrt(np.maximum(expected, 0.5) / (0.4 * n))
+    assert np.max(np.abs(z)) < 4.5                                   # 84 values: |z| > 4.5 has p < 1e-3
+    floor_truth = expected.min(axis=1) < 0.5
+    floor_found = ~off_floor(rates)
+    assert floor_truth.any() and (~floor_truth).any()
+    assert np.mean(floor_found == floor_truth) >= 0.8

@@ -101,6 +101,27 @@ def test_decode_options_widen_the_support_and_switch_the_axis(simulated, tmp_pat
     assert summary["n_permutations"] == 19 and summary["tau_reversal_p_perm"] >= 1 / 20
 
 
+def test_no_controls_skips_the_controls_and_the_permutations_and_keeps_the_rest(simulated, fitted, tmp_path,
+                                                                                capsys):
+    _, full = fitted
+    out = tmp_path / "fast"
+    assert main(["fit", "dopamine", str(simulated), "--out", str(out), "--bootstrap", "20", "--splits", "40",
+                 "--no-controls"]) == 0
+    assert "controls skipped (--no-controls)" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    reference = json.loads((full / "summary.json").read_text())
+    assert summary["controls"] is False and reference["controls"] is True
+    assert summary["n_permutations"] == 0
+    for key in ("tau_reversal_p_perm", "control_classic_td_w1_ul", "control_shuffled_asymmetry_w1_ul"):
+        assert summary[key] is None and reference[key] is not None, key
+    # what the controls do not touch is the same number as with them (same seed, same streams)
+    for key in ("tau_reversal_r", "tau_reversal_p", "reversal_split_half_r", "decode_w1_ul",
+                "reference_uniform_w1_ul", "reference_unimodal_w1_ul", "same_vs_diverse_p"):
+        assert summary[key] == pytest.approx(reference[key], rel=1e-12), key
+    pd.testing.assert_frame_equal(pd.read_csv(full / "cells.csv"), pd.read_csv(out / "cells.csv"))
+    assert all((out / f"{name}.png").exists() for name in FIGURE_NAMES)
+
+
 def test_fit_single_file_and_formats(simulated, tmp_path):
     out = tmp_path / "one"
     assert main(["fit", "dopamine", str(simulated / "session_01.nwb"), "--out", str(out), *FAST,

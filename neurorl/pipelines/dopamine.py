@@ -15,7 +15,8 @@
   ``tau_reversal_p_perm`` (the permutation test's p, calibrated), ``reversal_split_half_r``/``_p``,
   ``same_vs_diverse_*`` (held-out comparison), ``decode_loss``, the decode's W1 to the task distribution
   ``decode_w1_ul`` and its controls ``control_classic_td_w1_ul``, ``control_shuffled_asymmetry_w1_ul``,
-  ``reference_uniform_w1_ul``, ``reference_unimodal_w1_ul`` (µl), and the settings;
+  ``reference_uniform_w1_ul``, ``reference_unimodal_w1_ul`` (µl), and the settings (``--no-controls``
+  skips the classic-TD and shuffled-asymmetry decodes and the permutation test: those keys are then null);
 * ``fit.nc`` — the per-cell fit, the split statistics and the decoded distribution (netCDF);
 * figures (PNG; more formats with ``--format``): ``summary``, ``responses``, ``reversal_points``,
   ``split_half``, ``asymmetry``, ``decoded_distribution``.
@@ -152,7 +153,9 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
     tau_reversal = tau_reversal_correlation(responses, n_splits=n_splits, seed=rng, method=method,
                                             n_permutations=n_permutations, permutation_seed=perm_rng)
     split_half = reversal_split_half(responses, n_splits=n_splits, seed=rng, method=method)
-    diverse = same_vs_diverse(responses, n_splits=min(n_splits, 100), seed=perm_rng, method=method)
+    # its own stream too: its numbers do not depend on --permutations or --no-controls
+    diverse = same_vs_diverse(responses, n_splits=min(n_splits, 100), seed=np.random.default_rng([int(seed), 15]),
+                              method=method)
     decode_settings = dict(code=decode_code, support=decode_support, asymmetry=decode_asymmetry)
     try:
         decoded = decode_fit(fit, seed=rng, **decode_settings)
@@ -211,6 +214,7 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         "decode_support_ul": [float(decoded.attrs["support_low"]), float(decoded.attrs["support_high"])],
         "decode_asymmetry": decode_asymmetry,
         "n_permutations": int(n_permutations),
+        "controls": bool(controls),
         "p_values": {
             "tau_reversal_p": "median over the splits of the per-split Pearson p (two-sided): a summary, not a test",
             "tau_reversal_p_perm": "permutation test (cells' half-A reversal points shuffled across cells, one "
@@ -446,12 +450,14 @@ def _run(args: argparse.Namespace, source: Path) -> int:
     responses, unit_types = stream_responses(dopamine_files(source), spec, scheduler=getattr(args, "scheduler", None),
                                              allow_external_links=args.allow_external_links, pool=False)
     data_name = str(source) if source.is_file() else source.name
+    no_controls = bool(getattr(args, "no_controls", False))
     results = analyze_dopamine([], method=method, n_bootstrap=args.bootstrap, n_splits=args.splits,
                                seed=args.seed, decode_code=args.decode_code, data_name=data_name, spec=spec,
                                responses=responses, unit_types=unit_types,
                                decode_support=getattr(args, "decode_support", "task"),
                                decode_asymmetry=getattr(args, "decode_asymmetry", "utility"),
-                               n_permutations=getattr(args, "permutations", 1000))
+                               n_permutations=0 if no_controls else getattr(args, "permutations", 1000),
+                               controls=not no_controls)
     written = write_dopamine_results(results, staging_of(args), formats=formats)
     s = results.summary
     if s["unit_types"] and spec.unit_filter is None:
@@ -461,10 +467,16 @@ def _run(args: argparse.Namespace, source: Path) -> int:
     if s["n_skipped"]:
         print(f"{s['n_skipped']} cells skipped (no spikes or too few trials per reward size): see "
               f"{Path(args.out) / 'skipped.csv'}")
-    print(f"{s['n_cells']} cells, {s['n_trials']} cell-trials: tau-reversal r = {s['tau_reversal_r']:.2f} "
-          f"(median split p = {s['tau_reversal_p']:.2g}; permutation p = {s['tau_reversal_p_perm']:.2g}), "
-          f"reversal split-half r = {s['reversal_split_half_r']:.2f}, decode W1 to the task = "
-          f"{s['decode_w1_ul']:.2f} µl (shuffled-asymmetry control {s['control_shuffled_asymmetry_w1_ul']:.2f} µl)")
+    def number(value, fmt):
+        return "n/a" if value is None else format(value, fmt)
+
+    controls_text = ("controls skipped (--no-controls)" if no_controls else
+                     f"shuffled-asymmetry control {number(s['control_shuffled_asymmetry_w1_ul'], '.2f')} µl")
+    print(f"{s['n_cells']} cells, {s['n_trials']} cell-trials: tau-reversal r = {number(s['tau_reversal_r'], '.2f')} "
+          f"(median split p = {number(s['tau_reversal_p'], '.2g')}; permutation p = "
+          f"{number(s['tau_reversal_p_perm'], '.2g')}), reversal split-half r = "
+          f"{number(s['reversal_split_half_r'], '.2f')}, decode W1 to the task = "
+          f"{number(s['decode_w1_ul'], '.2f')} µl ({controls_text})")
     figures = [display_path(args, path) for path in written if path.suffix.lstrip(".") in formats]
     shown = ", ".join(str(path) for path in figures[:len(formats)])
     print(f"wrote {len(written)} files to {Path(args.out)}" + (f" (figures: {shown})" if shown else ""))
@@ -517,6 +529,11 @@ def _common_options(p: argparse.ArgumentParser) -> None:
                         "per-cell asymmetry; default) or volume (slopes on the µl axis)")
     p.add_argument("--permutations", type=T.positive_int, default=1000, metavar="N",
                    help="permutations of the tau-reversal permutation test (default 1000)")
+    p.add_argument("--no-controls", action="store_true",
+                   help="skip the decoding controls (the simulated classic-TD population and the shuffled-"
+                        "asymmetry decodes) and the permutation test, for speed: their summary.json keys "
+                        "(control_*_w1_ul, tau_reversal_p_perm) are then null and the asymmetry figure has no "
+                        "null distribution; the references' W1 and the median split p are still reported")
     p.add_argument("--format", action=T.ListAction, choices=("png", "pdf", "svg"), default=["png"],
                    help="figure formats, space-separated: png (default), pdf, svg")
     p.add_argument("--allow-external-links", action="store_true",
