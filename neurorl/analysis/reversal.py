@@ -167,14 +167,26 @@ def _block_stats(values: np.ndarray, size_index: np.ndarray, n_sizes: int, weigh
     """Weighted per-size sums of one block: array (4, cells, resamples, sizes) = n, sum y, n(y>0), n(y<0)."""
     finite = np.isfinite(values)
     y = np.where(finite, values, 0.0)
-    stacked = np.concatenate([finite, y, y > 0, y < 0]).astype(float)  # (4c, t)
+    # the three 0/1 indicators go through single precision: their weighted sums are integers (resample counts)
+    # below 2**24, exact in float32, and sgemm is about twice as fast as dgemm; the responses stay in float64
+    indicators = np.concatenate([finite, y > 0, y < 0]).astype(np.float32)  # (3c, t)
+    exact_counts = float(np.max(weights, initial=0.0)) * values.shape[1] < 2 ** 24 and np.all(weights == np.round(weights))
     c = values.shape[0]
-    out = np.zeros((4 * c, weights.shape[0], n_sizes))
+    out = np.zeros((4, c, weights.shape[0], n_sizes))
     for j in range(n_sizes):
         cols = np.flatnonzero(size_index == j)
         if cols.size:
-            out[:, :, j] = stacked[:, cols] @ weights[:, cols].T
-    return out.reshape(4, c, weights.shape[0], n_sizes)
+            w = weights[:, cols].T
+            if exact_counts:
+                counts = indicators[:, cols] @ w.astype(np.float32)
+            else:
+                counts = indicators[:, cols].astype(float) @ w
+            counts = counts.reshape(3, c, -1)
+            out[0, :, :, j] = counts[0]
+            out[2, :, :, j] = counts[1]
+            out[3, :, :, j] = counts[2]
+            out[1, :, :, j] = y[:, cols] @ w
+    return out
 
 
 def _all_stats(prep: _Prepared, make_weights) -> np.ndarray:
