@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    from neurorl.io._atomic import save_figure, write_csv, write_text
+    from neurorl.io.results import save_figure, write_csv, write_text
     from neurorl.pipelines.dopamine import _figures, analyze_dopamine
     from neurorl.plotting.dopamine import plot_asymmetry_vs_reversal
     from neurorl.tasks.variable_reward import VariableRewardTask
@@ -134,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
             ("--splits", args.splits, 1000), ("--bootstrap", args.bootstrap, 200), ("--seed", args.seed, 0),
             ("--sim-sessions", args.sim_sessions, 20), ("--sim-trials", args.sim_trials, 300))
         if value != default)
-    write_csv(out / "results.csv", table)
-    write_csv(out / "cells_real.csv", fits["real"].cells)
+    write_csv(table, out / "results.csv")
+    write_csv(fits["real"].cells, out / "cells_real.csv")
 
     taus = np.linspace(0.01, 0.99, 99)
     curves = {"distributional TD (task expectiles)": (task.expectile(taus), taus),
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, results in fits.items():
         figures = _figures(results.fit, results.decoded, task)
         figures["summary"].suptitle(POPULATIONS.get(name, ("real cells, original spike smoothing", None))[0])
-        save_figure(out / f"summary_{name}.png", figures["summary"], dpi=80)
+        save_figure(figures["summary"], out / f"summary_{name}.png", dpi=80)
     fig = Figure(figsize=(13, 7), layout="constrained")
     axes = fig.subplots(2, 4)
     for column, name in enumerate(["real", "distributional_expectile", "distributional_quantile", "classic"]):
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         axes[1, column].set_title(f"tau (half B) vs reversal point (half A), utility axis\n"
                                   f"median r over {args.splits} splits = {fits[name].summary['tau_reversal_r']:+.2f}",
                                   fontsize=9)
-    save_figure(out / "asymmetry_vs_reversal.png", fig, dpi=100)
+    save_figure(fig, out / "asymmetry_vs_reversal.png", dpi=100)
 
     shown = table.drop(columns=["description"]).copy()
     lines = ["# Dabney et al. 2020: real dopamine cells vs simulated TD populations", "",
@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                      f"{row.reversal_split_half_p:.2g} | {row.decode_wasserstein_ul:.2f} |")
     lines += ["", "Figures: `asymmetry_vs_reversal.png`, `summary_<population>.png`. Per-cell real-data fits: "
               "`cells_real.csv`.", ""]
-    write_text(out / "results.md", "\n".join(lines))
+    write_text("\n".join(lines), out / "results.md")
     print(f"wrote results to {out} ({time.perf_counter() - started:.0f} s)")
     return 0
 
