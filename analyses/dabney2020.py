@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     from neurorl.analysis.decoding import decode_fit, wasserstein_to
     from neurorl.analysis.responses import compute_responses
     from neurorl.analysis.reversal import tau_reversal_correlation
-    from neurorl.io._atomic import save_figure, write_csv, write_text
+    from neurorl.io.results import save_figure, write_csv, write_text
     from neurorl.pipelines.dopamine import _figures, analyze_dopamine
     from neurorl.plotting.dopamine import plot_asymmetry_vs_reversal
     from neurorl.tasks.variable_reward import VariableRewardTask
@@ -268,12 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     power = read_power(args.power_csv or out / "power.csv")
 
     # ---- files
-    write_csv(out / "results.csv", table)
+    write_csv(table, out / "results.csv")
     cells = fits["real"].cells.copy()
     cells["baseline_rate"] = baseline
     cells["min_rate_over_reward_sizes"] = joined[[c for c in joined.columns if c.startswith("rate_")]].min(axis=1)
     cells["on_floor"] = ~keep
-    write_csv(out / "cells_real.csv", cells)
+    write_csv(cells, out / "cells_real.csv")
     command = "python analyses/dabney2020.py" + "".join(
         f" {flag} {shlex.quote(str(value))}" for flag, value, default in (
             ("--splits", args.splits, 1000), ("--bootstrap", args.bootstrap, 200),
@@ -284,15 +284,15 @@ def main(argv: list[str] | None = None) -> int:
                     "shifted_w1_ul": {str(k): v for k, v in extra["shifted_w1_ul"].items()},
                     "made_with": {"command": command, "seconds": round(elapsed), "splits": args.splits,
                                   "permutations": args.permutations}}
-    write_text(out / "summary_real.json", json.dumps(summary_json, indent=2, default=float) + "\n")
+    write_text(json.dumps(summary_json, indent=2, default=float) + "\n", out / "summary_real.json")
     for name in ("summary", "asymmetry", "decoded_distribution"):
-        save_figure(out / f"{name}_real.png", fits["real"].figures[name], dpi=90)
+        save_figure(fits["real"].figures[name], out / f"{name}_real.png", dpi=90)
     for name, results in fits.items():
         if name == "real":
             continue
         figures = _figures(results.fit, results.decoded, task, tau_reversal=results.tau_reversal)
         figures["summary"].suptitle(LABELS[name])
-        save_figure(out / f"summary_{name}.png", figures["summary"], dpi=80)
+        save_figure(figures["summary"], out / f"summary_{name}.png", dpi=80)
     # cross-validated asymmetry vs reversal point for every population (no same-trials panel)
     fig = Figure(figsize=(15, 3.9), layout="constrained")
     axes = fig.subplots(1, 5)
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         ax.set_title(f"{LABELS[name]}\ntau (half B) vs reversal (half A), one split\nmedian r over {args.splits} "
                      f"splits {sm['tau_reversal_r']:+.2f}, permutation p {fmt(sm['tau_reversal_p_perm'], '.3g')}",
                      fontsize=8)
-    save_figure(out / "asymmetry_vs_reversal.png", fig, dpi=90)
+    save_figure(fig, out / "asymmetry_vs_reversal.png", dpi=90)
     # ED Fig. 9f
     fig = Figure(figsize=(4.4, 3.6), layout="constrained")
     ax = fig.add_subplot()
@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     ax.set_ylabel("asymmetry tau (utility axis, all trials)")
     ax.set_title(f"ED Fig. 9f on the 40 real cells: Pearson r = {r9:+.2f}, p = {p9:.2g} (n = {n9})", fontsize=8)
     ax.legend(fontsize=7)
-    save_figure(out / "asymmetry_vs_baseline.png", fig, dpi=90)
+    save_figure(fig, out / "asymmetry_vs_baseline.png", dpi=90)
     # ED Fig. 8h-like: W1 vs shift
     fig = Figure(figsize=(4.4, 3.4), layout="constrained")
     ax = fig.add_subplot()
@@ -327,10 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     ax.set_ylabel("W1 to the task distribution (µl)")
     ax.set_title("ED Fig. 8e-h on the 40 real cells", fontsize=8)
     ax.legend(fontsize=7)
-    save_figure(out / "decoding_shifted_asymmetry.png", fig, dpi=90)
+    save_figure(fig, out / "decoding_shifted_asymmetry.png", dpi=90)
 
-    write_text(out / "results.md", results_md(table, s, extra, power, command, elapsed, args))
-    write_text(out / "FIGURES.md", figures_md(table, s, extra, power, command))
+    write_text(results_md(table, s, extra, power, command, elapsed, args), out / "results.md")
+    write_text(figures_md(table, s, extra, power, command), out / "FIGURES.md")
     print(f"wrote results to {out} ({time.perf_counter() - started:.0f} s)")
     return 0
 
@@ -353,8 +353,8 @@ def write_markdown_only(args) -> int:
     made = saved.pop("made_with")
     power = read_power(args.power_csv or out / "power.csv")
     args.splits, args.permutations = made["splits"], made["permutations"]
-    write_text(out / "results.md", results_md(table, saved, extra, power, made["command"], made["seconds"], args))
-    write_text(out / "FIGURES.md", figures_md(table, saved, extra, power, made["command"]))
+    write_text(results_md(table, saved, extra, power, made["command"], made["seconds"], args), out / "results.md")
+    write_text(figures_md(table, saved, extra, power, made["command"]), out / "FIGURES.md")
     print(f"rewrote {out / 'results.md'} and {out / 'FIGURES.md'}")
     return 0
 

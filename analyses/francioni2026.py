@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from neurorl.io._atomic import write_text
+from neurorl.io.results import write_text
 from neurorl.pipelines.bci_analysis import reproduce, summary_table
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                  f"number of BCI neurons, median over {scale['curve_seeds']} seeds; slowdown = median over seeds "
                  "of the paired scalar / vectorized trials to criterion (quartiles; inf: scalar never reached "
                  "it):\n\n" + _markdown(curve) + "\n")
-    written.append(write_text(out / f"{stem}.md", text))
+    written.append(write_text(text, out / f"{stem}.md"))
     print(text)
     for path in written:
         print(f"wrote {path}")

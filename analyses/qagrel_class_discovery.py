@@ -54,14 +54,14 @@ def discovery_epochs(class_counts: pd.DataFrame, threshold: float = 0.5) -> dict
 
 
 def _train_example(name: str, rule: str, extra: dict, epochs: int, seed: int, folder: Path) -> dict:
-    from neurorl.io._atomic import write_csv
+    from neurorl.io.results import write_csv
     from neurorl.pipelines.pozzi2018 import run_paper_training
 
     config = {"rule": rule, "hidden": [300, 100], "learning_rate": 0.5, "batch_size": 1000, "seed": seed,
               "max_epochs": epochs, "lr_drop_epoch": None, "test_every": 5, **extra}
     run, _ = run_paper_training(config, desc=name)
-    write_csv(folder / "class_counts.csv", run.class_counts)
-    write_csv(folder / "history.csv", run.history)
+    write_csv(run.class_counts, folder / "class_counts.csv")
+    write_csv(run.history, folder / "history.csv")
     return {"history": run.history, "class_counts": run.class_counts}
 
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from matplotlib.figure import Figure
 
-    from neurorl.io._atomic import write_csv, write_text
+    from neurorl.io.results import write_csv, write_text
     from neurorl.plotting.qagrel import plot_class_counts
 
     out = Path(args.out)
@@ -111,13 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     figure.savefig(out / "class_discovery.png", dpi=110)
     table = pd.DataFrame(rows)
-    write_csv(out / "summary.csv", table.round(4))
+    write_csv(table.round(4), out / "summary.csv")
     lines = ["# Class discovery: Q-AGREL vs errorBP (Pozzi et al. 2018, Figs. 5-6)", "",
              f"Made with: `{command}`", "",
              "Epoch at which each class was first chosen correctly on at least half of its training trials; "
              "training reward (fraction rewarded, exploration included; errorBP: greedy choices right) per epoch.",
              "", table.to_markdown(index=False, floatfmt=".3g"), ""]
-    write_text(out / "summary.md", "\n".join(lines))
+    write_text("\n".join(lines), out / "summary.md")
     print("\n".join(lines))
     print(f"wrote {out / 'class_discovery.png'}")
     return 0

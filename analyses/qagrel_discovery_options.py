@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary-only", action="store_true", help="only summarize the finished runs")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
-    from neurorl.io._atomic import write_csv, write_text
+    from neurorl.io.results import write_csv, write_text
     from neurorl.pipelines.pozzi2018 import reproduce_paper_table1
 
     stem = "qagrel_discovery_options" + ("" if args.epochs is None else f"_{args.epochs}ep")
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = per_seed.groupby("variant", sort=False)[numeric].agg(["mean", "std"])
     summary.columns = [f"{a}_{b}" for a, b in summary.columns]
     summary.insert(0, "n_seeds", per_seed.groupby("variant", sort=False).size())
-    write_csv(base.with_suffix(".csv"), per_seed.round(4))
+    write_csv(per_seed.round(4), base.with_suffix(".csv"))
     command = "python analyses/qagrel_discovery_options.py" + ("" if args.epochs is None else f" --epochs {args.epochs}")
     protocol = ("the paper's protocol (up to 1,000 epochs)" if args.epochs is None else
                 f"a reduced protocol: the paper's, stopped after {args.epochs} epochs at the latest "
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
              "- `epoch_all_classes_found`: first epoch on which every class was chosen correctly on at least half "
              "of its training trials; `epoch_validation_97/98`: first validation (every 5 epochs) at or above "
              "97 % / 98 %.", ""]
-    write_text(base.with_suffix(".md"), "\n".join(lines))
+    write_text("\n".join(lines), base.with_suffix(".md"))
     print("\n".join(lines))
     return 0
 

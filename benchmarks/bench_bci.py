@@ -21,16 +21,14 @@ Run ``python benchmarks/bench_bci.py`` (``--quick`` for 2 days).
 
 from __future__ import annotations
 
-import argparse
 import gc
 import resource
-import statistics
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from run import bench_main, median_time
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -54,16 +52,6 @@ def _rng_floor(days: int, session_minutes: float = 41.0, n_neurons: int = 310) -
     for _ in range(days):
         for _ in range(3):
             rng.standard_normal((frames, n_neurons), dtype=np.float32)
-
-
-def _median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def _peak_traced(fn) -> float:
@@ -102,7 +90,7 @@ def _output_rows(sim_s_per_minute: float) -> list[dict]:
     def plane():
         arrays = suite2p_plane(day, stats, task.frame_rate_hz, seed=3)
         with tempfile.TemporaryDirectory() as tmp:
-            write_suite2p_plane(tmp, arrays)
+            write_suite2p_plane(arrays, tmp)
 
     suite2p_s = _median_time(plane, 1)
     return [{"benchmark": "bci_movie: s per movie minute (310 ROIs, 128 x 128 px)", "neurorl_s": movie_s,
@@ -120,8 +108,8 @@ def run(quick: bool = False) -> list[dict]:
     _run_experiment(1, session_minutes=1.0, n_p0=5)  # compile the numba kernels (cached on disk)
     online_dff(np.ones((10, 1)))
     rows = []
-    sim_s = _median_time(lambda: _run_experiment(days), repeats)
-    floor_s = _median_time(lambda: _rng_floor(days), repeats)
+    sim_s = median_time(lambda: _run_experiment(days), repeats)[0]
+    floor_s = median_time(lambda: _rng_floor(days), repeats)[0]
     rows.append({"benchmark": f"bci_experiment ({days} d x 41 min x 310 neurons)", "neurorl_s": sim_s,
                  "reference": "numpy: draw 3 float32 normals per neuron-frame", "reference_s": floor_s,
                  "ratio": sim_s / floor_s, "target": "< 60 s (14 days)" if not quick else "",
@@ -129,7 +117,7 @@ def run(quick: bool = False) -> list[dict]:
 
     fluor = 1 + 0.1 * np.abs(np.random.default_rng(1).standard_normal((20_000, 10)))
     window = BCITask().f0_window_frames
-    kernel_s = _median_time(lambda: online_dff(fluor), 3)
+    kernel_s = median_time(lambda: online_dff(fluor), 3)[0]
 
     def brute():
         f0 = np.empty_like(fluor)
@@ -137,7 +125,7 @@ def run(quick: bool = False) -> list[dict]:
             f0[t] = np.percentile(fluor[max(0, t - window + 1):t + 1], 10.0, axis=0)
         return (fluor - f0) / f0
 
-    brute_s = _median_time(brute, 1)
+    brute_s = median_time(brute, 1)[0]
     rows.append({"benchmark": "online_dff (20,000 frames x 10 cells)", "neurorl_s": kernel_s,
                  "reference": "numpy.percentile per window", "reference_s": brute_s, "ratio": kernel_s / brute_s})
 
@@ -153,13 +141,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 days instead of 14, one repeat")
-    args = parser.parse_args(argv)
-    rows = run(quick=args.quick)
-    from run import print_table
-
-    print_table(rows, quick=args.quick)
+    bench_main(run, __doc__, "2 days instead of 14, one repeat", argv)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"(memory rows in MiB; process max RSS {rss:.0f} MiB)")
     return 0

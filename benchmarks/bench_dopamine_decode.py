@@ -13,10 +13,10 @@ Run ``python benchmarks/bench_dopamine_decode.py`` (``--quick`` for a smaller ru
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
+from run import bench_main, median_time
 
 VOLUMES = np.array([0.1, 0.3, 1.2, 2.5, 5.0, 10.0, 20.0])
 PROBABILITIES = np.array([0.0661, 0.0909, 0.1485, 0.1549, 0.3116, 0.1510, 0.0771])
@@ -66,15 +66,6 @@ def _wasserstein(samples: np.ndarray) -> float:
     return float(wasserstein_distance(samples.ravel(), VOLUMES, v_weights=PROBABILITIES))
 
 
-def _median_time(function, repeats: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)), result
-
-
 def run(quick: bool = False) -> list[dict]:
     """Time the decodes; rows ``{"benchmark", "neurorl_s", "reference", "reference_s", "ratio", ...}``."""
     from threadpoolctl import threadpool_limits
@@ -92,7 +83,7 @@ def run(quick: bool = False) -> list[dict]:
             start = time.perf_counter()
             ref_samples, _ = reference_decode(points, taus, n_reference, n_samples)
             reference_s = (time.perf_counter() - start) * n_restarts / n_reference
-        neurorl_s, decoded = _median_time(
+        neurorl_s, decoded = median_time(
             lambda points=points, taus=taus: decode_distribution(points, taus, n_restarts=n_restarts,
                                                                  n_samples=n_samples, seed=0), repeats)
         kept = decoded["samples"].to_numpy()[decoded["kept"].to_numpy()]
@@ -112,14 +103,8 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats and reference restarts")
-    args = parser.parse_args()
-    rows = run(quick=args.quick)
-    from run import print_table
-
-    print_table(rows, quick=args.quick)
-    print("W1 = Wasserstein-1 distance (µl) to the task distribution")
+    bench_main(run, __doc__, "fewer repeats and reference restarts",
+               footer="W1 = Wasserstein-1 distance (µl) to the task distribution")
 
 
 if __name__ == "__main__":

@@ -11,12 +11,12 @@ Run ``python benchmarks/bench_dopamine_fit.py`` (``--quick`` for a smaller run).
 
 from __future__ import annotations
 
-import argparse
 import time
 import warnings
 
 import numpy as np
 import xarray as xr
+from run import bench_main, median_time
 
 VOLUMES = np.array([0.1, 0.3, 1.2, 2.5, 5.0, 10.0, 20.0])
 PROBABILITIES = np.array([0.0661, 0.0909, 0.1485, 0.1549, 0.3116, 0.1510, 0.0771])
@@ -60,15 +60,6 @@ def reference_fit(values: np.ndarray, volume: np.ndarray, n_bootstrap: int, seed
     return out
 
 
-def _median_time(func, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
-
-
 def run(quick: bool = False) -> list[dict]:
     """Time the fits; rows ``{"benchmark", "neurorl_s", "reference", "reference_s", "ratio"}``."""
     from neurorl.analysis.reversal import fit_cells
@@ -87,8 +78,8 @@ def run(quick: bool = False) -> list[dict]:
 
     rows = []
     for method in ("counting", "model"):
-        neurorl_s = _median_time(lambda method=method: fit_cells(responses, method=method, n_bootstrap=n_bootstrap,
-                                                                 split_half=False), repeats)
+        neurorl_s = median_time(lambda method=method: fit_cells(responses, method=method, n_bootstrap=n_bootstrap,
+                                                                 split_half=False), repeats)[0]
         rows.append({
             "benchmark": f"fit {method}: {n_cells} cells x {n_trials} trials x {n_bootstrap} bootstraps",
             "neurorl_s": neurorl_s,
@@ -100,13 +91,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="200 cells x 1000 trials")
-    args = parser.parse_args()
-    rows = run(quick=args.quick)
-    from run import print_table
-
-    print_table(rows, quick=args.quick)
+    bench_main(run, __doc__, "200 cells x 1000 trials")
 
 
 if __name__ == "__main__":

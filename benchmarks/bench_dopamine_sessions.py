@@ -58,7 +58,7 @@ def write_sessions(folder: Path, n_sessions: int, n_units: int, n_trials: int, s
         sim = simulate_recordings(n_units, 1, n_trials, n_training_trials=2000, spike_window_s=(1.2, 0.3),
                                   session_names=[f"session_{k + 1:03d}"], seed=[seed, k])
         session = sim.sessions[0]
-        write_dopamine(folder / f"{session.session}.nwb", session.spike_times, session.trials,
+        write_dopamine(session.spike_times, session.trials, folder / f"{session.session}.nwb",
                        cell_types=session.cell_types, session_description="benchmark session (simulated)")
 
 

@@ -10,22 +10,10 @@ Run ``python benchmarks/bench_dopamine_simulate.py [--quick]``.
 
 from __future__ import annotations
 
-import argparse
-import statistics
-import time
-
 import numpy as np
+from run import bench_main, median_time
 
 from neurorl.models.dopamine_recording import simulate_recordings
-
-
-def _median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def _reference_session(trials, truth, response_window=(0.1, 0.7), seed=0) -> list[np.ndarray]:
@@ -68,13 +56,13 @@ def run(quick: bool = False) -> list[dict]:
     n_spikes = sum(t.size for s in sim.sessions for t in s.spike_times.values())
     # spikes only: TD training (a sequential loop over trials, ~0.1 s for 10,000 trials) is skipped here
     fast = {"n_training_trials": 1, "seed": 0}
-    neurorl_s = _median_time(lambda: simulate_recordings(n_cells, n_sessions, n_trials, **fast), repeats)
+    neurorl_s = median_time(lambda: simulate_recordings(n_cells, n_sessions, n_trials, **fast), repeats)[0]
 
     subset = 4 if quick else 10                          # reference cells timed, then scaled to all cells
     truth = sim.ground_truth.set_index("cell")
     session = sim.sessions[0]
     cells = truth.loc[list(session.spike_times)[:subset]]
-    ref_one = _median_time(lambda: _reference_session(session.trials, cells), repeats)
+    ref_one = median_time(lambda: _reference_session(session.trials, cells), repeats)[0]
     reference_s = ref_one * n_cells / cells.shape[0]
     return [{
         "benchmark": f"spikes of {n_cells} cells x {n_sessions} sessions x {n_trials} trials ({n_spikes:,} spikes)",
@@ -86,12 +74,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes")
-    quick = parser.parse_args().quick
-    from run import print_table
-
-    print_table(run(quick), quick=quick)
+    bench_main(run, __doc__, "small sizes")
 
 
 if __name__ == "__main__":

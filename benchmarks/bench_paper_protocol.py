@@ -20,11 +20,11 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
 import numpy as np
+from run import bench_main
 
 SIZES = (784, 300, 100, 10)
 BATCH = 100
@@ -106,13 +106,7 @@ def run(quick: bool = False) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one epoch of 100 batches")
-    args = parser.parse_args(argv)
-    from run import print_table
-
-    print_table(run(quick=args.quick), quick=args.quick)
-    return 0
+    return bench_main(run, __doc__, "one epoch of 100 batches", argv)
 
 
 if __name__ == "__main__":

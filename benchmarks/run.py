@@ -14,6 +14,7 @@ timed (median seconds over repeats), the reference measured in the same run, and
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import platform
 import sys
@@ -38,6 +39,31 @@ def load(path: Path):
     sys.modules[path.stem] = module
     spec.loader.exec_module(module)
     return module
+
+
+def median_time(function, repeats: int) -> tuple[float, object]:
+    """Median wall time (s) of ``repeats`` calls of ``function`` and the last call's result.
+
+    The garbage collector runs before each call, so that one call's garbage is not timed in the next.
+    """
+    times, result = [], None
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), result
+
+
+def bench_main(run, doc: str, quick_help: str, argv: list[str] | None = None, footer: str | None = None) -> int:
+    """The command line of one ``bench_<name>.py``: ``--quick``, then the table of ``run(quick=...)``."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    args = parser.parse_args(argv)
+    print_table(run(quick=args.quick), quick=args.quick)
+    if footer:
+        print(footer)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,7 @@ import xarray as xr
 
 from ._progress import progress as _progress_bar
 from .errors import InvalidArgumentError
-from .io._atomic import write_netcdf
+from .io.results import write_netcdf
 
 __all__ = ["Job", "run_jobs", "map_jobs", "gather"]
 
@@ -153,7 +153,7 @@ def map_jobs(
     def finished(index: int, result: xr.Dataset) -> None:
         results[index] = result
         if cache is not None:
-            write_netcdf(cache / jobs[index].cache_name(), result)
+            write_netcdf(result, cache / jobs[index].cache_name())
 
     bar = _progress_bar(range(len(pending)), desc="jobs", total=len(pending), disable=None if progress else True)
     ticks = iter(bar)

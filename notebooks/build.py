@@ -87,7 +87,7 @@ truth = simulation.ground_truth            # one row per cell: session, cell (= 
 workdir = tempfile.TemporaryDirectory(prefix="neurorl-dopamine-tutorial-")   # removed at the end
 folder = Path(workdir.name) / "my_lab_recordings"
 for session in simulation.sessions:
-    write_dopamine(folder / f"{session.session}.nwb", session.spike_times, session.trials,
+    write_dopamine(session.spike_times, session.trials, folder / f"{session.session}.nwb",
                    cell_types=session.cell_types, subject_id="mouse-1",
                    session_description="SIMULATED dopamine units, variable-reward task (tutorial)")
 for path in sorted(folder.iterdir()):
@@ -206,9 +206,9 @@ good = simulation.sessions[0]
 data = (folder / "session_01.nwb").read_bytes()
 (bad / "truncated.nwb").write_bytes(data[: len(data) // 2])                     # copy interrupted
 in_ms = good.trials.assign(reward_time=good.trials["reward_time"] * 1000)       # reward times in ms, not s
-write_dopamine(bad / "reward_in_ms.nwb", good.spike_times, in_ms)
+write_dopamine(good.spike_times, in_ms, bad / "reward_in_ms.nwb")
 no_reward = good.trials.assign(reward_volume=np.nan)                            # reward sizes never filled in
-write_dopamine(bad / "no_reward.nwb", good.spike_times, no_reward)
+write_dopamine(good.spike_times, no_reward, bad / "no_reward.nwb")
 
 for path in sorted(bad.glob("*.nwb")) + [bad / "session_99.nwb"]:
     try:
@@ -342,7 +342,7 @@ rows = []
 for rule in RULES:
     for session in simulate_bci_experiment(rule, days=DAYS, session_minutes=MINUTES, n_p0=N_P0, n_bci=N_BCI,
                                            seed=SEED, baseline_frames=BASELINE_FRAMES, params=params):
-        write_bci_session(root / rule / f"day{session.day:02d}.nwb", session)
+        write_bci_session(session, root / rule / f"day{session.day:02d}.nwb")
         rows.append(summarize_session(session))
 simulated = pd.DataFrame(rows)
 simulated[["rule", "day", "n_trials", "accuracy", "rewards_per_min", "drive_p_plus", "drive_p_minus",

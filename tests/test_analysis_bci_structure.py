@@ -51,7 +51,7 @@ def test_one_recording_type_for_every_source(tmp_path):
     assert FromIO is BCIRecording and BCISession is BCIRecording
     sim = next(iter(simulate_bci_experiment("vectorized", days=1, session_minutes=2.0, n_p0=4, n_bci=4, seed=1)))
     assert isinstance(sim, BCIRecording) and sim.source == "simulation" and sim.is_simulated
-    write_bci_session(tmp_path / "day01.nwb", sim)
+    write_bci_session(sim, tmp_path / "day01.nwb")
     read = read_bci_session(tmp_path / "day01.nwb")
     assert isinstance(read, BCIRecording) and read.source == "nwb"
     assert read.rule == "vectorized"  # ground truth read from the file fills the attribute

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _numeric import central_difference
 
 from neurorl.errors import InvalidArgumentError
 from neurorl.models.backprop import BackpropMLP
@@ -37,18 +38,10 @@ def test_update_is_minus_gradient(loss):
     biases0 = [b.copy() for b in net.biases]
     net.forward(x)
     net.learn(None, None, labels)
-    step = 1e-5
     for layer in range(len(sizes) - 1):
-        for arrays, after in ((weights0, net.weights), (biases0, net.biases)):
-            gradient = np.zeros_like(arrays[layer])
-            for index in np.ndindex(gradient.shape):
-                plus = [a.copy() for a in arrays]
-                minus = [a.copy() for a in arrays]
-                plus[layer][index] += step
-                minus[layer][index] -= step
-                args = ((plus, biases0), (minus, biases0)) if arrays is weights0 else \
-                    ((weights0, plus), (weights0, minus))
-                gradient[index] = (_loss(x, labels, *args[0], loss) - _loss(x, labels, *args[1], loss)) / (2 * step)
+        for arrays, after, which in ((weights0, net.weights, "weights"), (biases0, net.biases, "biases")):
+            gradient = central_difference(lambda w, b: _loss(x, labels, w, b, loss), weights0, biases0, which,
+                                          layer)
             update = after[layer] - arrays[layer]
             assert np.linalg.norm(gradient) > 1e-4
             # squared error is quadratic in one weight (exact central differences); cross-entropy is not

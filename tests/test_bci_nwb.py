@@ -28,7 +28,7 @@ def session():
 
 @pytest.fixture(scope="module")
 def written(session, tmp_path_factory):
-    return write_bci_session(tmp_path_factory.mktemp("bci") / "day03.nwb", session)
+    return write_bci_session(session, tmp_path_factory.mktemp("bci") / "day03.nwb")
 
 
 def test_round_trip_equal(session, written):
@@ -59,7 +59,7 @@ def test_nan_grating_and_extra_trial_columns_round_trip(tmp_path):
     s.grating_angle[:50] = np.nan  # no grating during the baseline
     s.trials = s.trials.assign(reward_volume=np.where(s.trials["rewarded"], 4.0, 0.0),
                                rpe=np.linspace(-1, 1, len(s.trials)))
-    rec = read_bci_session(write_bci_session(tmp_path / "day01.nwb", s))
+    rec = read_bci_session(write_bci_session(s, tmp_path / "day01.nwb"))
     np.testing.assert_array_equal(rec.grating_angle, s.grating_angle)  # NaNs in the same places
     np.testing.assert_array_equal(rec.trials["reward_volume"], s.trials["reward_volume"])
     assert "rpe" not in rec.trials  # ground truth lives in the ground-truth module
@@ -103,7 +103,7 @@ def test_parent_soma_links(tmp_path):
     parent = np.array([5, 0, 7, 2, 2])  # 5 dendrites of 8 somata, one soma with two dendrites
     s = dataclasses.replace(s, dendrite_dff=s.soma_dff[:, parent] * 0.5)
     s.parent_soma = parent
-    path = write_bci_session(tmp_path / "day01.nwb", s)
+    path = write_bci_session(s, tmp_path / "day01.nwb")
     rec = read_bci_session(path)
     np.testing.assert_array_equal(rec.parent_soma, parent)
     np.testing.assert_array_equal(rec.dendrite_dff, s.soma_dff[:, parent] * 0.5)
@@ -132,14 +132,14 @@ def test_ensemble_labels_are_ascii(written, session):
 def test_writer_rejects_bad_labels_and_shapes(tmp_path, session):
     bad = dataclasses.replace(session, ensemble=np.where(session.ensemble == "P-", "P\u2212", session.ensemble))
     with pytest.raises(InvalidArgumentError, match="ensemble"):
-        write_bci_session(tmp_path / "bad.nwb", bad)
+        write_bci_session(bad, tmp_path / "bad.nwb")
     with pytest.raises(InvalidArgumentError):
-        write_bci_session(tmp_path / "bad.nwb", dataclasses.replace(session, cursor=session.cursor[:-1]))
+        write_bci_session(dataclasses.replace(session, cursor=session.cursor[:-1]), tmp_path / "bad.nwb")
     assert not list(tmp_path.iterdir())  # nothing half-written
 
 
 def test_real_session_without_ground_truth(tmp_path, session):
-    path = write_bci_session(tmp_path / "mouse1_day02.nwb", session, include_ground_truth=False)
+    path = write_bci_session(session, tmp_path / "mouse1_day02.nwb", include_ground_truth=False)
     with h5py.File(path, "r") as f:
         assert GROUND_TRUTH_MODULE not in f["processing"]
     rec = read_bci_session(path)
@@ -190,7 +190,7 @@ def test_simulated_session_round_trip(tmp_path):
     bci_learning = pytest.importorskip("neurorl.models.bci_learning")
     session = next(iter(bci_learning.simulate_bci_experiment("vectorized", days=1, session_minutes=1.0, n_p0=6,
                                                              n_bci=4, seed=0)))
-    path = write_bci_session(tmp_path / "day01.nwb", session)
+    path = write_bci_session(session, tmp_path / "day01.nwb")
     rec = read_bci_session(path)
     np.testing.assert_array_equal(rec.soma_dff, session.soma_dff)
     np.testing.assert_array_equal(rec.ensemble, session.ensemble)

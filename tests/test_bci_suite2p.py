@@ -62,7 +62,7 @@ def write_rois(animal: Path, rec, fmt: str = "toml") -> Path:
     plus = [int(i) for i in np.flatnonzero(rec.ensemble == "P+")]
     minus = [int(i) for i in np.flatnonzero(rec.ensemble == "P-")]
     if fmt == "toml":
-        path = write_bci_rois(animal / "rois.toml", plus, minus, [(i, n + i) for i in range(n)],
+        path = write_bci_rois(plus, minus, [(i, n + i) for i in range(n)], animal / "rois.toml",
                               baseline_s=rec.baseline_frames / rec.frame_rate_hz)
     else:
         path = animal / "rois.csv"
@@ -199,8 +199,8 @@ def test_two_planes_and_settings_npy(animal, tmp_path):
     np.save(plane0 / "stat.npy", stat[:n], allow_pickle=True)
     shutil.copy(plane0 / "ops.npy", plane1 / "ops.npy")
     (plane0 / "ops.npy").rename(plane0 / "settings.npy")
-    rois = write_bci_rois(tmp_path / "rois.toml", np.flatnonzero(rec.ensemble == "P+"),
-                          np.flatnonzero(rec.ensemble == "P-"), [(i, i) for i in range(n)], dendrite_plane="plane1",
+    rois = write_bci_rois(np.flatnonzero(rec.ensemble == "P+"), np.flatnonzero(rec.ensemble == "P-"),
+                          [(i, i) for i in range(n)], tmp_path / "rois.toml", dendrite_plane="plane1",
                           baseline_s=rec.baseline_frames / rec.frame_rate_hz)
     two = read_suite2p_session(day, rois)
     one = read_suite2p_session(folder / "day01", folder / "rois.toml")

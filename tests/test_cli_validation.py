@@ -442,7 +442,7 @@ def bci_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bci") / "mouse"
     folder.mkdir()
     for day in (1, 2):
-        write_bci_session(folder / f"day{day:02d}.nwb", fake_session(n_frames=1500, day=day, seed=day))
+        write_bci_session(fake_session(n_frames=1500, day=day, seed=day), folder / f"day{day:02d}.nwb")
     return folder
 
 

@@ -7,18 +7,18 @@ import pytest
 from scipy.stats import expectile, wasserstein_distance
 
 from neurorl.analysis.decoding import (
+    _expectile_kernel,
     _expectile_kernel_numpy,
-    _make_expectile_kernel,
     decode_distribution,
     decode_fit,
     expectiles_of_samples,
     quantiles_of_samples,
 )
 from neurorl.errors import InvalidArgumentError, MissingDataError
+from neurorl.tasks.variable_reward import REWARD_PROBABILITIES, REWARD_VOLUMES_UL
 
-VOLUMES = np.array([0.1, 0.3, 1.2, 2.5, 5.0, 10.0, 20.0])
-PROBS = np.array([0.0661, 0.0909, 0.1485, 0.1549, 0.3116, 0.1510, 0.0771])
-PROBS = PROBS / PROBS.sum()
+VOLUMES = np.array(REWARD_VOLUMES_UL)
+PROBS = np.array(REWARD_PROBABILITIES)
 MEAN = float(VOLUMES @ PROBS)
 SD = float(np.sqrt(((VOLUMES - MEAN) ** 2) @ PROBS))
 TAUS = np.linspace(0.03, 0.97, 40)
@@ -50,7 +50,7 @@ def test_kernel_matches_numpy_and_numeric_gradient():
     z = rng.normal(size=(3, 30))
     targets = np.sort(rng.normal(size=9))
     taus = rng.uniform(0.05, 0.95, size=9)
-    kernel = _make_expectile_kernel()
+    kernel = _expectile_kernel
     for delta in (None, 0.05):
         loss, grad = kernel(z, targets, taus, delta)
         loss_ref, grad_ref = _expectile_kernel_numpy(z, targets, taus, delta)
@@ -156,17 +156,25 @@ def test_decode_fit_uses_uncensored_finite_cells_only():
     import xarray as xr
 
     points = task_expectiles(TAUS[:12])
+    # a censored cell and a NaN cell first, so that positions among the usable cells differ from the fit's rows
+    order = np.r_[12, 13, 0:12]
+    labels = np.array([f"session_01/{i}" for i in range(14)])[order]
     fit = xr.Dataset({
-        "reversal_point": ("cell", np.append(points, [0.1, np.nan])),
-        "asymmetry": ("cell", np.append(TAUS[:12], [0.2, 0.6])),
-        "reversal_censored": ("cell", np.append(np.zeros(12, int), [1, 0])),
-    })
+        "reversal_point": ("cell", np.append(points, [0.1, np.nan])[order], {"units": "µl"}),
+        "asymmetry": ("cell", np.append(TAUS[:12], [0.2, 0.6])[order]),
+        "reversal_censored": ("cell", np.append(np.zeros(12, int), [1, 0])[order]),
+    }, coords={"cell": labels, "session": ("cell", np.full(14, "session_01")), "unit": ("cell", np.r_[12, 13, 0:12])})
     decoded = decode_fit(fit, seed=5, n_restarts=4, asymmetry="volume", support="wide")
     direct = decode_distribution(points, TAUS[:12], seed=5, n_restarts=4)
     np.testing.assert_array_equal(decoded["samples"], direct["samples"])
     assert decoded.attrs["n_cells"] == 12 and decoded.attrs["n_censored"] == 1
+    # the fit's labels, not positions 0..11 among the usable cells, and each row still describes its own cell
+    assert decoded["cell"].values.tolist() == [f"session_01/{i}" for i in range(12)]
+    assert decoded["unit"].values.tolist() == list(range(12)) and set(decoded["session"].values) == {"session_01"}
+    np.testing.assert_allclose(decoded["reversal_point"], fit["reversal_point"].sel(cell=decoded["cell"]))
+    assert decoded["tau"].sel(cell="session_01/3") == pytest.approx(TAUS[3])
     with pytest.raises(MissingDataError, match="fewer than 2 of 3 cells"):
-        decode_fit(fit.isel(cell=[0, 12, 13]), asymmetry="volume", support="wide")
+        decode_fit(fit.isel(cell=[0, 1, 2]), asymmetry="volume", support="wide")
 
 
 def _fit_like(points, taus_volume, taus_utility, volumes=(0.1, 0.3, 1.2, 2.5, 5.0, 10.0, 20.0)):
@@ -233,3 +241,22 @@ def test_decoding_controls_say_whether_a_decode_carries_information():
     assert np.var(refs["unimodal"]) == pytest.approx(task.variance, rel=0.02)
     assert np.mean(refs["mirrored"]) == pytest.approx(0.1 + 20.0 - task.mean, abs=0.05)
     assert out["reference_mirrored_w1_ul"] > 2 * out["decode_w1_ul"]
+
+
+def test_every_decoded_variable_carries_units():
+    decoded = decode_distribution(task_expectiles(TAUS[:10]), TAUS[:10], seed=0, n_restarts=2)
+    for name in [*decoded.data_vars, "reward"]:
+        assert "units" in decoded[name].attrs, name
+    assert decoded["samples"].attrs["units"] == "µl" and decoded["density"].attrs["units"] == "1/µl"
+    assert decoded["tau"].attrs["units"] == "1"
+    assert decoded["cell"].values.tolist() == list(range(10))  # plain arrays: positions
+
+
+def test_decode_distribution_keeps_the_labels_and_units_of_a_dataarray():
+    import xarray as xr
+
+    cells = [f"s/{i}" for i in range(10)]
+    points = xr.DataArray(np.append(task_expectiles(TAUS[:9]), np.nan), dims="cell", coords={"cell": cells},
+                          attrs={"units": "nl"})
+    decoded = decode_distribution(points, np.append(TAUS[:9], 0.5), seed=0, n_restarts=2)
+    assert decoded["cell"].values.tolist() == cells[:9] and decoded["samples"].attrs["units"] == "nl"

@@ -49,7 +49,7 @@ def _recording(seed: int, n_trials: int = 30):
 
 def _dopamine(path: Path, seed: int) -> Path:
     spikes, trials = _recording(seed)
-    return write_dopamine(path, spikes, trials, cell_types={2: "dopamine", 5: "dopamine"})
+    return write_dopamine(spikes, trials, path, cell_types={2: "dopamine", 5: "dopamine"})
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def _assert_names(exc: pytest.ExceptionInfo, *parts: str) -> None:
 
 
 def test_valid_files_have_no_outside_links(tmp_path: Path, pair) -> None:
-    bci = write_bci_session(tmp_path / "day01.nwb", fake_session())
+    bci = write_bci_session(fake_session(), tmp_path / "day01.nwb")
     for path in (pair[0], bci, *EXAMPLE.glob("*.nwb")):
         with h5py.File(path, "r") as handle:
             assert find_hdf5_links(handle) == []
@@ -189,8 +189,8 @@ def test_virtual_dataset_is_refused(pair) -> None:
 @pytest.fixture
 def bci_pair(tmp_path: Path) -> tuple[Path, Path]:
     (tmp_path / "a").mkdir()
-    return (write_bci_session(tmp_path / "a" / "day01.nwb", fake_session(seed=0)),
-            write_bci_session(tmp_path / "other.nwb", fake_session(seed=5)))
+    return (write_bci_session(fake_session(seed=0), tmp_path / "a" / "day01.nwb"),
+            write_bci_session(fake_session(seed=5), tmp_path / "other.nwb"))
 
 
 def test_bci_external_link_refused_and_read_with_opt_in(bci_pair) -> None:

@@ -38,14 +38,14 @@ def _recording(seed: int = 0, n_trials: int = 30):
 @pytest.fixture
 def recording_path(tmp_path: Path) -> Path:
     spikes, trials = _recording()
-    return write_dopamine(tmp_path / "session_a.nwb", spikes, trials, cell_types={2: "dopamine", 5: "dopamine"},
+    return write_dopamine(spikes, trials, tmp_path / "session_a.nwb", cell_types={2: "dopamine", 5: "dopamine"},
                           subject_id="M7")
 
 
 @pytest.mark.parametrize("reward_events", [False, True])
 def test_round_trip_is_identical(tmp_path: Path, reward_events: bool) -> None:
     spikes, trials = _recording(seed=3)
-    path = write_dopamine(tmp_path / "s.nwb", spikes, trials, cell_types=["dopamine", "gaba"],
+    path = write_dopamine(spikes, trials, tmp_path / "s.nwb", cell_types=["dopamine", "gaba"],
                           reward_events=reward_events)
     recording = read_dopamine(path)
     assert recording.session == "s"
@@ -68,7 +68,7 @@ def test_written_files_pass_nwbinspector(tmp_path: Path) -> None:
 
     spikes, trials = _recording()
     for events in (False, True):
-        path = write_dopamine(tmp_path / f"s{events}.nwb", spikes, trials, reward_events=events)
+        path = write_dopamine(spikes, trials, tmp_path / f"s{events}.nwb", reward_events=events)
         serious = [m for m in inspect_nwbfile(nwbfile_path=path)
                    if m.importance in (Importance.CRITICAL, Importance.BEST_PRACTICE_VIOLATION)]
         assert serious == [], [m.message for m in serious]
@@ -78,16 +78,16 @@ def test_write_is_atomic(tmp_path: Path) -> None:
     spikes, trials = _recording()
     target = tmp_path / "out.nwb"
     with pytest.raises(errors.InvalidArgumentError):
-        write_dopamine(target, spikes, trials.drop(columns="reward_volume"))
+        write_dopamine(spikes, trials.drop(columns="reward_volume"), target)
     with pytest.raises(errors.InvalidArgumentError, match="timezone-aware"):
-        write_dopamine(target, {1: np.array([1.0, 2.0])}, trials, session_start_time=dt.datetime(2020, 1, 1))
+        write_dopamine({1: np.array([1.0, 2.0])}, trials, target, session_start_time=dt.datetime(2020, 1, 1))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_folder_reads_every_session(tmp_path: Path) -> None:
     spikes, trials = _recording()
     for name in ("b", "a"):
-        write_dopamine(tmp_path / f"{name}.nwb", spikes, trials)
+        write_dopamine(spikes, trials, tmp_path / f"{name}.nwb")
     assert [r.session for r in read_dopamine_folder(tmp_path)] == ["a", "b"]
     assert [r.session for r in read_dopamine_folder(tmp_path / "a.nwb")] == ["a"]
     with pytest.raises(errors.RecordingNotFoundError, match="no such file or folder"):
@@ -102,7 +102,7 @@ def test_empty_folder(tmp_path: Path) -> None:
 def test_unit_lost_before_last_trial_is_not_an_error(tmp_path: Path) -> None:
     spikes, trials = _recording()
     spikes[5] = spikes[5][spikes[5] < 50.0]  # unit lost after 50 s; trials go on to ~180 s
-    recording = read_dopamine(write_dopamine(tmp_path / "lost.nwb", spikes, trials))
+    recording = read_dopamine(write_dopamine(spikes, trials, tmp_path / "lost.nwb"))
     assert recording.spike_times(5).max() < 50.0
 
 
@@ -133,7 +133,7 @@ def _nwb_with(path: Path, *, units=True, n_units=1, trials=True, reward_columns=
 
 def _truncated(path: Path) -> Path:
     spikes, trials = _recording()
-    good = write_dopamine(path, spikes, trials)
+    good = write_dopamine(spikes, trials, path)
     data = good.read_bytes()
     good.write_bytes(data[: len(data) // 2])
     return good
@@ -184,8 +184,8 @@ def test_reward_event_outside_every_trial(tmp_path: Path) -> None:
     spikes, trials = _recording()
     trials.loc[0, "reward_time"] = 0.5  # before the first trial starts (2 s)
     with pytest.raises(errors.InvalidArgumentError):
-        write_dopamine(tmp_path / "x.nwb", spikes, trials.drop(columns="stop_time"))
-    path = write_dopamine(tmp_path / "events.nwb", spikes, trials, reward_events=True)
+        write_dopamine(spikes, trials.drop(columns="stop_time"), tmp_path / "x.nwb")
+    path = write_dopamine(spikes, trials, tmp_path / "events.nwb", reward_events=True)
     with pytest.raises(errors.RewardTimesError, match="outside every trial"):
         read_dopamine(path)
 
@@ -194,7 +194,7 @@ def test_written_files_get_default_permissions(tmp_path: Path) -> None:
     import os
 
     spikes, trials = _recording()
-    path = write_dopamine(tmp_path / "perm.nwb", spikes, trials)
+    path = write_dopamine(spikes, trials, tmp_path / "perm.nwb")
     mask = os.umask(0)
     os.umask(mask)
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask

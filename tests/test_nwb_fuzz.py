@@ -126,12 +126,12 @@ def bases(tmp_path_factory) -> dict[str, Base]:
     trials.loc[3, ["reward_time", "reward_volume"]] = np.nan
     spikes = {0: np.sort(rng.uniform(0, 60, 200)), 7: np.sort(rng.uniform(0, 60, 90))}
     paths = {
-        "dopamine": (write_dopamine(folder / "dopamine.nwb", spikes, trials, cell_types={0: "dopamine", 7: "x"}),
+        "dopamine": (write_dopamine(spikes, trials, folder / "dopamine.nwb", cell_types={0: "dopamine", 7: "x"}),
                      "dopamine"),
-        "dopamine_events": (write_dopamine(folder / "dopamine_events.nwb", spikes, trials, reward_events=True),
+        "dopamine_events": (write_dopamine(spikes, trials, folder / "dopamine_events.nwb", reward_events=True),
                             "dopamine"),
-        "bci": (write_bci_session(folder / "bci_day01.nwb", fake_session(n_frames=240, n_p0=3, n_bci=4,
-                                                                        baseline_frames=40)), "bci"),
+        "bci": (write_bci_session(fake_session(n_frames=240, n_p0=3, n_bci=4, baseline_frames=40),
+                                  folder / "bci_day01.nwb"), "bci"),
     }
     return {name: Base(path, reader, *_inventory(path)) for name, (path, reader) in paths.items()}
 

@@ -47,7 +47,7 @@ def _one_line_error(err: str) -> str:
 # ------------------------------------------------------------------------------------------- failed reruns
 def test_failed_rerun_keeps_the_old_complete_set(tmp_path, monkeypatch, capsys) -> None:
     """The issue's case: a rerun of fit dopamine that fails at fit.nc (full disk) leaves the old set intact."""
-    from neurorl.io import _atomic
+    from neurorl.io import results
 
     out = tmp_path / "out"
     assert cli.main([*FIT, "--out", str(out)]) == 0
@@ -57,7 +57,7 @@ def test_failed_rerun_keeps_the_old_complete_set(tmp_path, monkeypatch, capsys) 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(_atomic, "write_netcdf", full_disk)
+    monkeypatch.setattr(results, "write_netcdf", full_disk)
     capsys.readouterr()
     assert cli.main([*FIT, "--seed", "1", "--out", str(out)]) == 1   # one line, no traceback
     err = capsys.readouterr().err.strip().splitlines()
@@ -67,7 +67,7 @@ def test_failed_rerun_keeps_the_old_complete_set(tmp_path, monkeypatch, capsys) 
 
 
 def test_failed_simulation_rerun_keeps_the_old_sessions(tmp_path, monkeypatch) -> None:
-    from neurorl.io import _atomic
+    from neurorl.io import results
 
     out = tmp_path / "sim"
     assert cli.main([*SIM_DOPAMINE, "--out", str(out)]) == 0
@@ -76,7 +76,7 @@ def test_failed_simulation_rerun_keeps_the_old_sessions(tmp_path, monkeypatch) -
     def failing(*args, **kwargs):
         raise RuntimeError("injected failure after the NWB files were written")
 
-    monkeypatch.setattr(_atomic, "write_csv", failing)
+    monkeypatch.setattr(results, "write_csv", failing)
     with pytest.raises(RuntimeError):
         cli.main([*SIM_DOPAMINE, "--seed", "1", "--out", str(out)])
     assert _digest(out) == before
@@ -102,7 +102,7 @@ def test_user_files_stay_and_outputs_of_the_previous_run_go(tmp_path) -> None:
 def test_cache_survives_a_failed_sweep(tmp_path, monkeypatch) -> None:
     """The resumable cache is outside the swap: a sweep that fails at its figure keeps the finished runs (and
     the previous results are untouched); the rerun reads them back."""
-    from neurorl.io import _atomic
+    from neurorl.io import results
 
     sweep_args = ["sweep", "dopamine", "--cells", "4", "--trials", "20", "--jobs", "1", "--quiet"]
     out = tmp_path / "S"
@@ -112,7 +112,7 @@ def test_cache_survives_a_failed_sweep(tmp_path, monkeypatch) -> None:
     def failing(*args, **kwargs):
         raise RuntimeError("injected failure at the figure")
 
-    monkeypatch.setattr(_atomic, "save_figure", failing)
+    monkeypatch.setattr(results, "save_figure", failing)
     with pytest.raises(RuntimeError):
         cli.main([*sweep_args, "--seeds", "0", "1", "--out", str(out)])
     after = _digest(out)

@@ -20,7 +20,7 @@ TABLES = ("learning_curve.csv", "residuals_by_epoch.csv", "residuals_by_epoch_da
 def session_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mouse1")
     for day in (1, 2, 3):
-        write_bci_session(folder / f"day{day:02d}.nwb", fake_session(n_frames=1500, day=day, seed=day),
+        write_bci_session(fake_session(n_frames=1500, day=day, seed=day), folder / f"day{day:02d}.nwb",
                           include_ground_truth=day != 2)  # a mix of simulated and "real" files
     return folder
 

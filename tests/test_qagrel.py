@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _numeric import central_difference
 
 from neurorl.errors import InvalidArgumentError, MissingDataError
 from neurorl.models._mlp import angle_degrees, max_boltzmann
@@ -61,23 +62,11 @@ def test_symmetric_update_is_minus_gradient_of_half_delta_squared(bias):
     updates = [w - w0 for w, w0 in zip(net.weights, weights0, strict=True)]
     bias_updates = [b - b0 for b, b0 in zip(net.biases, biases0, strict=True)] if bias else []
 
-    step = 1e-5
-    params = [(weights0, i) for i in range(len(weights0))] + ([(biases0, i) for i in range(len(biases0))]
-                                                              if bias else [])
-    for (arrays, layer), update in zip(params, updates + bias_updates, strict=True):
-        gradient = np.zeros_like(arrays[layer])
-        for index in np.ndindex(gradient.shape):
-            plus = [a.copy() for a in arrays]
-            minus = [a.copy() for a in arrays]
-            plus[layer][index] += step
-            minus[layer][index] -= step
-            if arrays is weights0:
-                f_plus = _half_delta_squared(x, actions, rewards, plus, biases0)
-                f_minus = _half_delta_squared(x, actions, rewards, minus, biases0)
-            else:
-                f_plus = _half_delta_squared(x, actions, rewards, weights0, plus)
-                f_minus = _half_delta_squared(x, actions, rewards, weights0, minus)
-            gradient[index] = (f_plus - f_minus) / (2 * step)
+    params = [("weights", i) for i in range(len(weights0))] + ([("biases", i) for i in range(len(biases0))]
+                                                                if bias else [])
+    for (which, layer), update in zip(params, updates + bias_updates, strict=True):
+        gradient = central_difference(lambda w, b: _half_delta_squared(x, actions, rewards, w, b), weights0, biases0,
+                                      which, layer)
         assert np.linalg.norm(gradient) > 1e-4  # the check is not vacuous
         relative = np.linalg.norm(update + gradient) / np.linalg.norm(gradient)
         assert relative < 1e-8, (layer, relative)

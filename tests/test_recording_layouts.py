@@ -51,7 +51,7 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def standard(sim, folder):
     session, _ = sim
-    path = write_dopamine(folder / "standard.nwb", session.spike_times, session.trials,
+    path = write_dopamine(session.spike_times, session.trials, folder / "standard.nwb",
                           cell_types=session.cell_types, subject_id="m1")
     return path
 
@@ -154,7 +154,7 @@ def test_without_filter_every_type_is_analysed_and_counted(lab_file):
 
 def test_events_table_rewards(sim, folder, reference):
     session, _ = sim
-    path = write_dopamine(folder / "events.nwb", session.spike_times, session.trials, reward_events=True)
+    path = write_dopamine(session.spike_times, session.trials, folder / "events.nwb", reward_events=True)
     _same(compute_responses([read_dopamine(path)]), reference)
 
 
@@ -224,7 +224,7 @@ def dff_session(sim):
 def test_roi_response_series_recovers_ground_truth(sim, folder, dff_session):
     session, truth = sim
     _, dff = dff_session
-    path = write_dopamine_trace(folder / "roi.nwb", dff, session.trials, rate_hz=30.0,
+    path = write_dopamine_trace(dff, session.trials, folder / "roi.nwb", rate_hz=30.0,
                                 cell_types=["dopamine"] * N_CELLS)
     recording = read_dopamine(path, signal="dff", unit_filter="cell_type == 'dopamine'")
     assert recording.trace.shape == dff.shape
@@ -301,7 +301,7 @@ def test_bad_reward_sizes_are_refused_naming_the_file(sim, folder, value, match,
     session, _ = sim
     trials = session.trials.copy()
     trials.loc[3, "reward_volume"] = value
-    path = write_dopamine(folder / f"bad_{match}.nwb", session.spike_times, trials)
+    path = write_dopamine(session.spike_times, trials, folder / f"bad_{match}.nwb")
     with pytest.raises(RewardVolumeError, match=f"reward_volume is {match} on 1 trials .first: trial 3"):
         read_dopamine(path)
     assert main(["fit", "dopamine", str(path), "--out", str(folder / f"out_{match}"), *FAST]) == 1
@@ -313,12 +313,12 @@ def test_single_reward_size_is_one_line_naming_the_file(sim, folder, capsys):
     session, _ = sim
     trials = session.trials.copy()
     trials["reward_volume"] = np.where(np.isfinite(trials["reward_volume"]), 2.5, np.nan)
-    path = write_dopamine(folder / "one_size.nwb", session.spike_times, trials)
+    path = write_dopamine(session.spike_times, trials, folder / "one_size.nwb")
     assert main(["fit", "dopamine", str(path), "--out", str(folder / "out_one"), *FAST]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(path) in err[0] and "same reward size" in err[0]
     one = trials.iloc[:1]
-    path = write_dopamine(folder / "one_trial.nwb", session.spike_times, one)
+    path = write_dopamine(session.spike_times, one, folder / "one_trial.nwb")
     assert main(["fit", "dopamine", str(path), "--out", str(folder / "out_one_trial"), *FAST]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(path) in err[0] and "only 1 rewarded trial" in err[0]
@@ -330,7 +330,7 @@ def test_silent_unit_and_short_cell_go_to_skipped_csv(sim, folder):
     spikes[50] = np.array([])                                         # a unit with no spike
     first = float(session.trials["start_time"].iloc[40])
     spikes[51] = spikes[0][spikes[0] < first]                         # lost after 40 trials
-    path = write_dopamine(folder / "skips.nwb", spikes, session.trials)
+    path = write_dopamine(spikes, session.trials, folder / "skips.nwb")
     out = folder / "out_skips"
     assert main(["fit", "dopamine", str(path), "--out", str(out), *FAST]) == 0
     skipped = pd.read_csv(out / "skipped.csv")
@@ -415,7 +415,7 @@ def test_inspect_lists_tables_columns_and_series(lab_file, folder, sim, dff_sess
     assert "reward_size: 0.0001, 0.0003, 0.0012, 0.0025, ... (7 distinct" in text
     assert "kind: 'cued'" in text and "subject: m1" in text
     session, _ = sim
-    path = write_dopamine_trace(folder / "inspect_roi.nwb", dff_session[1], session.trials, rate_hz=30.0)
+    path = write_dopamine_trace(dff_session[1], session.trials, folder / "inspect_roi.nwb", rate_hz=30.0)
     assert main(["inspect", str(path)]) == 0
     text = capsys.readouterr().out
     assert f"RoiResponseSeries processing/ophys/DfOverF/RoiResponseSeries: shape {dff_session[1].shape}" in text

@@ -1,4 +1,8 @@
-"""Numba kernels of the dopamine analyses (imported lazily; the callers fall back to numpy without numba)."""
+"""Numba kernels of the analysis layer, all in one module (imported lazily; callers fall back to numpy without numba).
+
+- :func:`model_fit_rows`: reversal-point fit of the dopamine responses (:mod:`neurorl.analysis.reversal`).
+- :func:`expectile_objective`: loss and gradient of expectile imputation (:mod:`neurorl.analysis.decoding`).
+"""
 
 from __future__ import annotations
 
@@ -180,3 +184,61 @@ def permuted_median_r(tau, reversal, tau_ok, orders):
         else:
             out[k] = np.median(rs[:m])
     return out
+
+
+@numba.njit(cache=True)
+def expectile_objective(z, targets, taus, delta):  # pragma: no cover - compiled
+    """Expectile-imputation loss per restart and its gradient with respect to the samples.
+
+    Parameters
+    ----------
+    z
+        Samples, shape (restart, sample), in scaled reward units.
+    targets, taus
+        Each cell's reversal point (scaled units) and asymmetry, sorted by ``targets`` ascending.
+    delta
+        Huber threshold; negative for plain least squares.
+
+    Returns
+    -------
+    per_restart : (restart,) array
+        Mean over cells of the Huber penalty of the expectile balance ``g``.
+    grad : (restart, sample) array
+        Its gradient; O((N + C) log) per restart via prefix sums.
+    """
+    # targets sorted ascending (taus in the same order); O((N + C) log) per restart via prefix sums
+    n_restarts, n_samples = z.shape
+    n_cells = targets.size
+    per_restart = np.zeros(n_restarts)
+    grad = np.zeros((n_restarts, n_samples))
+    slope = np.empty(n_cells)
+    prefix = np.empty(n_samples + 1)
+    slope_prefix = np.empty(n_cells + 1)
+    for r in range(n_restarts):
+        zs = np.sort(z[r])
+        prefix[0] = 0.0
+        for j in range(n_samples):
+            prefix[j + 1] = prefix[j] + zs[j]
+        total = prefix[n_samples]
+        base = 0.0
+        for c in range(n_cells):
+            e, t = targets[c], taus[c]
+            k = np.searchsorted(zs, e, side="right")        # samples <= e
+            below = prefix[k] - k * e
+            above = (total - prefix[k]) - (n_samples - k) * e
+            g = ((1.0 - t) * below + t * above) / n_samples
+            if delta < 0 or abs(g) <= delta:
+                per_restart[r] += 0.5 * g * g
+                slope[c] = g
+            else:
+                per_restart[r] += delta * (abs(g) - 0.5 * delta)
+                slope[c] = delta if g > 0 else -delta
+            base += slope[c] * (1.0 - t)
+        slope_prefix[0] = 0.0
+        for c in range(n_cells):
+            slope_prefix[c + 1] = slope_prefix[c] + slope[c] * (2.0 * taus[c] - 1.0)
+        for j in range(n_samples):
+            m = np.searchsorted(targets, z[r, j], side="left")  # cells with e < z
+            grad[r, j] = (base + slope_prefix[m]) / (n_cells * n_samples)
+        per_restart[r] /= n_cells
+    return per_restart, grad

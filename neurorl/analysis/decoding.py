@@ -27,8 +27,8 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from .._stats import expectile
 from ..errors import InvalidArgumentError, MissingDataError
-from ..models.distributional_td import expectile
 
 __all__ = ["decode_distribution", "decode_fit", "expectiles_of_samples", "quantiles_of_samples",
            "wasserstein_to", "reference_distributions", "decoding_controls", "DECODE_SUPPORTS"]
@@ -93,59 +93,13 @@ def _expectile_kernel_numpy(z, targets, taus, delta):
     return penalty.sum(axis=1) / targets.size, grad
 
 
-def _make_expectile_kernel():
-    """Numba version of the expectile objective (falls back to numpy when numba is missing)."""
+def _expectile_kernel(z, targets, taus, delta):
+    """Expectile objective: the compiled kernel of :mod:`._jitted`, or numpy when numba is missing."""
     try:
-        import numba
+        from ._jitted import expectile_objective
     except ImportError:  # pragma: no cover - numba is a dependency, but keep the module importable
-        return _expectile_kernel_numpy
-
-    @numba.njit(cache=True)
-    def kernel(z, targets, taus, delta):  # pragma: no cover - compiled
-        # targets sorted ascending (taus in the same order); O((N + C) log) per restart via prefix sums
-        n_restarts, n_samples = z.shape
-        n_cells = targets.size
-        per_restart = np.zeros(n_restarts)
-        grad = np.zeros((n_restarts, n_samples))
-        slope = np.empty(n_cells)
-        prefix = np.empty(n_samples + 1)
-        slope_prefix = np.empty(n_cells + 1)
-        for r in range(n_restarts):
-            zs = np.sort(z[r])
-            prefix[0] = 0.0
-            for j in range(n_samples):
-                prefix[j + 1] = prefix[j] + zs[j]
-            total = prefix[n_samples]
-            base = 0.0
-            for c in range(n_cells):
-                e, t = targets[c], taus[c]
-                k = np.searchsorted(zs, e, side="right")        # samples <= e
-                below = prefix[k] - k * e
-                above = (total - prefix[k]) - (n_samples - k) * e
-                g = ((1.0 - t) * below + t * above) / n_samples
-                if delta < 0 or abs(g) <= delta:
-                    per_restart[r] += 0.5 * g * g
-                    slope[c] = g
-                else:
-                    per_restart[r] += delta * (abs(g) - 0.5 * delta)
-                    slope[c] = delta if g > 0 else -delta
-                base += slope[c] * (1.0 - t)
-            slope_prefix[0] = 0.0
-            for c in range(n_cells):
-                slope_prefix[c + 1] = slope_prefix[c] + slope[c] * (2.0 * taus[c] - 1.0)
-            for j in range(n_samples):
-                m = np.searchsorted(targets, z[r, j], side="left")  # cells with e < z
-                grad[r, j] = (base + slope_prefix[m]) / (n_cells * n_samples)
-            per_restart[r] /= n_cells
-        return per_restart, grad
-
-    def wrapped(z, targets, taus, delta):
-        return kernel(z, targets, taus, -1.0 if delta is None else float(delta))
-
-    return wrapped
-
-
-_expectile_kernel = None
+        return _expectile_kernel_numpy(z, targets, taus, delta)
+    return expectile_objective(z, targets, taus, -1.0 if delta is None else float(delta))
 
 
 def _quantile_objective(z: np.ndarray, targets: np.ndarray, taus: np.ndarray, delta: float | None,
@@ -177,11 +131,8 @@ def _quantile_objective(z: np.ndarray, targets: np.ndarray, taus: np.ndarray, de
 def _objective(flat: np.ndarray, targets: np.ndarray, taus: np.ndarray, shape: tuple[int, int], code: str,
                delta: float | None, smoothness: float) -> tuple[float, np.ndarray, np.ndarray]:
     """Summed loss over restarts, its gradient, and the per-restart losses (all in scaled units)."""
-    global _expectile_kernel
     z = flat.reshape(shape)
     if code == "expectile":
-        if _expectile_kernel is None:
-            _expectile_kernel = _make_expectile_kernel()
         per_restart, grad = _expectile_kernel(z, targets, taus, delta)
     else:
         per_restart, grad = _quantile_objective(z, targets, taus, delta, smoothness)
@@ -286,6 +237,11 @@ def decode_distribution(
         raise InvalidArgumentError("tau_clip must be in [0, 0.5)")
     if not 0 < keep_fraction <= 1:
         raise InvalidArgumentError("keep_fraction must be in (0, 1]")
+    # labels and units of a labelled input (a fit's cells keep their names; plain arrays: positions 0..n-1)
+    labels = (np.asarray(reversal_points["cell"].values) if isinstance(reversal_points, xr.DataArray)
+              and "cell" in reversal_points.coords and reversal_points.ndim == 1 else None)
+    units = (str(reversal_points.attrs.get("units", "µl")) if isinstance(reversal_points, xr.DataArray)
+             else "µl")  # assumed: reward volumes, as every reversal point of the package
     points = np.asarray(reversal_points, dtype=float).ravel()
     taus_in = np.asarray(asymmetries, dtype=float).ravel()
     if points.shape != taus_in.shape:
@@ -357,21 +313,25 @@ def decode_distribution(
     decoded = expectiles_of_samples(best, tau) if code == "expectile" else quantiles_of_samples(best, tau)
     residual = decoded - e
     cell_index = np.flatnonzero(usable)
+    cells = cell_index if labels is None else labels[cell_index]
     return xr.Dataset(
         {
-            "samples": (("restart", "sample"), samples, {"units": "reward units (µl)",
+            "samples": (("restart", "sample"), samples, {"units": units,
                                                           "description": "decoded reward samples, sorted"}),
-            "loss": (("restart",), per_restart, {"description": "objective reached per restart (scaled units)"}),
-            "kept": (("restart",), kept, {"description": "restart pooled into the density"}),
-            "density": (("reward",), density, {"units": "1/reward unit", "description": "smoothed density"}),
-            "tau": (("cell",), tau, {"description": "asymmetry used (clipped)"}),
-            "reversal_point": (("cell",), e, {"units": "reward units (µl)"}),
-            "target": (("cell",), target, {"description": "reversal points after monotone projection"}),
-            "decoded": (("cell",), decoded, {"description": f"{code} of the best restart's samples at tau"}),
-            "residual": (("cell",), residual, {"description": "decoded - reversal_point"}),
+            "loss": (("restart",), per_restart, {"units": "1",
+                                                 "description": "objective reached per restart (scaled units)"}),
+            "kept": (("restart",), kept, {"units": "1", "description": "restart pooled into the density"}),
+            "density": (("reward",), density, {"units": f"1/{units}", "description": "smoothed density"}),
+            "tau": (("cell",), tau, {"units": "1", "description": "asymmetry used (clipped)"}),
+            "reversal_point": (("cell",), e, {"units": units}),
+            "target": (("cell",), target, {"units": units,
+                                           "description": "reversal points after monotone projection"}),
+            "decoded": (("cell",), decoded, {"units": units,
+                                             "description": f"{code} of the best restart's samples at tau"}),
+            "residual": (("cell",), residual, {"units": units, "description": "decoded - reversal_point"}),
         },
-        coords={"restart": np.arange(n_restarts), "sample": np.arange(n_samples), "reward": reward_grid,
-                "cell": cell_index},
+        coords={"restart": np.arange(n_restarts), "sample": np.arange(n_samples),
+                "reward": ("reward", reward_grid, {"units": units}), "cell": cells},
         attrs={
             "code": code, "loss": float(per_restart.min()), "rmse": float(np.sqrt(np.mean(residual ** 2))),
             "n_cells": int(usable.sum()), "n_dropped": int((~usable).sum()), "n_samples": n_samples,
@@ -444,6 +404,13 @@ def decode_fit(fit: xr.Dataset, *, asymmetry: str = "utility", support: str | tu
         raise MissingDataError(f"fewer than 2 of {usable.size} cells have a reversal point inside the reward "
                                "range; cannot decode")
     decoded = decode_distribution(reversal_points[usable], asymmetries[usable], support=bounds, **kwargs)
+    # the fit's own cell labels (session/unit), not positions among the usable cells
+    rows = np.flatnonzero(usable)[decoded["cell"].to_numpy()]
+    labels = {"cell": fit["cell"].to_numpy()[rows] if "cell" in fit.coords else rows}
+    for coord, values in fit.coords.items():
+        if coord != "cell" and values.dims == ("cell",):
+            labels[coord] = ("cell", values.to_numpy()[rows], values.attrs)
+    decoded = decoded.assign_coords(labels)
     decoded.attrs["n_censored"] = int(censored.sum())
     decoded.attrs["asymmetry_axis"] = asymmetry
     decoded.attrs["support"] = support if isinstance(support, str) else "custom"

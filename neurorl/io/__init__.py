@@ -1,5 +1,10 @@
 """Reading and writing files: NWB recordings (dopamine units, BCI two-photon ophys), MNIST, lab formats.
 
+Readers take a path (or an open ``NWBFile`` / file-like object) and return labelled objects; every writer
+takes the data first and the target path last, ``write_x(data, path)``, as ``DataFrame.to_csv(path)`` and
+``Dataset.to_netcdf(path)`` read, and writes atomically. Result files (CSV, netCDF, text, figures) are
+written by :mod:`neurorl.io.results`.
+
 Every public name is importable from here (``from neurorl.io import ...``); the submodules are
 imported on first use, so ``import neurorl.io`` stays cheap.
 """
@@ -26,6 +31,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             "TRIAL_TYPES"],
         "outdir": ["output_folder", "Terminated", "MANIFEST_NAME", "read_manifest", "previous_outputs",
             "sha256_file", "input_files", "staging_of", "display_path", "foreign_files"],
+        "results": ["write_text", "write_csv", "write_netcdf", "save_figure"],
         "spec": ["RecordingSpec", "PRESETS", "PRESET_ANALYSIS", "SPEC_KEYS", "OTHER_CONFIG_KEYS", "SIGNALS",
             "preset_spec"],
         "suite2p": ["write_suite2p_plane", "SUITE2P_FILES"],

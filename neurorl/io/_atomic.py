@@ -1,19 +1,21 @@
 """Write files so that a failure never leaves a half-written file behind.
 
 Every writer in neurorl writes to a temporary file in the target folder and renames it into place only once
-the write succeeded (``os.replace`` is atomic on one file system).
+the write succeeded (``os.replace`` is atomic on one file system). The public writers of result files are in
+:mod:`neurorl.io.results`; their old names here still work.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-import sys
 import tempfile
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-__all__ = ["atomic_path", "write_bytes", "write_text", "write_csv", "write_netcdf", "save_figure"]
+__all__ = ["atomic_path", "data_first", "write_bytes"]
 
 
 @contextlib.contextmanager
@@ -23,8 +25,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     The temporary name starts with a dot and keeps ``target``'s suffix (``.session.x1y2.part.nwb``), so
     libraries that check suffixes are content and folder scans that skip dot-files ignore it.
 
-    On any exception the temporary file is removed and ``target`` is left as it was; an :class:`OSError` (a full
-    disk) is raised again naming ``target``.
+    On any exception the temporary file is removed and ``target`` is left as it was.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -37,12 +38,6 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         # mkstemp creates the file owner-only (0600); give it the permissions a plain open() would
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
-    except OSError as error:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        if error.filename is None or error.filename == str(tmp):  # name the file being written, not its temporary
-            raise OSError(error.errno, error.strerror or str(error), str(target)) from error
-        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -55,7 +50,38 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes(target: str | os.PathLike, data: bytes | memoryview) -> Path:
+def data_first(n_data: int, path_types: tuple[type, ...] = (str, os.PathLike),
+               path_name: str = "path") -> Callable:
+    """Accept the old path-first order of a writer for a while, with a :class:`DeprecationWarning`.
+
+    Every neurorl writer takes its data first and the target path after them (``write_x(data, path)``, as
+    ``DataFrame.to_csv(path)`` and ``Dataset.to_netcdf(path)`` read). A call whose first positional argument is
+    one of ``path_types`` (a path, where the data never are one) is the old order ``write_x(path, data...)``:
+    the path is moved behind the ``n_data`` data arguments (or passed as ``path_name=`` when some of the data
+    came as keywords) and the call warns.
+    """
+
+    def decorate(writer: Callable) -> Callable:
+        @functools.wraps(writer)
+        def wrapper(*args, **kwargs):
+            old = (args and isinstance(args[0], path_types) and path_name not in kwargs
+                   and not (len(args) > n_data and isinstance(args[n_data], path_types)))
+            if old:
+                warnings.warn(f"{writer.__name__}(path, ...) is deprecated: the data come first, then the path "
+                              f"({writer.__name__}(data, path))", DeprecationWarning, stacklevel=2)
+                if len(args) > n_data:
+                    args = (*args[1:n_data + 1], args[0], *args[n_data + 1:])
+                else:
+                    kwargs[path_name] = args[0]
+                    args = args[1:]
+            return writer(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def write_bytes(data: bytes | memoryview, target: str | os.PathLike) -> Path:
     """Write ``data`` to ``target`` atomically with Python's own file I/O and return the path.
 
     Files built by C libraries (HDF5 for NWB and netCDF-4) are built in memory first and written here, so that
@@ -69,56 +95,13 @@ def write_bytes(target: str | os.PathLike, data: bytes | memoryview) -> Path:
     return Path(target)
 
 
-def write_text(target: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``target`` atomically and return the path."""
-    with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    return Path(target)
+_MOVED = ("write_text", "write_csv", "write_netcdf", "save_figure")
 
 
-def write_csv(target: str | os.PathLike, table, **kwargs) -> Path:
-    """Write a :class:`pandas.DataFrame` as CSV atomically (``index=False`` unless given)."""
-    kwargs.setdefault("index", False)
-    with atomic_path(target) as tmp:
-        table.to_csv(tmp, **kwargs)
-    return Path(target)
+def __getattr__(name: str):
+    # the writers moved to neurorl.io.results (data first, path second); old imports keep working
+    if name in _MOVED:
+        from . import results
 
-
-def _netcdf_attrs(attrs: dict) -> dict:
-    """Attributes netCDF can hold: booleans as 0/1, None as "", nested containers as their repr."""
-    safe = {}
-    for key, value in attrs.items():
-        if isinstance(value, bool):
-            value = int(value)
-        elif value is None:
-            value = ""
-        elif isinstance(value, dict | tuple | list) and not all(isinstance(v, int | float | str) for v in value):
-            value = repr(value)
-        safe[str(key)] = value
-    return safe
-
-
-def write_netcdf(target: str | os.PathLike, dataset) -> Path:
-    """Write an :class:`xarray.Dataset` as netCDF-4 (h5netcdf engine) atomically.
-
-    Attributes netCDF cannot store (booleans, ``None``, nested containers) are converted, see
-    :func:`_netcdf_attrs`; the Dataset passed in is not modified.
-    """
-    dataset = dataset.copy(deep=False)
-    dataset.attrs = _netcdf_attrs(dataset.attrs)
-    for name in dataset.variables:
-        dataset[name].attrs = _netcdf_attrs(dataset[name].attrs)
-    # built in memory, then written by Python: a full disk is an OSError, not an error inside libhdf5
-    return write_bytes(target, dataset.to_netcdf(engine="h5netcdf"))
-
-
-def save_figure(target: str | os.PathLike, figure, **kwargs) -> Path:
-    """Save a matplotlib figure atomically; the format follows ``target``'s suffix. A pyplot figure is closed."""
-    target = Path(target)
-    kwargs.setdefault("dpi", 150)
-    kwargs.setdefault("bbox_inches", "tight")
-    with atomic_path(target) as tmp:
-        figure.savefig(tmp, format=target.suffix.lstrip(".") or "png", **kwargs)
-    if "matplotlib.pyplot" in sys.modules:  # a saved pyplot figure is done with: free it (no-op otherwise)
-        sys.modules["matplotlib.pyplot"].close(figure)
-    return target
+        return getattr(results, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -42,6 +42,7 @@ import pandas as pd
 
 from ..errors import InvalidArgumentError, InvalidRecordingError, MissingDataError
 from ..recordings import GROUND_TRUTH_FIELDS, BCIRecording
+from ._atomic import data_first
 from .nwb import _short, new_nwbfile, open_nwb, write_nwbfile
 
 __all__ = [
@@ -255,9 +256,10 @@ def _add_events(nwbfile, session, trials: pd.DataFrame, rate: float) -> None:
               trials["white_noise_time"], "sound card command")
 
 
+@data_first(1)
 def write_bci_session(
-    path: str | os.PathLike,
     session,
+    path: str | os.PathLike,
     *,
     subject_id: str = "simulated-mouse",
     session_start_time: _dt.datetime | None = None,
@@ -274,14 +276,15 @@ def write_bci_session(
 
     Parameters
     ----------
-    path
-        Target ``.nwb`` file.
     session
         Any object with the fields of ``BCISession`` / :class:`BCIRecording`: ``day``, ``frame_rate_hz`` (Hz),
         ``soma_dff`` and ``dendrite_dff`` (frames x neurons), ``ensemble`` (``P+``/``P-``/``P0``),
         ``bci_weight``, ``cursor``, ``grating_angle`` (degrees), ``baseline_frames``, ``trials`` (DataFrame),
         optional ``parent_soma`` (default: dendrite ``j`` belongs to soma ``j``) and ground truth (a
         ``ground_truth`` mapping and/or the attributes ``teaching_signal``, ``rule``, ``seed``).
+    path
+        Target ``.nwb`` file. The data come first and the path last, as in every neurorl writer; the old order
+        ``write_bci_session(path, session)`` still works, with a :class:`DeprecationWarning`.
     subject_id, session_start_time, session_description
         NWB metadata; the start time defaults to a fixed date plus ``day - 1`` days (reproducible files).
     include_ground_truth

@@ -47,6 +47,7 @@ import pandas as pd
 
 from ..errors import InvalidRecordingError, MissingDataError
 from ..recordings import BCIRecording
+from ._atomic import data_first
 
 __all__ = ["BCIRoiMap", "read_bci_rois", "write_bci_rois", "read_suite2p_session", "read_suite2p_folder",
            "is_suite2p_day", "suite2p_dff", "day_folders", "NEUROPIL_COEFFICIENT"]
@@ -131,11 +132,16 @@ def read_bci_rois(path: str | os.PathLike) -> BCIRoiMap:
     return rois
 
 
-def write_bci_rois(path: str | os.PathLike, p_plus: Sequence[int], p_minus: Sequence[int],
-                   pairs: Sequence[tuple[int, int]], *, somata: Sequence[int] | None = None,
+@data_first(3)
+def write_bci_rois(p_plus: Sequence[int], p_minus: Sequence[int], pairs: Sequence[tuple[int, int]],
+                   path: str | os.PathLike, *, somata: Sequence[int] | None = None,
                    soma_plane: str = "plane0", dendrite_plane: str | None = None,
                    baseline_s: float | None = None) -> Path:
-    """Write the ROI file (TOML) that :func:`read_bci_rois` reads, e.g. beside simulated suite2p folders."""
+    """Write the ROI file (TOML) that :func:`read_bci_rois` reads, e.g. beside simulated suite2p folders.
+
+    The data first and the path last, as every neurorl writer (the old path-first order still works, with a
+    :class:`DeprecationWarning`).
+    """
     def ints(values) -> str:
         return "[" + ", ".join(str(int(v)) for v in values) + "]"
 
@@ -148,9 +154,9 @@ def write_bci_rois(path: str | os.PathLike, p_plus: Sequence[int], p_minus: Sequ
         lines.append(f'dendrite_plane = "{dendrite_plane}"')
     if baseline_s is not None:
         lines.append(f"baseline_s = {float(baseline_s)!r}")
-    from ._atomic import write_text
+    from .results import write_text
 
-    return write_text(Path(path), "\n".join(lines) + "\n")
+    return write_text("\n".join(lines) + "\n", Path(path))
 
 
 def suite2p_dff(F: np.ndarray, Fneu: np.ndarray, frame_rate_hz: float, *,

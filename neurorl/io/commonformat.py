@@ -233,9 +233,7 @@ def commonformat_to_nwb(path: str | os.PathLike, out: str | os.PathLike) -> Path
     target = out / f"{cell.name}.nwb" if out.suffix != ".nwb" else out
     trials = cell.trials.drop(columns="original_trial_type")
     return write_dopamine(
-        target,
-        {0: cell.spike_times},
-        trials,
+        {0: cell.spike_times}, trials, target,
         cell_types={0: "dopamine"},
         session_description=("Optogenetically identified VTA dopamine neuron, variable-reward task "
                              "(cued and uncued rewards of 0.1-20 µl); converted from the Eshel/Uchida "

@@ -46,7 +46,7 @@ from ..errors import (
     RewardVolumeError,
     SpikeTimesError,
 )
-from ._atomic import atomic_path  # noqa: F401 - re-exported for callers that write beside NWB files
+from ._atomic import atomic_path, data_first
 from ._links import check_hdf5_links
 
 __all__ = [
@@ -158,7 +158,7 @@ def write_nwbfile(nwbfile, path: str | os.PathLike) -> Path:
     with h5py.File(buffer, "w") as handle:
         with NWBHDF5IO(file=handle, mode="w") as nwb_io:
             nwb_io.write(nwbfile)
-    write_bytes(path, buffer.getbuffer())
+    write_bytes(buffer.getbuffer(), path)
     return path
 
 
@@ -227,47 +227,45 @@ def open_nwb(source, *, allow_external_links: bool = False) -> Iterator:
     if isinstance(source, NWBFile):
         yield source
         return
+    handle = None  # the h5py file this function opened for a file-like source (closed here too)
     if _is_file_object(source):
         import h5py
 
-        name = source_name(source)
+        where = source_name(source)
         try:
             handle = h5py.File(source, "r")
         except Exception as exc:
-            raise NotHDF5Error(f"not an HDF5 file (an NWB file is HDF5) ({_short(exc)})", name) from None
+            raise NotHDF5Error(f"not an HDF5 file (an NWB file is HDF5) ({_short(exc)})", where) from None
         try:
-            check_hdf5_links(handle, name, allow_external_links=allow_external_links)
+            check_hdf5_links(handle, where, allow_external_links=allow_external_links)
         except BaseException:
             handle.close()
             raise
-        with _warnings_after_success() as caught:
-            try:
-                io = NWBHDF5IO(file=handle, mode="r", load_namespaces=True)
-                nwbfile = io.read()
-            except Exception as exc:
-                handle.close()
-                raise NotNWBError(f"cannot be read as NWB ({_short(exc)})", name) from None
-        try:
-            yield nwbfile
-        finally:
-            io.close()
-            handle.close()
-        _replay(caught)
-        return
-    path = check_nwb_path(source, allow_external_links=allow_external_links)
+
+        def reader():
+            return NWBHDF5IO(file=handle, mode="r", load_namespaces=True)
+    else:
+        where = check_nwb_path(source, allow_external_links=allow_external_links)
+
+        def reader():
+            return NWBHDF5IO(str(where), "r")
     io = None
     with _warnings_after_success() as caught:
         try:
-            io = NWBHDF5IO(str(path), "r")
+            io = reader()
             nwbfile = io.read()
         except Exception as exc:
-            if io is not None:  # close the file, or it stays open (and locked) after the error
+            if handle is not None:
+                handle.close()
+            elif io is not None:  # close the file, or it stays open (and locked) after the error
                 io.close()
-            raise NotNWBError(f"cannot be read as NWB ({_short(exc)})", path) from None
+            raise NotNWBError(f"cannot be read as NWB ({_short(exc)})", where) from None
     try:
         yield nwbfile
     finally:
         io.close()
+        if handle is not None:
+            handle.close()
     _replay(caught)
 
 
@@ -365,10 +363,11 @@ class DopamineRecording:
         return self.units.at[unit_id, "spike_times"]
 
 
+@data_first(2)
 def write_dopamine(
-    path: str | os.PathLike,
     spike_times: Mapping[int, np.ndarray] | Sequence[np.ndarray],
     trials: pd.DataFrame,
+    path: str | os.PathLike,
     *,
     cell_types: Mapping[int, str] | Sequence[str] | None = None,
     reward_events: bool = False,
@@ -380,13 +379,15 @@ def write_dopamine(
 
     Parameters
     ----------
-    path
-        Target ``.nwb`` file (written atomically).
     spike_times
         Spike times (s) per unit: a mapping from unit id to array, or a sequence (ids 0, 1, ...).
     trials
         Table with ``start_time``, ``stop_time``, ``reward_time`` (s), ``reward_volume`` (µl, NaN = no
         reward) and optionally ``trial_type`` (``uncued``/``cued``/``other``).
+    path
+        Target ``.nwb`` file (written atomically). The data come first and the path last, as in every
+        neurorl writer; the old order ``write_dopamine(path, spike_times, trials)`` still works, with a
+        :class:`DeprecationWarning`.
     cell_types
         Optional cell type label per unit (e.g. ``"dopamine"``).
     reward_events
@@ -442,10 +443,11 @@ def _add_trials(nwbfile, trials: pd.DataFrame, reward_events: bool) -> None:
         nwbfile.add_events_table(table)
 
 
+@data_first(2)
 def write_dopamine_trace(
-    path: str | os.PathLike,
     dff: np.ndarray,
     trials: pd.DataFrame,
+    path: str | os.PathLike,
     *,
     rate_hz: float,
     starting_time: float = 0.0,
@@ -458,12 +460,12 @@ def write_dopamine_trace(
 
     Parameters
     ----------
-    path
-        Target ``.nwb`` file (written atomically).
     dff
         ΔF/F, shape (frames, ROIs).
     trials
         As for :func:`write_dopamine`.
+    path
+        Target ``.nwb`` file (written atomically; the old path-first order still works, with a warning).
     rate_hz
         Frame rate (Hz); frame ``k`` is at ``starting_time + k / rate_hz`` s.
     cell_types

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from ._atomic import data_first
 
 __all__ = ["write_suite2p_plane", "SUITE2P_FILES"]
 
@@ -22,15 +23,17 @@ __all__ = ["write_suite2p_plane", "SUITE2P_FILES"]
 SUITE2P_FILES: tuple[str, ...] = ("F.npy", "Fneu.npy", "spks.npy", "iscell.npy", "stat.npy", "ops.npy")
 
 
-def write_suite2p_plane(folder: str | os.PathLike, plane: dict) -> list[Path]:
+@data_first(1, path_name="folder")
+def write_suite2p_plane(plane: dict, folder: str | os.PathLike) -> list[Path]:
     """Write one plane's arrays (``F``, ``Fneu``, ``spks``, ``iscell``, ``stat``, ``ops``) as suite2p does.
 
     Parameters
     ----------
-    folder
-        The plane folder, e.g. ``.../suite2p/plane0`` (created).
     plane
         Mapping with the six entries; see :func:`neurorl.models.bci_imaging.suite2p_plane`.
+    folder
+        The plane folder, e.g. ``.../suite2p/plane0`` (created). Data first, path last, as every neurorl
+        writer (the old ``(folder, plane)`` order still works, with a :class:`DeprecationWarning`).
 
     Returns
     -------

@@ -108,7 +108,7 @@ from ..tasks.bci import (
     pseudo_trial_cursors,
     recalibrate_threshold,
 )
-from . import _bci_kernels as K
+from . import _jitted as K
 
 __all__ = [
     "RULES",
@@ -743,10 +743,12 @@ def learning_time_vs_n_bci(n_bci_values: Sequence[int] = (2, 4, 8, 16),
                 final_shift[a, b, c] = shifts_arr[-1]
     dims = ("rule", "n_bci", "seed")
     ds = xr.Dataset(
-        {"learning_time_days": (dims, shift_target_sd / np.where(rate > 0, rate, np.nan)),
-         "learning_rate_sd_per_day": (dims, rate), "reached_days": (dims, t_shift),
-         "behaviour_time_days": (dims, t_behav),
-         "final_accuracy": (dims, final_acc), "final_shift_sd": (dims, final_shift)},
+        {"learning_time_days": (dims, shift_target_sd / np.where(rate > 0, rate, np.nan), {"units": "day"}),
+         "learning_rate_sd_per_day": (dims, rate, {"units": "baseline SD/day"}),
+         "reached_days": (dims, t_shift, {"units": "day"}),
+         "behaviour_time_days": (dims, t_behav, {"units": "day"}),
+         "final_accuracy": (dims, final_acc, {"long_name": "fraction of trials hit on the last day", "units": "1"}),
+         "final_shift_sd": (dims, final_shift, {"units": "baseline SD"})},
         coords={"rule": list(rules), "n_bci": n_values, "seed": [int(s) for s in seeds]},
         attrs={"shift_target_sd": shift_target_sd, "criterion": criterion, "window_trials": window,
                "days": days, "session_minutes": session_minutes,
@@ -761,11 +763,14 @@ def learning_time_vs_n_bci(n_bci_values: Sequence[int] = (2, 4, 8, 16),
         with np.errstate(invalid="ignore"):
             per_seed = times.sel(rule="scalar") / times.sel(rule="vectorized")
         ds["slowdown_per_seed"] = per_seed
-        ds["slowdown_per_seed"].attrs["description"] = "scalar / vectorized learning_time_days of the same seed"
+        ds["slowdown_per_seed"].attrs = {"description": "scalar / vectorized learning_time_days of the same seed",
+                                         "units": "1"}
         ds["slowdown"] = per_seed.median("seed")
-        ds["slowdown"].attrs["description"] = ("median over seeds of the per-seed scalar / vectorized "
-                                               "learning_time_days")
+        ds["slowdown"].attrs = {"description": "median over seeds of the per-seed scalar / vectorized "
+                                               "learning_time_days", "units": "1"}
         with np.errstate(invalid="ignore"):  # inf / inf (neither rule learned) is NaN
             ds["slowdown_q25"] = per_seed.quantile(0.25, "seed", skipna=False).drop_vars("quantile")
             ds["slowdown_q75"] = per_seed.quantile(0.75, "seed", skipna=False).drop_vars("quantile")
+        for name in ("slowdown_q25", "slowdown_q75"):
+            ds[name].attrs["units"] = "1"
     return ds

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._random import as_generator
 from ..errors import InvalidArgumentError
 
 __all__ = ["calcium_kernel", "spikes_to_dff", "GCAMP6F"]
@@ -80,7 +81,7 @@ def spikes_to_dff(
         raise InvalidArgumentError(f"duration_s must be positive, got {duration_s}")
     if noise_sd < 0:
         raise InvalidArgumentError(f"noise_sd must be >= 0, got {noise_sd}")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     n_frames = int(np.floor(duration_s * frame_rate_hz)) + 1
     times = np.arange(n_frames) / frame_rate_hz
     kernel = calcium_kernel(frame_rate_hz, tau_rise_s=tau_rise_s, tau_decay_s=tau_decay_s, amplitude=amplitude)

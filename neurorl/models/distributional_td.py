@@ -27,6 +27,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .._random import as_generator
+from .._stats import expectile, quantile
 from ..errors import InvalidArgumentError
 
 __all__ = [
@@ -42,111 +44,11 @@ __all__ = [
 CODES: tuple[str, ...] = ("expectile", "quantile", "classic")
 
 
-def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
 
 def _check_code(code: str) -> str:
     if code not in CODES:
         raise InvalidArgumentError(f"code must be one of {', '.join(CODES)}; got {code!r}")
     return code
-
-
-# ------------------------------------------------------------------------------- expectiles and quantiles
-def expectile(values, tau, weights=None) -> np.ndarray:
-    """Exact ``tau``-expectiles of a sample or a discrete distribution, vectorised over ``tau``.
-
-    The ``tau``-expectile ``e`` solves ``tau * E[(X - e)+] = (1 - tau) * E[(e - X)+]``; ``tau = 0.5`` gives
-    the mean. It is found exactly: the balance is piecewise linear in ``e`` between sorted values.
-
-    Parameters
-    ----------
-    values
-        1-D sample, or the support of a discrete distribution (µl or any unit).
-    tau
-        Scalar or array of levels in [0, 1].
-    weights
-        Optional non-negative weights (probabilities of ``values``); equal weights when omitted.
-
-    Returns
-    -------
-    numpy.ndarray
-        Expectiles, shaped like ``tau`` (a 0-d array for a scalar ``tau``), in the unit of ``values``.
-
-    Examples
-    --------
-    >>> expectile([0.0, 1.0], [0.2, 0.5, 0.8]).round(3)
-    array([0.2, 0.5, 0.8])
-    """
-    x = np.asarray(values, dtype=float).ravel()
-    tau_arr = np.asarray(tau, dtype=float)
-    if x.size == 0:
-        raise InvalidArgumentError("expectile of an empty sample")
-    if np.any((tau_arr < 0) | (tau_arr > 1)) or not np.all(np.isfinite(tau_arr)):
-        raise InvalidArgumentError("tau must lie in [0, 1]")
-    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float).ravel()
-    if w.shape != x.shape or np.any(w < 0) or w.sum() <= 0:
-        raise InvalidArgumentError("weights must be non-negative, one per value, with a positive sum")
-    order = np.argsort(x, kind="stable")
-    x, w = x[order], w[order] / w.sum()
-    # at each support point x_k: A_k = E[(X - x_k)+], B_k = E[(x_k - X)+]
-    cw = np.cumsum(w)
-    cwx = np.cumsum(w * x)
-    total_wx = cwx[-1]
-    below_mass, below_sum = cw, cwx                   # P(X <= x_k), E[X 1(X <= x_k)]
-    B = x * below_mass - below_sum
-    A = (total_wx - below_sum) - x * (1.0 - below_mass)
-    t = tau_arr.reshape(-1, 1)
-    G = t * A[None, :] - (1.0 - t) * B[None, :]        # decreasing in k; root between k and k + 1
-    k = np.sum(G >= 0, axis=1) - 1                      # last index with G >= 0
-    k = np.clip(k, 0, x.size - 1)
-    out = x[k].copy()
-    inner = k < x.size - 1
-    if np.any(inner):
-        kk = k[inner]
-        g0 = G[inner, kk]
-        g1 = G[inner, kk + 1]
-        span = x[kk + 1] - x[kk]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            frac = np.where(g0 - g1 > 0, g0 / (g0 - g1), 0.0)
-        out[inner] = x[kk] + np.clip(frac, 0.0, 1.0) * span
-    out[G[:, 0] < 0] = x[0]                             # tau = 0 edge
-    return out.reshape(tau_arr.shape)
-
-
-def quantile(values, tau, weights=None, *, method: str | None = None) -> np.ndarray:
-    """``tau``-quantiles of a sample or a discrete distribution, vectorised over ``tau``.
-
-    Parameters
-    ----------
-    values
-        1-D sample, or the support of a discrete distribution.
-    tau
-        Scalar or array of levels in [0, 1].
-    weights
-        Optional probabilities of ``values``.
-    method
-        :func:`numpy.quantile` method; default ``"inverted_cdf"`` (the smallest value whose CDF reaches
-        ``tau`` — what the quantile TD rule converges to on a discrete distribution) when ``weights`` are given,
-        ``"linear"`` otherwise.
-
-    Returns
-    -------
-    numpy.ndarray
-        Quantiles shaped like ``tau``.
-    """
-    x = np.asarray(values, dtype=float).ravel()
-    tau_arr = np.asarray(tau, dtype=float)
-    if x.size == 0:
-        raise InvalidArgumentError("quantile of an empty sample")
-    if np.any((tau_arr < 0) | (tau_arr > 1)) or not np.all(np.isfinite(tau_arr)):
-        raise InvalidArgumentError("tau must lie in [0, 1]")
-    if weights is None:
-        return np.asarray(np.quantile(x, tau_arr, method=method or "linear"))
-    w = np.asarray(weights, dtype=float).ravel()
-    if w.shape != x.shape or np.any(w < 0) or w.sum() <= 0:
-        raise InvalidArgumentError("weights must be non-negative, one per value, with a positive sum")
-    return np.asarray(np.quantile(x, tau_arr, weights=w, method=method or "inverted_cdf"))
 
 
 # --------------------------------------------------------------------------------------- populations
@@ -177,7 +79,7 @@ def make_population(
         raise InvalidArgumentError(f"tau_range must satisfy 0 < low <= high < 1, got {tau_range}")
     if not learning_rate > 0:
         raise InvalidArgumentError(f"learning_rate must be > 0, got {learning_rate}")
-    rng = _rng(seed)
+    rng = as_generator(seed)
     if code == "classic":
         tau = np.full(int(n_cells), 0.5)
     else:

@@ -35,6 +35,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from .._random import as_generator
 from ..errors import InvalidArgumentError
 from ..tasks.variable_reward import VariableRewardTask
 from .distributional_td import CODES, DistributionalTD, expectile, make_population, quantile
@@ -100,9 +101,6 @@ class Simulation(NamedTuple):
     sessions: list[SimulatedSession]
     ground_truth: pd.DataFrame
 
-
-def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 def _scaled(delta: np.ndarray, up: np.ndarray, down: np.ndarray) -> np.ndarray:
@@ -235,7 +233,7 @@ def simulate_recordings(
     if len(names) != n_sessions or len(set(names)) != n_sessions:
         raise InvalidArgumentError("session_names must be n_sessions distinct names")
 
-    rng = _rng(seed)
+    rng = as_generator(seed)
     r_max = float(task.volumes.max())
     k_util = float(utility_exponent)
 

@@ -175,19 +175,19 @@ def train(model, train_task: ClassificationTask, test_task: ClassificationTask |
     seconds = np.asarray(rows["seconds"])
     data = {
         "train_reward": ("epoch", np.asarray(rows["train_reward"]),
-                         {"long_name": "mean reward per training trial (exploration included)"}),
+                         {"long_name": "mean reward per training trial (exploration included)", "units": "1"}),
         "validation_accuracy": ("epoch", np.asarray(rows["validation_accuracy"]),
                                 {"long_name": f"greedy accuracy on {validation_size} random training images",
-                                 "units": "fraction"}),
+                                 "units": "1"}),
         "test_accuracy": ("epoch", np.asarray(rows["test_accuracy"]),
-                          {"long_name": "greedy accuracy on the test set", "units": "fraction"}),
-        "learning_rate": ("epoch", np.asarray(rows["learning_rate"])),
+                          {"long_name": "greedy accuracy on the test set", "units": "1"}),
+        "learning_rate": ("epoch", np.asarray(rows["learning_rate"]), {"long_name": "learning rate", "units": "1"}),
         "seconds": ("epoch", seconds, {"long_name": "wall time of the epoch", "units": "s"}),
-        "elapsed_seconds": ("epoch", np.cumsum(seconds), {"units": "s"}),
+        "elapsed_seconds": ("epoch", np.cumsum(seconds), {"long_name": "wall time up to the epoch", "units": "s"}),
         "selection_frequency": (("epoch", "class"), np.asarray(rows["selection_frequency"]),
-                                {"long_name": "fraction of training trials on which the class was chosen"}),
+                                {"long_name": "fraction of training trials on which the class was chosen", "units": "1"}),
         "class_accuracy": (("epoch", "class"), np.asarray(rows["class_accuracy"]),
-                           {"long_name": "greedy test accuracy per true class", "units": "fraction"}),
+                           {"long_name": "greedy test accuracy per true class", "units": "1"}),
     }
     coords = {"epoch": epoch_coord, "class": np.arange(n_classes)}
     if n_angles:
@@ -198,7 +198,7 @@ def train(model, train_task: ClassificationTask, test_task: ClassificationTask |
     if block_counts:
         data["block_selection_frequency"] = (
             ("block", "class"), np.asarray(block_counts),
-            {"long_name": "fraction of the block's training trials on which the class was chosen"})
+            {"long_name": "fraction of the block's training trials on which the class was chosen", "units": "1"})
         coords["block"] = np.arange(len(block_counts))
         coords["block_end_trial"] = ("block", np.asarray(block_ends, dtype=np.int64))
     params = model.get_params()

@@ -109,7 +109,7 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
 
     from .._progress import progress
     from ..errors import InvalidArgumentError
-    from ..io._atomic import write_csv
+    from ..io.results import write_csv
     from ..models.bci_imaging import ImagingParams, movie, raw_fluorescence, roi_footprints, suite2p_plane
     from ..models.bci_learning import simulate_bci_experiment, simulation_parameters, summarize_session
 
@@ -167,7 +167,7 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
                 arrays = suite2p_plane(data, footprints[plane_name], session.frame_rate_hz, params=imaging,
                                        seed=np.random.default_rng([int(seed), session.day, plane]), plane=plane,
                                        depth_um=depth, f0=f0[plane_name])
-                written += write_suite2p_plane(out / f"day{session.day:02d}" / "suite2p" / f"plane{plane}", arrays)
+                written += write_suite2p_plane(arrays, out / f"day{session.day:02d}" / "suite2p" / f"plane{plane}")
                 del arrays
         movie_data = None
         if writer is not None and movie_minutes > 0:
@@ -180,11 +180,11 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
                           "um_per_px": imaging.um_per_px * imaging.fov_px / int(movie_px)}
         if writer is not None:
             session.params = _flat_params(session)
-            written.append(writer(out / f"day{session.day:02d}.nwb", session, imaging=geometry,
+            written.append(writer(session, out / f"day{session.day:02d}.nwb", imaging=geometry,
                                   parameters=all_parameters, movie=movie_data, **meta))
             del movie_data
         del session
-    written.append(write_csv(out / "summary.csv", pd.DataFrame(rows)))
+    written.append(write_csv(pd.DataFrame(rows), out / "summary.csv"))
     return written
 
 

@@ -96,7 +96,7 @@ def write_outputs(groups: dict[str, dict[str, xr.Dataset]], out: Path, *, dim: s
     import matplotlib.pyplot as plt
 
     from ..analysis.bci import DECODING_SCOPE
-    from ..io._atomic import save_figure, write_csv, write_netcdf
+    from ..io.results import save_figure, write_csv, write_netcdf
     from ..plotting.bci import (
         plot_decoding,
         plot_event_rate_change,
@@ -109,24 +109,20 @@ def write_outputs(groups: dict[str, dict[str, xr.Dataset]], out: Path, *, dim: s
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     curves = _concat(groups, "learning_curve", dim)
-    written.append(write_csv(out / "learning_curve.csv", _table(curves, list(curves.data_vars))))
+    written.append(write_csv(_table(curves, list(curves.data_vars)), out / "learning_curve.csv"))
     by_epoch = _concat(groups, "by_epoch", dim)
-    written.append(write_csv(out / "residuals_by_epoch.csv",
-                             _table(by_epoch, ["mean", "sem", "n", "difference", "p_value", "signature",
-                                               "signature_p_value"])))
+    written.append(write_csv(_table(by_epoch, ["mean", "sem", "n", "difference", "p_value", "signature",
+                                               "signature_p_value"]), out / "residuals_by_epoch.csv"))
     by_epoch_day = _concat(groups, "by_epoch_day", dim)
-    written.append(write_csv(out / "residuals_by_epoch_day.csv",
-                             _table(by_epoch_day, ["mean", "sem", "n", "difference", "signature"])))
+    written.append(write_csv(_table(by_epoch_day, ["mean", "sem", "n", "difference", "signature"]), out / "residuals_by_epoch_day.csv"))
     decoding = _concat(groups, "decoding", dim)
-    written.append(write_csv(out / "decoding.csv",
-                             _table(decoding, ["accuracy", "shuffle_mean", "p_value", "n_trials", "n_rewarded"])))
+    written.append(write_csv(_table(decoding, ["accuracy", "shuffle_mean", "p_value", "n_trials", "n_rewarded"]), out / "decoding.csv"))
     decoding_day = _concat(groups, "decoding_day", dim)
-    written.append(write_csv(out / "decoding_day.csv",
-                             _table(decoding_day, ["accuracy", "shuffle_mean", "p_value", "n_trials", "n_rewarded"])))
+    written.append(write_csv(_table(decoding_day, ["accuracy", "shuffle_mean", "p_value", "n_trials", "n_rewarded"]), out / "decoding_day.csv"))
     change = _concat(groups, "event_rate_change", dim)
-    written.append(write_csv(out / "event_rate_change.csv", _table(change, list(change.data_vars))))
+    written.append(write_csv(_table(change, list(change.data_vars)), out / "event_rate_change.csv"))
     pairing = _concat(groups, "pairing", dim)
-    written.append(write_csv(out / "pairing.csv", _table(pairing, list(pairing.data_vars))))
+    written.append(write_csv(_table(pairing, list(pairing.data_vars)), out / "pairing.csv"))
     summary = xr.Dataset({"accuracy": curves["accuracy"], "rewards_per_min": curves["rewards_per_min"],
                           "residual_mean": by_epoch["mean"], "signature": by_epoch["signature"],
                           "signature_p_value": by_epoch["signature_p_value"],
@@ -137,8 +133,8 @@ def write_outputs(groups: dict[str, dict[str, xr.Dataset]], out: Path, *, dim: s
                          decoding_scope=DECODING_SCOPE,
                          decoding=str(decoding.attrs), epochs=str(by_epoch.attrs),
                          warnings="; ".join(f"{k}: {v}" for k, v in (warnings or {}).items()))
-    written.append(write_netcdf(out / "bci_analysis.nc", summary))
-    written.append(write_csv(out / "summary.csv", summary_table(groups, dim=dim, warnings=warnings)))
+    written.append(write_netcdf(summary, out / "bci_analysis.nc"))
+    written.append(write_csv(summary_table(groups, dim=dim, warnings=warnings), out / "summary.csv"))
 
     names = list(groups)
     curves_rule = curves.rename({dim: "rule"})
@@ -188,7 +184,7 @@ def write_outputs(groups: dict[str, dict[str, xr.Dataset]], out: Path, *, dim: s
         fig.tight_layout()
         written += _save(fig, out / "learning_time_vs_n_bci", formats, save_figure)
         lt = learning_time.to_dataframe().reset_index()
-        written.append(write_csv(out / "learning_time_vs_n_bci.csv", lt))
+        written.append(write_csv(lt, out / "learning_time_vs_n_bci.csv"))
     plt.close("all")
     return written
 
@@ -225,7 +221,7 @@ def summary_table(groups: dict[str, dict[str, xr.Dataset]], *, dim: str = "group
 
 
 def _save(fig, stem: Path, formats: Sequence[str], save_figure) -> list[Path]:
-    return [save_figure(stem.with_suffix(f".{fmt}"), fig) for fmt in formats]
+    return [save_figure(fig, stem.with_suffix(f".{fmt}")) for fmt in formats]
 
 
 def _formats(formats: str | Sequence[str]) -> list[str]:
@@ -450,7 +446,7 @@ def _writing(sessions, folder: Path):
     from ..io.bci_nwb import write_bci_session
 
     for session in sessions:
-        write_bci_session(folder / f"day{int(session.day):02d}.nwb", session)
+        write_bci_session(session, folder / f"day{int(session.day):02d}.nwb")
         yield session
 
 

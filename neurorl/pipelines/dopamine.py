@@ -378,7 +378,8 @@ def _fit_netcdf(results: DopamineResults) -> xr.Dataset:
         if "split" in renamed.dims:
             renamed = renamed.rename({"split": f"{prefix}_split"})
         ds = ds.merge(renamed.drop_vars([c for c in renamed.coords if c not in renamed.dims]), compat="override")
-    decoded = results.decoded.rename({name: f"decoded_{name}" for name in results.decoded.data_vars})
+    decoded = results.decoded.drop_vars([c for c in results.decoded.coords if c not in results.decoded.dims])
+    decoded = decoded.rename({name: f"decoded_{name}" for name in decoded.data_vars})
     decoded = decoded.rename({"cell": "decoded_cell", "restart": "decoded_restart", "sample": "decoded_sample",
                               "reward": "decoded_reward"})
     ds = ds.merge(decoded, compat="override", combine_attrs="drop")
@@ -403,7 +404,7 @@ def _fit_netcdf(results: DopamineResults) -> xr.Dataset:
 def write_dopamine_results(results: DopamineResults, out: str | os.PathLike, *,
                            formats: tuple[str, ...] = ("png",)) -> list[Path]:
     """Write the result files into ``out`` (each file atomically; on failure the files of this call are removed)."""
-    from ..io._atomic import save_figure, write_csv, write_netcdf, write_text
+    from ..io.results import save_figure, write_csv, write_netcdf, write_text
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -416,14 +417,14 @@ def write_dopamine_results(results: DopamineResults, out: str | os.PathLike, *,
     created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
-        written.append(write_csv(out / "cells.csv", results.cells))
-        written.append(write_csv(out / "skipped.csv", results.skipped.reindex(columns=list(SKIPPED_COLUMNS))))
-        written.append(write_csv(out / "decoded_distribution.csv", decoded_table))
-        written.append(write_text(out / "summary.json", json.dumps(results.summary, indent=2) + "\n"))
-        written.append(write_netcdf(out / "fit.nc", _fit_netcdf(results)))
+        written.append(write_csv(results.cells, out / "cells.csv"))
+        written.append(write_csv(results.skipped.reindex(columns=list(SKIPPED_COLUMNS)), out / "skipped.csv"))
+        written.append(write_csv(decoded_table, out / "decoded_distribution.csv"))
+        written.append(write_text(json.dumps(results.summary, indent=2) + "\n", out / "summary.json"))
+        written.append(write_netcdf(_fit_netcdf(results), out / "fit.nc"))
         for name, fig in results.figures.items():
             for fmt in formats:
-                written.append(save_figure(out / f"{name}.{fmt}", fig))
+                written.append(save_figure(fig, out / f"{name}.{fmt}"))
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)

@@ -22,7 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import InvalidArgumentError, MissingDataError
-from ..io._atomic import write_csv, write_text
+from ..io.results import write_csv, write_text
 from ..models.backprop import BackpropMLP
 from ..models.paper_training import PAPER_PROTOCOL, PaperRun, train_paper
 from ..models.qagrel import QAGREL
@@ -124,12 +124,9 @@ def _build_model(config: dict, sizes: tuple[int, ...]):
 
 
 def _full_config(config: dict) -> dict:
-    unknown = set(config) - set(PAPER_CONFIG)
-    if unknown:
-        raise InvalidArgumentError(f"unknown training settings: {sorted(unknown)}")
-    full = {**PAPER_CONFIG, **config}
-    full["hidden"] = [int(n) for n in full["hidden"]]
-    return full
+    from .qagrel import _with_defaults  # one merge of settings for both protocols
+
+    return _with_defaults(config, PAPER_CONFIG)
 
 
 def run_paper_training(config: dict, *, checkpoint: str | Path | None = None, blas_threads: int | None = 1,
@@ -174,8 +171,8 @@ def write_run(run: PaperRun, folder: str | Path, model=None, extra: dict | None 
     ``run.json`` into ``folder``.
     """
     folder = Path(folder)
-    paths = {"history": write_csv(folder / "history.csv", run.history),
-             "class_counts": write_csv(folder / "class_counts.csv", run.class_counts)}
+    paths = {"history": write_csv(run.history, folder / "history.csv"),
+             "class_counts": write_csv(run.class_counts, folder / "class_counts.csv")}
     if model is not None:
         paths["model"] = save_model(model, folder / "model.npz")
     summary = {"stopped_epoch": run.stopped_epoch, "converged": run.converged, "diverged": run.diverged,
@@ -185,7 +182,7 @@ def write_run(run: PaperRun, folder: str | Path, model=None, extra: dict | None 
                "seconds_per_epoch": float(run.history["seconds"].mean()),
                "protocol": "paper", "computation_version": COMPUTATION_VERSION, "settings": run.settings,
                **(extra or {})}
-    paths["run"] = write_text(folder / "run.json", json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n")
+    paths["run"] = write_text(json.dumps(summary, indent=1, sort_keys=True, default=str) + "\n", folder / "run.json")
     return paths
 
 
@@ -398,6 +395,6 @@ def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None 
         map_jobs(job_list, scheduler=scheduler, n_jobs=jobs, cache_dir=None, progress=show_progress)
     table = paper_table1_summary(runs_dir, overrides)
     command = command or f"neurorl reproduce qagrel --out {out}"
-    paths = {"csv": write_csv(out / f"{stem}.csv", table.round(4)),
-             "md": write_text(out / f"{stem}.md", _markdown(table, command, overrides))}
+    paths = {"csv": write_csv(table.round(4), out / f"{stem}.csv"),
+             "md": write_text(_markdown(table, command, overrides), out / f"{stem}.md")}
     return paths

@@ -23,7 +23,6 @@ import functools
 import hashlib
 import json
 import time
-import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -32,9 +31,8 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import InvalidArgumentError
-from ..io._atomic import save_figure, write_csv, write_text
-from ..io._atomic import write_netcdf as _write_netcdf
 from ..io.outdir import display_path, staging_of
+from ..io.results import save_figure, write_csv, write_netcdf, write_text
 from ..models.backprop import BACKPROP_FEEDBACK_MODES, LOSSES, BackpropMLP
 from ..models.qagrel import FEEDBACK_MODES, QAGREL
 from ..models.training import summarize_run, train
@@ -112,12 +110,18 @@ def _task(config: dict, split: str) -> ClassificationTask:
     return ClassificationTask(images, labels, n_classes=10)
 
 
-def _full_config(config: dict) -> dict:
-    unknown = set(config) - set(DEFAULT_CONFIG)
+def _with_defaults(config: dict, defaults: dict) -> dict:
+    """``config`` over ``defaults`` (unknown settings refused), hidden layer sizes as ints."""
+    unknown = set(config) - set(defaults)
     if unknown:
         raise InvalidArgumentError(f"unknown training settings: {sorted(unknown)}")
-    full = {**DEFAULT_CONFIG, **config}
+    full = {**defaults, **config}
     full["hidden"] = [int(n) for n in full["hidden"]]
+    return full
+
+
+def _full_config(config: dict) -> dict:
+    full = _with_defaults(config, DEFAULT_CONFIG)
     if full["rule"] not in ("qagrel", "backprop"):
         raise InvalidArgumentError(f"rule must be 'qagrel' or 'backprop', got {full['rule']!r}")
     if full["rule"] == "backprop":
@@ -181,13 +185,6 @@ def history_to_frame(history: xr.Dataset) -> pd.DataFrame:
         for layer in history["layer"].values:
             frame[f"alignment_angle_layer{layer}"] = history["alignment_angle"].sel(layer=layer).values
     return frame
-
-
-def write_netcdf(path: str | Path, dataset: xr.Dataset) -> Path:
-    """Atomic netCDF write without h5netcdf's warning about the '.nc' suffix of non-classic files."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="You are writing invalid netcdf features")
-        return _write_netcdf(path, dataset)
 
 
 # --------------------------------------------------------------------------------------------------- Table 1
@@ -359,16 +356,17 @@ def reproduce_table1(out: str | Path, *, quick: bool = False, seeds: Sequence[in
         f"{len(histories)} runs; this invocation took {time.perf_counter() - started:.0f} s (finished runs are "
         "read back from the cache, not rerun).",
     ]
-    paths = {"csv": write_csv(out / f"{stem}.csv", table.round(4)),
-             "md": write_text(out / f"{stem}.md", _markdown(
+    paths = {"csv": write_csv(table.round(4), out / f"{stem}.csv"),
+             "md": write_text(_markdown(
                  table, "Pozzi, Bohte & Roelfsema Table 1 (MNIST), reproduced",
-                 command or f"neurorl reproduce qagrel --out {out}{' --quick' if quick else ''}", notes))}
+                 command or f"neurorl reproduce qagrel --out {out}{' --quick' if quick else ''}", notes),
+                 out / f"{stem}.md")}
     curves = _curves(histories)
-    paths["nc"] = write_netcdf(out / f"{stem}_curves.nc", curves.to_dataset(name="test_accuracy"))
+    paths["nc"] = write_netcdf(curves.to_dataset(name="test_accuracy"), out / f"{stem}_curves.nc")
     from ..plotting.qagrel import plot_accuracy_by_row
     ax = plot_accuracy_by_row(curves)
     ax.set_title("Table 1 runs: test accuracy (mean ± sd over seeds)")
-    paths["png"] = save_figure(out / f"{stem}.png", ax.get_figure())
+    paths["png"] = save_figure(ax.get_figure(), out / f"{stem}.png")
     return paths
 
 
@@ -391,18 +389,19 @@ def _curves(histories: Sequence[xr.Dataset]) -> xr.DataArray:
             if seed in by_row[row]:
                 data[i, j] = by_row[row][seed]
     return xr.DataArray(data, dims=("row", "seed", "epoch"),
-                        coords={"row": rows, "seed": seeds, "epoch": np.arange(1, n_epochs + 1)})
+                        coords={"row": rows, "seed": seeds, "epoch": np.arange(1, n_epochs + 1)},
+                        attrs={"long_name": "greedy accuracy on the test set", "units": "1"})
 
 
 # ------------------------------------------------------------------------------------------------------ CLI
 
 def _train_outputs(history: xr.Dataset, out: Path) -> list[Path]:
     from ..plotting.qagrel import plot_alignment, plot_learning_curve, plot_selection_frequency
-    paths = [write_csv(out / "history.csv", history_to_frame(history)), write_netcdf(out / "history.nc", history)]
-    paths.append(save_figure(out / "learning_curve.png", plot_learning_curve(history).get_figure()))
-    paths.append(save_figure(out / "selection_frequency.png", plot_selection_frequency(history).get_figure()))
+    paths = [write_csv(history_to_frame(history), out / "history.csv"), write_netcdf(history, out / "history.nc")]
+    paths.append(save_figure(plot_learning_curve(history).get_figure(), out / "learning_curve.png"))
+    paths.append(save_figure(plot_selection_frequency(history).get_figure(), out / "selection_frequency.png"))
     if "alignment_angle" in history:
-        paths.append(save_figure(out / "alignment_angle.png", plot_alignment(history).get_figure()))
+        paths.append(save_figure(plot_alignment(history).get_figure(), out / "alignment_angle.png"))
     return paths
 
 

@@ -59,8 +59,8 @@ def simulate_dopamine_folder(
 
     from .. import __version__
     from ..errors import InvalidArgumentError
-    from ..io._atomic import write_csv
     from ..io.nwb import write_dopamine, write_dopamine_trace
+    from ..io.results import write_csv
     from ..models.calcium import spikes_to_dff
     from ..models.dopamine_recording import simulate_recordings
     from ..tasks.variable_reward import VariableRewardTask
@@ -109,16 +109,14 @@ def simulate_dopamine_folder(
             _, dff = spikes_to_dff([session.spike_times[i] for i in ids], duration, frame_rate_hz=frame_rate_hz,
                                    noise_sd=dff_noise_sd, seed=noise_rng)
             path = write_dopamine_trace(
-                out / f"{session.session}.nwb", dff, session.trials, rate_hz=frame_rate_hz,
+                dff, session.trials, out / f"{session.session}.nwb", rate_hz=frame_rate_hz,
                 cell_types=[session.cell_types[i] for i in ids],
                 session_description=(f"SIMULATED two-photon ΔF/F of dopamine neurons (neurorl {code} TD model) in "
                                      "the variable-reward task; not a real recording"),
                 **metadata)
         else:
             path = write_dopamine(
-                out / f"{session.session}.nwb",
-                session.spike_times,
-                session.trials,
+                session.spike_times, session.trials, out / f"{session.session}.nwb",
                 cell_types=session.cell_types,
                 session_description=(f"SIMULATED dopamine neurons (neurorl {code} TD model) in the variable-reward "
                                      "task; not a real recording"),
@@ -133,7 +131,7 @@ def simulate_dopamine_folder(
         # ROI k of a session is its k-th cell: the ground truth names cells by that ROI index
         truth = truth.copy()
         truth["cell"] = truth.groupby("session").cumcount().to_numpy()
-    written.append(write_csv(out / "ground_truth.csv", truth))
+    written.append(write_csv(truth, out / "ground_truth.csv"))
     return written
 
 

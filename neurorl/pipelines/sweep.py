@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..io._atomic import write_csv, write_netcdf
 from ..io.outdir import display_path, staging_of
+from ..io.results import write_csv, write_netcdf
 from ..parallel import Job, run_jobs
 
 __all__ = ["qagrel_job", "qagrel_sweep", "dopamine_recovery_job", "dopamine_recovery_sweep", "register",
@@ -126,7 +126,7 @@ def _run_qagrel(args: argparse.Namespace) -> int:
     histories, table = qagrel_sweep(configs, args.seeds, scheduler=args.scheduler, n_jobs=args.jobs,
                                     cache_dir=Path(args.out) / "cache", progress=not args.quiet)
     out = staging_of(args)
-    paths = [write_csv(out / "results.csv", table), write_netcdf(out / "results.nc", histories)]
+    paths = [write_csv(table, out / "results.csv"), write_netcdf(histories, out / "results.nc")]
     print(table[["config", "seed", "test_accuracy", "epochs"]].to_string(index=False))
     for path in paths:
         print(f"wrote {display_path(args, path)}")
@@ -156,6 +156,7 @@ def dopamine_recovery_job(seed: int, *, n_cells: int, n_trials: int, code: str =
         ``asymmetry_rmse``, ``ci_coverage`` (fraction of 95% CIs on the reversal point that hold the truth),
         and the population test ``tau_reversal_r`` / ``tau_reversal_p`` (medians over splits).
     """
+    from .._stats import pearson_r
     from ..analysis.responses import compute_responses
     from ..analysis.reversal import fit_cells, tau_reversal_correlation
     from ..models.dopamine_recording import simulate_recordings
@@ -171,14 +172,17 @@ def dopamine_recovery_job(seed: int, *, n_cells: int, n_trials: int, code: str =
     ci = fit["reversal_point_ci"].values
     ok = np.isfinite(rp) & np.isfinite(tau)
     test = tau_reversal_correlation(responses, n_splits=n_splits, seed=seed, method="counting")
+    values = {
+        "reversal_point_r": (pearson_r(rp[ok], true_rp[ok]).r, "1"),
+        "reversal_point_rmse": (float(np.sqrt(np.mean((rp[ok] - true_rp[ok]) ** 2))), "µl"),
+        "asymmetry_r": (pearson_r(tau[ok], true_tau[ok]).r, "1"),
+        "asymmetry_rmse": (float(np.sqrt(np.mean((tau[ok] - true_tau[ok]) ** 2))), "1"),
+        "ci_coverage": (float(np.mean((ci[ok, 0] <= true_rp[ok]) & (true_rp[ok] <= ci[ok, 1]))), "1"),
+        "tau_reversal_r": (float(test["r_median"]), "1"),
+        "tau_reversal_p": (float(test["p_greater_median"]), "1"),
+    }
     return xr.Dataset({
-        "reversal_point_r": float(np.corrcoef(rp[ok], true_rp[ok])[0, 1]),
-        "reversal_point_rmse": float(np.sqrt(np.mean((rp[ok] - true_rp[ok]) ** 2))),
-        "asymmetry_r": float(np.corrcoef(tau[ok], true_tau[ok])[0, 1]),
-        "asymmetry_rmse": float(np.sqrt(np.mean((tau[ok] - true_tau[ok]) ** 2))),
-        "ci_coverage": float(np.mean((ci[ok, 0] <= true_rp[ok]) & (true_rp[ok] <= ci[ok, 1]))),
-        "tau_reversal_r": float(test["r_median"]),
-        "tau_reversal_p": float(test["p_greater_median"]),
+        name: ((), value, {"units": units}) for name, (value, units) in values.items()
     }, attrs={"n_cells": n_cells, "n_trials": n_trials, "code": code, "method": method})
 
 
@@ -200,7 +204,7 @@ def dopamine_recovery_sweep(cells: Sequence[int], trials: Sequence[int], seeds: 
 def _run_dopamine(args: argparse.Namespace) -> int:
     from .._argtypes import cores
     from .._memory import check_memory, sweep_dopamine_bytes
-    from ..io._atomic import save_figure
+    from ..io.results import save_figure
     from ..plotting.recovery import plot_recovery
 
     if args.scheduler is None:
@@ -218,9 +222,9 @@ def _run_dopamine(args: argparse.Namespace) -> int:
     for ax, metric in zip(axes, ("reversal_point_r", "asymmetry_r", "tau_reversal_r"), strict=True):
         plot_recovery(table, ax=ax, metric=metric)
     figure.tight_layout()
-    paths = [write_csv(out / "results.csv", table),
-             write_netcdf(out / "results.nc", table.set_index(["n_cells", "n_trials", "seed"]).to_xarray()),
-             save_figure(out / "recovery.png", figure)]
+    paths = [write_csv(table, out / "results.csv"),
+             write_netcdf(table.set_index(["n_cells", "n_trials", "seed"]).to_xarray(), out / "results.nc"),
+             save_figure(figure, out / "recovery.png")]
     plt.close(figure)
     summary = table.groupby(["n_cells", "n_trials"])[["reversal_point_r", "asymmetry_r", "tau_reversal_p"]].median()
     print(summary.to_string())

@@ -1,5 +1,10 @@
 """Figures. Every function draws on the ``ax`` (or figure) it is given, or on a new one.
 
+One calling convention: the data come first and positionally (result Datasets, then a selector such as the
+variable to plot), then keyword-only ``ax=None`` and the options: ``plot_x(data, *, ax=None, ...)``. A
+function that draws several panels takes ``fig=None`` in the same place. Each returns what it drew on (the
+Axes, or the Figure for several panels).
+
 Every public name is importable from here (``from neurorl.plotting import ...``); the submodules are
 imported on first use, so ``import neurorl.plotting`` stays cheap.
 """

@@ -6,6 +6,8 @@ import numpy as np
 import xarray as xr
 from matplotlib.ticker import MaxNLocator
 
+from ._axes import axes_or_new
+
 __all__ = [
     "plot_learning_curves",
     "plot_residuals_by_epoch",
@@ -22,14 +24,6 @@ RULE_COLORS = {"vectorized": "#1b9e77", "scalar": "#d95f02", "none": "#7570b3"}
 _GROUP_COLORS = {"P+": "#d62728", "P-": "#1f77b4", "P0": "#7f7f7f"}
 
 
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(4, 3))
-    return ax
-
-
 def plot_learning_curves(curves: xr.Dataset, variable: str = "accuracy", *, ax=None, chance: float | None = 0.5):
     """Learning curve (``accuracy`` or ``rewards_per_min`` by day), one line per ``rule`` if that dim exists.
 
@@ -43,7 +37,7 @@ def plot_learning_curves(curves: xr.Dataset, variable: str = "accuracy", *, ax=N
     chance
         Horizontal reference line (calibrated day-1 accuracy) for ``accuracy``; ``None`` for none.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax, figsize=(4.0, 3.0))
     da = curves[variable]
     rules = list(da["rule"].values) if "rule" in da.dims else [None]
     for rule in rules:
@@ -74,7 +68,7 @@ def plot_residuals_by_epoch(by_epoch: xr.Dataset, *, ax=None, title: str | None 
     by_epoch
         Output of :func:`neurorl.analysis.bci.residuals_by_epoch`.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax, figsize=(4.0, 3.0))
     types = list(by_epoch["epoch_type"].values)
     x = np.arange(len(types))
     width = 0.35
@@ -108,7 +102,7 @@ def plot_decoding(decoding: xr.Dataset, *, ax=None, title: bool = True):
     title
         Write that title (False: leave the title to the caller).
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax, figsize=(4.0, 3.0))
     if title:
         ax.set_title(DECODING_TITLE, fontsize=8)
     rules = list(decoding["rule"].values) if "rule" in decoding.dims else [None]
@@ -145,7 +139,7 @@ def plot_event_rate_change(change: xr.Dataset, *, ax=None):
     change
         Output of :func:`neurorl.analysis.bci.event_rate_change`.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax, figsize=(4.0, 3.0))
     days = change["day"].values
     for group in change["ensemble"].values:
         mean = change["mean_change"].sel(ensemble=group).values
@@ -174,7 +168,7 @@ def plot_learning_time_vs_n_bci(times: xr.Dataset | xr.DataArray, variable: str 
     variable
         Variable of a Dataset (default: ``learning_time_days`` if present, else the first variable).
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax, figsize=(4.0, 3.0))
     slowdown = None
     label = None
     if isinstance(times, xr.Dataset):
@@ -236,7 +230,7 @@ def plot_signature_by_rule(by_epoch: xr.Dataset, dim: str = "rule", *, ax=None):
     by_epoch
         :func:`neurorl.analysis.bci.residuals_by_epoch` results concatenated over ``dim``.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax, figsize=(4.0, 3.0))
     names = list(by_epoch[dim].values)
     x = np.arange(len(names))
     width = 0.35

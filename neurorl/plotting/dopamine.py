@@ -12,6 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from .._stats import pearson_r
+from ._axes import axes_or_new
+
 __all__ = [
     "plot_response_curves",
     "plot_reversal_points",
@@ -23,15 +26,6 @@ __all__ = [
 ]
 
 
-def _axes(ax, figsize=(4.0, 3.2)):
-    # a pyplot figure, so that a call without ``ax`` shows in a notebook; pipelines close it once saved
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=figsize, layout="constrained")
-    return ax
-
-
 def _axis_names(axis: str) -> tuple[str, str, str]:
     if axis == "volume":
         return "reversal_point", "asymmetry", "reversal point (µl)"
@@ -40,13 +34,6 @@ def _axis_names(axis: str) -> tuple[str, str, str]:
     from ..errors import InvalidArgumentError
 
     raise InvalidArgumentError(f"axis must be 'volume' or 'utility', not {axis!r}")
-
-
-def _pearson(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3:
-        return float("nan"), int(ok.sum())
-    return float(np.corrcoef(x[ok], y[ok])[0, 1]), int(ok.sum())
 
 
 def plot_response_curves(fit: xr.Dataset, *, ax=None, cmap: str = "viridis", log_x: bool = True):
@@ -69,7 +56,7 @@ def plot_response_curves(fit: xr.Dataset, *, ax=None, cmap: str = "viridis", log
     """
     import matplotlib as mpl
 
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     volumes = fit["reward_volume"].to_numpy()
     mean = fit["mean_response"].to_numpy()
     reversal = fit["reversal_point"].to_numpy()
@@ -105,7 +92,7 @@ def plot_reversal_points(fit: xr.Dataset, *, ax=None, axis: str = "volume"):
     -------
     matplotlib.axes.Axes
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     name, _, label = _axis_names(axis)
     value = fit[name].to_numpy()
     order = np.argsort(np.nan_to_num(value, nan=np.inf))
@@ -136,7 +123,7 @@ def plot_split_half(fit: xr.Dataset, *, ax=None, axis: str = "volume"):
     -------
     matplotlib.axes.Axes
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     name, _, label = _axis_names(axis)
     halves = fit[f"{name}_half"].transpose("cell", "half").to_numpy()
     a, b = halves[:, 0], halves[:, 1]
@@ -146,7 +133,7 @@ def plot_split_half(fit: xr.Dataset, *, ax=None, axis: str = "volume"):
         low, high = min(a[ok].min(), b[ok].min()), max(a[ok].max(), b[ok].max())
         ax.plot([low, high], [low, high], "k:", lw=0.8, label="identity (y = x)")
         ax.legend(fontsize=6, frameon=False, loc="upper left")
-    r, n = _pearson(a, b)
+    r, n = pearson_r(a, b)
     ax.set_xlabel(f"{label}, half A")
     ax.set_ylabel(f"{label}, half B")
     ax.set_title(f"split-half reliability (r = {r:.2f}, n = {n})")
@@ -178,7 +165,7 @@ def plot_asymmetry_vs_reversal(fit: xr.Dataset, *, ax=None, axis: str = "volume"
     -------
     matplotlib.axes.Axes
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     name, tau_name, label = _axis_names(axis)
     if halves:
         x = fit[f"{name}_half"].sel(half="a").to_numpy()
@@ -188,7 +175,7 @@ def plot_asymmetry_vs_reversal(fit: xr.Dataset, *, ax=None, axis: str = "volume"
         x, y = fit[name].to_numpy(), fit[tau_name].to_numpy()
     ok = np.isfinite(x) & np.isfinite(y)
     ax.plot(x[ok], y[ok], "o", ms=4, color="C0", alpha=0.85, label="cells")
-    r, n = _pearson(x, y)
+    r, n = pearson_r(x, y)
     if ok.sum() >= 3 and np.ptp(x[ok]) > 0:
         slope, intercept = np.polyfit(x[ok], y[ok], 1)
         grid = np.linspace(x[ok].min(), x[ok].max(), 200)     # only over the data's range
@@ -284,7 +271,7 @@ def plot_decoded_distribution(decoded: xr.Dataset, *, ax=None, task_volumes: Seq
     matplotlib.axes.Axes
         The density axes (the stems live on ``ax.right_ax``-like twin created here).
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     grid = decoded["reward"].to_numpy()
     density = decoded["density"].to_numpy()
     samples = decoded["samples"].to_numpy()
@@ -326,7 +313,7 @@ def plot_decoded_distribution(decoded: xr.Dataset, *, ax=None, task_volumes: Seq
     return ax
 
 
-def plot_dopamine_summary(fit: xr.Dataset, decoded: xr.Dataset | None = None, *,
+def plot_dopamine_summary(fit: xr.Dataset, decoded: xr.Dataset | None = None, *, fig=None,
                           model_curves: dict | None = None, task_volumes=None, task_probabilities=None,
                           title: str | None = None, tau_reversal: xr.Dataset | None = None,
                           control_tau: xr.Dataset | None = None, controls: dict | None = None):
@@ -335,13 +322,26 @@ def plot_dopamine_summary(fit: xr.Dataset, decoded: xr.Dataset | None = None, *,
     over splits beside the classic-TD null replaces the same-trials panel), and the decoded distribution
     (2 x 3 panels).
 
+    Parameters
+    ----------
+    fit
+        ``fit_cells`` result.
+    decoded
+        ``decode_fit`` result (optional; without it the decoded-distribution panel stays empty).
+    fig
+        Figure to draw into (six subplots are added); a new 13 x 7.5 inch one when omitted.
+    model_curves, task_volumes, task_probabilities, title, tau_reversal, control_tau, controls
+        Passed on to the panels (model curves over the asymmetry panel, the task's distribution over the
+        decoded one, the population tests beside their nulls).
+
     Returns
     -------
     matplotlib.figure.Figure
     """
-    from matplotlib.figure import Figure
+    if fig is None:
+        from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(13, 7.5), layout="constrained")
+        fig = Figure(figsize=(13, 7.5), layout="constrained")
     axes = fig.subplots(2, 3)
     plot_response_curves(fit, ax=axes[0, 0])
     plot_reversal_points(fit, ax=axes[0, 1])

@@ -10,20 +10,15 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from ._axes import axes_or_new
+
 __all__ = ["plot_learning_curve", "plot_selection_frequency", "plot_alignment", "plot_accuracy_by_row",
            "plot_class_counts"]
 
 
-def _axes(ax: Axes | None, figsize=(5.0, 3.5)) -> Axes:
-    if ax is not None:
-        return ax
-    figure = Figure(figsize=figsize)
-    return figure.add_subplot(1, 1, 1)
-
-
-def plot_learning_curve(history: xr.Dataset, ax: Axes | None = None, title: str | None = None) -> Axes:
+def plot_learning_curve(history: xr.Dataset, *, ax: Axes | None = None, title: str | None = None) -> Axes:
     """Train reward, validation and test accuracy (%) per epoch; the convergence epoch is marked."""
-    ax = _axes(ax)
+    ax = axes_or_new(ax, figsize=(5.0, 3.5))
     epochs = history["epoch"].values
     for name, label, style in (("train_reward", "train reward", "-"),
                                ("validation_accuracy", "validation accuracy", ":"),
@@ -43,14 +38,14 @@ def plot_learning_curve(history: xr.Dataset, ax: Axes | None = None, title: str 
     return ax
 
 
-def plot_selection_frequency(history: xr.Dataset, ax: Axes | None = None, title: str | None = None,
+def plot_selection_frequency(history: xr.Dataset, *, ax: Axes | None = None, title: str | None = None,
                              by: str = "auto") -> Axes:
     """Fraction of training trials on which each class was chosen (class discovery).
 
     ``by="epoch"`` plots one point per epoch; ``by="block"`` uses the finer trial blocks
     (``block_selection_frequency``, x axis in epochs of training trials); ``"auto"`` takes blocks when present.
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax, figsize=(5.0, 3.5))
     use_blocks = by == "block" or (by == "auto" and "block_selection_frequency" in history)
     if use_blocks:
         frequency = history["block_selection_frequency"]
@@ -72,7 +67,7 @@ def plot_selection_frequency(history: xr.Dataset, ax: Axes | None = None, title:
     return ax
 
 
-def plot_class_counts(class_counts, kind: str = "selected", ax: Axes | None = None,
+def plot_class_counts(class_counts, kind: str = "selected", *, ax: Axes | None = None,
                       title: str | None = None) -> Axes:
     """Per-class training choices per epoch from a paper-protocol run's ``class_counts`` table.
 
@@ -87,7 +82,7 @@ def plot_class_counts(class_counts, kind: str = "selected", ax: Axes | None = No
     """
     if kind not in ("selected", "correct"):
         raise ValueError(f"kind must be 'selected' or 'correct', got {kind!r}")
-    ax = _axes(ax)
+    ax = axes_or_new(ax, figsize=(5.0, 3.5))
     classes = sorted(int(c.split("_", 1)[1]) for c in class_counts.columns if c.startswith("presented_"))
     presented = np.column_stack([class_counts[f"presented_{c}"].to_numpy(float) for c in classes])
     values = np.column_stack([class_counts[f"{kind}_{c}"].to_numpy(float) for c in classes])
@@ -108,9 +103,9 @@ def plot_class_counts(class_counts, kind: str = "selected", ax: Axes | None = No
     return ax
 
 
-def plot_alignment(history: xr.Dataset, ax: Axes | None = None) -> Axes:
+def plot_alignment(history: xr.Dataset, *, ax: Axes | None = None) -> Axes:
     """Angle (degrees) between feedback and feedforward weights per layer and epoch."""
-    ax = _axes(ax)
+    ax = axes_or_new(ax, figsize=(5.0, 3.5))
     if "alignment_angle" in history:
         for layer in history["layer"].values:
             ax.plot(history["epoch"].values, history["alignment_angle"].sel(layer=layer).values,
@@ -124,12 +119,12 @@ def plot_alignment(history: xr.Dataset, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def plot_accuracy_by_row(curves: xr.DataArray, ax: Axes | None = None) -> Axes:
+def plot_accuracy_by_row(curves: xr.DataArray, *, ax: Axes | None = None) -> Axes:
     """Mean test accuracy (%) per epoch for each row of a sweep, shaded +- 1 s.d. over seeds.
 
     ``curves`` has dims (``row``, ``seed``, ``epoch``).
     """
-    ax = _axes(ax, figsize=(7.0, 4.5))
+    ax = axes_or_new(ax, figsize=(7.0, 4.5))
     epochs = curves["epoch"].values
     for row in curves["row"].values:
         values = 100 * curves.sel(row=row).values

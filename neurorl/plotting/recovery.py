@@ -7,10 +7,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+from ._axes import axes_or_new
+
 __all__ = ["plot_recovery"]
 
 
-def plot_recovery(table: pd.DataFrame, ax: Axes | None = None, *, metric: str = "reversal_point_r") -> Axes:
+def plot_recovery(table: pd.DataFrame, *, ax: Axes | None = None, metric: str = "reversal_point_r") -> Axes:
     """Recovery (median and range over seeds) against rewarded trials per cell, one line per number of cells.
 
     Parameters
@@ -23,8 +25,7 @@ def plot_recovery(table: pd.DataFrame, ax: Axes | None = None, *, metric: str = 
     metric
         Column to plot, e.g. ``reversal_point_r``, ``asymmetry_r``, ``tau_reversal_r``.
     """
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.0, 3.5))
+    ax = axes_or_new(ax, figsize=(5.0, 3.5))
     colours = plt.cm.viridis(np.linspace(0.15, 0.85, table["n_cells"].nunique()))
     for colour, (n_cells, group) in zip(colours, table.groupby("n_cells"), strict=True):
         stats = group.groupby("n_trials")[metric].agg(["median", "min", "max"])

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._random import as_generator
+from .._stats import expectile, quantile
 from ..errors import InvalidArgumentError
 
 __all__ = [
@@ -46,9 +48,6 @@ REWARD_PROBABILITIES: tuple[float, ...] = tuple(
 
 TRIAL_COLUMNS: tuple[str, ...] = ("start_time", "stop_time", "reward_time", "reward_volume", "trial_type")
 
-
-def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 @dataclass(frozen=True)
@@ -149,14 +148,10 @@ class VariableRewardTask:
 
     def expectile(self, tau) -> np.ndarray:
         """Exact ``tau``-expectiles of the reward distribution (µl), vectorised over ``tau``."""
-        from ..models.distributional_td import expectile
-
         return expectile(self.volumes, tau, weights=self.probs)
 
     def quantile(self, tau) -> np.ndarray:
         """``tau``-quantiles (µl): the smallest reward size whose CDF reaches ``tau``."""
-        from ..models.distributional_td import quantile
-
         return quantile(self.volumes, tau, weights=self.probs)
 
     def cdf(self, reward_ul) -> np.ndarray:
@@ -167,7 +162,7 @@ class VariableRewardTask:
     # ----------------------------------------------------------------------------------------- sampling
     def sample_rewards(self, n: int, seed: int | np.random.Generator | None = None) -> np.ndarray:
         """Draw ``n`` reward sizes (µl) independently from the task distribution."""
-        rng = _rng(seed)
+        rng = as_generator(seed)
         return self.volumes[rng.choice(self.volumes.size, size=int(n), p=self.probs)]
 
     def sample_trials(self, n_trials: int, seed: int | np.random.Generator | None = None) -> pd.DataFrame:
@@ -175,7 +170,7 @@ class VariableRewardTask:
         (``cued``/``uncued``/``other``), no times."""
         if int(n_trials) < 0:
             raise InvalidArgumentError(f"n_trials must be >= 0, got {n_trials}")
-        rng = _rng(seed)
+        rng = as_generator(seed)
         reward = self.sample_rewards(n_trials, rng)
         cued = rng.random(int(n_trials)) < self.cued_fraction
         trial_type = np.where(cued, "cued", "uncued").astype(object)
@@ -205,7 +200,7 @@ class VariableRewardTask:
             ``stop_time`` (``start_time + trial_duration_s``), ``reward_time`` (s), ``reward_volume`` (µl) and
             ``trial_type``; index ``trial``. ``other`` trials have NaN ``reward_time`` and ``reward_volume``.
         """
-        rng = _rng(seed)
+        rng = as_generator(seed)
         trials = self.sample_trials(n_trials, rng)
         gaps = self.iti_min_s + rng.exponential(self.iti_mean_extra_s, size=int(n_trials))
         start = float(start_s) + np.concatenate([[0.0], np.cumsum(gaps[:-1])]) if n_trials else np.zeros(0)

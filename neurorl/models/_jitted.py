@@ -1,4 +1,4 @@
-"""numba kernels of the BCI simulation (frame loops that cannot be vectorised)."""
+"""Numba kernels of the models layer (the BCI simulation's frame loops that cannot be vectorised)."""
 
 from __future__ import annotations
 
