@@ -283,8 +283,9 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
                         "pixels, with the ROI image masks): its first MINUTES (default 1)")
     p.add_argument("--experimenter", action="append", metavar="'LAST, FIRST'",
                    help="experimenter for the NWB files (repeatable; default: marks the data as simulated)")
-    p.add_argument("--institution", metavar="TEXT", help="institution for the NWB files")
-    p.add_argument("--lab", metavar="TEXT", help="lab for the NWB files")
+    p.add_argument("--institution", metavar="TEXT",
+                   help="institution for the NWB files (default: 'none (simulated data)')")
+    p.add_argument("--lab", metavar="TEXT", help="lab for the NWB files (default: 'none (simulated data)')")
     p.add_argument("--print-config", action=_PrintConfig, nargs=0,
                    help="print every setting (defaults) with its source as TOML and exit")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
