@@ -351,3 +351,17 @@ def test_bad_arguments():
     one_size = responses.assign_coords(reward_volume=("trial", np.ones(50)))
     with pytest.raises(InvalidArgumentError):
         fit_cells(one_size)
+
+
+def test_every_result_variable_carries_units():
+    """CF-style ``attrs["units"]`` on every variable of the fits and the population tests."""
+    responses, *_ = _simulate_equation(6, 160, 2.0, seed=4)
+    results = [rev.fit_cells(responses, n_bootstrap=5),
+               rev.tau_reversal_correlation(responses, n_splits=5, n_permutations=5),
+               rev.reversal_split_half(responses, n_splits=5)]
+    for ds in results:
+        missing = [name for name in ds.data_vars if "units" not in ds[name].attrs]
+        assert missing == []
+    fit = results[0]
+    assert fit["reversal_point"].attrs["units"] == "µl" and fit["asymmetry"].attrs["units"] == "1"
+    assert fit["reversal_point_ci"].attrs["units"] == "µl"

@@ -142,7 +142,7 @@ def permuted_median_r(tau, reversal, tau_ok, orders):
     -------
     numpy.ndarray
         (P,) the median over splits (NaN splits left out) of r under each permutation; r as
-        ``reversal._pearson_r`` (two passes, clipped to [-1, 1], NaN with fewer than 3 pairs).
+        :func:`neurorl._stats.pearson_r` (two passes, clipped to [-1, 1], NaN with fewer than 3 pairs).
     """
     n_perm, n_cells = orders.shape
     n_splits = tau.shape[0]

@@ -43,6 +43,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats as _stats
 
+from .._stats import pearson_r
 from ..errors import InvalidArgumentError, MissingDataError
 from .responses import align_trial_types as _align_trial_types
 
@@ -568,30 +569,34 @@ def fit_cells(
         "seed": seed if isinstance(seed, int) else str(seed),
         "align_trial_types": int(bool(align_trial_types)),
         "resampling": "bootstrap over trials, stratified by session and reward size (percentile intervals)",
-        "reversal_point_units": "µl",
-        "reversal_point_utility_units": "spikes/s (utility axis: population-mean response per size)",
         "asymmetry": "tau = alpha_pos / (alpha_pos + alpha_neg)",
+        "utility_axis": "population-mean response per reward size (the original analysis' utility axis)",
     }
+    response_units = str(_check_responses(responses)[0].attrs.get("units", "spikes/s"))
     for key, value in _check_responses(responses)[0].attrs.items():
         if isinstance(value, (str, int, float)):
             attrs[f"responses_{key}"] = value
         elif isinstance(value, (list, tuple)):
             attrs[f"responses_{key}"] = [float(v) for v in value]
-    return xr.Dataset(data, coords=coords, attrs=attrs)
+    result = xr.Dataset(data, coords=coords, attrs=attrs)
+    # CF-style units on every variable (the utility axis is in the responses' units)
+    units = {"reversal_point": "µl", "reversal_point_utility": response_units,
+             "alpha_pos": f"{response_units} per µl", "alpha_neg": f"{response_units} per µl",
+             "alpha_pos_utility": "1", "alpha_neg_utility": "1", "asymmetry": "1", "asymmetry_utility": "1",
+             "reversal_censored": "1", "n_trials": "1", "mean_response": response_units, "n_per_size": "1",
+             "utility_axis": response_units}
+    for name in list(result.data_vars):
+        base = name.removesuffix("_ci").removesuffix("_se").removesuffix("_half")
+        if base in units:
+            result[name].attrs["units"] = units[base]
+    result["reward_volume"].attrs["units"] = "µl"
+    return result
 
 
 def _pearson(a: np.ndarray, b: np.ndarray, valid: np.ndarray):
     """Column-wise Pearson r, two-sided p, one-sided p (r > 0) and n over rows where ``valid``."""
-    a = np.where(valid, a, 0.0)
-    b = np.where(valid, b, 0.0)
-    n = valid.sum(axis=0)
+    r, n = pearson_r(a, b, valid)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ma = a.sum(0) / n
-        mb = b.sum(0) / n
-        da = np.where(valid, a - ma, 0.0)
-        db = np.where(valid, b - mb, 0.0)
-        r = (da * db).sum(0) / np.sqrt((da * da).sum(0) * (db * db).sum(0))
-        r = np.clip(r, -1.0, 1.0)
         t = r * np.sqrt((n - 2) / np.maximum(1.0 - r * r, 1e-300))
     dof = np.maximum(n - 2, 1)
     p_two = np.where(n > 2, 2 * _stats.t.sf(np.abs(t), dof), np.nan)
@@ -637,18 +642,6 @@ def _split_estimates(responses, n_splits, seed, method, align, chunk=250, keep_s
     return half_a, half_b, prep
 
 
-def _pearson_r(a: np.ndarray, b: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Column-wise Pearson r only (no p), over rows where ``valid``."""
-    n = valid.sum(axis=0)
-    a = np.where(valid, a, 0.0)
-    b = np.where(valid, b, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        da = np.where(valid, a - a.sum(0) / n, 0.0)
-        db = np.where(valid, b - b.sum(0) / n, 0.0)
-        r = (da * db).sum(0) / np.sqrt((da * da).sum(0) * (db * db).sum(0))
-    return np.where(n > 2, np.clip(r, -1.0, 1.0), np.nan)
-
-
 def _permuted_median_r(tau: np.ndarray, reversal: np.ndarray, tau_ok: np.ndarray, orders: np.ndarray
                        ) -> np.ndarray:
     """Median over splits of r(tau, reversal permuted by each row of ``orders``); arrays (C, S)."""
@@ -666,7 +659,7 @@ def _permuted_median_r(tau: np.ndarray, reversal: np.ndarray, tau_ok: np.ndarray
         warnings.simplefilter("ignore", RuntimeWarning)
         for k, order in enumerate(orders):
             shuffled = reversal[order]
-            null[k] = np.nanmedian(_pearson_r(tau, shuffled, tau_ok & np.isfinite(shuffled)))
+            null[k] = np.nanmedian(pearson_r(tau, shuffled, tau_ok & np.isfinite(shuffled)).r)
     return null
 
 
@@ -691,6 +684,8 @@ def _split_dataset(r, p_two, p_greater, n, attrs, name):
         coords={"split": np.arange(r.size)},
         attrs={**attrs, "test": name},
     )
+    for variable in ds.data_vars:  # correlations, p-values, counts: all dimensionless
+        ds[variable].attrs["units"] = "1"
     return ds
 
 
@@ -772,6 +767,7 @@ def tau_reversal_correlation(
     p_perm = (1.0 + np.sum(null >= observed)) / (1.0 + null.size) if null.size and np.isfinite(observed) else np.nan
     ds["p_perm"] = ((), float(p_perm))
     ds["r_median_null"] = ("permutation", null)
+    ds["p_perm"].attrs["units"] = ds["r_median_null"].attrs["units"] = "1"
     ds.attrs["n_permutations"] = int(n_permutations)
     ds.attrs["p_perm"] = ("permutation test: cells' half-A reversal points shuffled across cells (one shuffle "
                           "for all splits), one-sided (r > 0)")
