@@ -7,7 +7,7 @@ import math
 import numba
 import numpy as np
 
-from ..tasks.bci import window_percentile, window_push
+from ..tasks._jitted import window_percentile, window_push
 
 # trial phases of the closed loop (CLOOSE Run_GUI.m @5579dee, lines 562-740)
 GREY, RESPONSE, FREEZE_HIT, FREEZE_LOW, AFTER = 0, 1, 2, 3, 4
