@@ -6,7 +6,10 @@ lick / reward / white-noise events, baseline epoch, the full parameter set and t
 and ``DIR/summary.csv`` (one row per day: ``day``, ``accuracy``, ``rewards_per_min``, ``n_trials``, ...). With
 ``--suite2p`` each day also gets the folders suite2p writes, ``DIR/dayNN/suite2p/plane0`` (somata) and
 ``plane1`` (distal dendrites), with ``F.npy``, ``Fneu.npy``, ``spks.npy``, ``iscell.npy``, ``stat.npy`` and
-``ops.npy`` (see :mod:`neurorl.models.bci_imaging`). ``--print-config`` prints every setting with its source as
+``ops.npy`` (see :mod:`neurorl.models.bci_imaging`), the day's ``trials.csv`` and ``cursor.npy``, and
+``DIR/rois.toml`` (P+ / P- somata, soma-dendrite pairs), so that ``neurorl analyze bci DIR`` reads the simulation
+back as a lab's suite2p data (the NWB files are then analysed by naming them: ``neurorl analyze bci
+DIR/day*.nwb``). ``--print-config`` prints every setting with its source as
 TOML. Days are simulated and written one at a time, so memory stays bounded by one day. The model is
 :mod:`neurorl.models.bci_learning`; the same arguments give the same files.
 """
@@ -73,6 +76,34 @@ def _flat_params(session) -> dict:
     return out
 
 
+def _write_lab_files(out: Path, session) -> list[Path]:
+    """What a lab keeps beside suite2p's output, so that ``neurorl analyze bci OUT`` reads the simulation back.
+
+    Per day ``dayNN/trials.csv`` (the trials table, times on the imaging clock) and ``dayNN/cursor.npy`` (the
+    rig's online cursor per frame, as CLOOSE logs it); once per animal ``rois.toml``
+    (:func:`neurorl.io.bci_suite2p.write_bci_rois`: the P+ / P- somata of ``plane0``, each dendrite of ``plane1``
+    paired with its soma, the passive baseline's length).
+    """
+    import numpy as np
+
+    from ..io._atomic import atomic_path, write_csv
+    from ..io.bci_suite2p import write_bci_rois
+
+    day = out / f"day{int(session.day):02d}"
+    written = [write_csv(day / "trials.csv", session.trials)]
+    with atomic_path(day / "cursor.npy") as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, np.asarray(session.cursor, dtype=np.float32))
+    written.append(day / "cursor.npy")
+    labels = np.asarray(session.ensemble).astype(str)  # the same ROIs every day: rewritten identically
+    parent = np.asarray(session.parent_soma, dtype=np.int64)
+    written.append(write_bci_rois(
+        out / "rois.toml", np.flatnonzero(labels == "P+"), np.flatnonzero(labels == "P-"),
+        [(int(s), int(d)) for d, s in enumerate(parent)], soma_plane="plane0", dendrite_plane="plane1",
+        baseline_s=int(session.baseline_frames) / float(session.frame_rate_hz)))
+    return written
+
+
 def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", days: int = 14,
                         session_minutes: float = 41.0, n_p0: int = 300, n_bci: int = 10, seed: int = 0,
                         write_nwb: bool = True, params=None, task=None, imaging=None,
@@ -92,7 +123,9 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
     write_nwb
         Write one NWB file per day (``False``: only ``summary.csv``).
     write_suite2p
-        Also write ``dayNN/suite2p/plane0`` (somata) and ``plane1`` (dendrites) per day.
+        Also write ``dayNN/suite2p/plane0`` (somata) and ``plane1`` (dendrites) per day, with
+        ``dayNN/trials.csv`` and ``dayNN/cursor.npy``, and ``rois.toml`` naming the P+ / P- somata and the
+        soma-dendrite pairs: ``neurorl analyze bci OUT`` then reads the simulation as a lab's suite2p data.
     metadata
         ``experimenter``, ``institution``, ``lab`` for the NWB files (defaults say the data are simulated).
     movie_minutes, movie_px
@@ -169,6 +202,7 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
                                        depth_um=depth, f0=f0[plane_name])
                 written += write_suite2p_plane(arrays, out / f"day{session.day:02d}" / "suite2p" / f"plane{plane}")
                 del arrays
+            written += _write_lab_files(out, session)
         movie_data = None
         if writer is not None and movie_minutes > 0:
             n_movie = min(session.n_frames, max(1, int(round(movie_minutes * 60 * session.frame_rate_hz))))
@@ -277,7 +311,8 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
                         "z-score; default) or day 1's z-score alone (the rule used before)")
     p.add_argument("--suite2p", action="store_true",
                    help="also write DIR/dayNN/suite2p/plane0 (somata) and plane1 (dendrites) as suite2p does: "
-                        "F, Fneu, spks, iscell, stat, ops (.npy)")
+                        "F, Fneu, spks, iscell, stat, ops (.npy); with DIR/dayNN/trials.csv, cursor.npy and "
+                        "DIR/rois.toml, so that 'neurorl analyze bci DIR' reads them back")
     p.add_argument("--movie", nargs="?", type=float, const=1.0, default=None, metavar="MINUTES",
                    help="also write a raw movie of the soma plane into each NWB file (TwoPhotonSeries, 128 x 128 "
                         "pixels, with the ROI image masks): its first MINUTES (default 1)")
