@@ -93,11 +93,11 @@ def test_suite2p_files_load_with_numpy_and_agree(suite2p_run):
             assert ops["nframes"] == n_frames and ops["fs"] == pytest.approx(15.46) and ops["neucoeff"] == 0.7
             assert ops["meanImg"].shape == (ops["Ly"], ops["Lx"]) and ops["nplanes"] == 1
             assert np.all(spks >= 0) and np.all(F > 0)
-            # F - 0.7 Fneu is the ROI's resting fluorescence times (1 + ΔF/F): affine in the NWB's ΔF/F
+            # F - 0.7 Fneu follows the NWB's ΔF/F through the imaging realism (rise, saturation, bleaching,
+            # motion, shot noise; exact without it: tests/test_bci_imaging.py)
             corrected = (F - 0.7 * Fneu).astype(np.float64)
             for i in range(n_rois):
-                slope, intercept = np.polyfit(dff[:, i], corrected[i], 1)
-                assert slope == pytest.approx(intercept, rel=1e-3) and slope > 0
+                assert np.corrcoef(dff[:, i], corrected[i])[0, 1] > 0.5
             # the neuropil is not a copy of the cell: it does not carry the cell's own events
             assert abs(np.corrcoef(Fneu[0], dff[:, 0])[0, 1]) < 0.5
 

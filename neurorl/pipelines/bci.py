@@ -143,7 +143,14 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
     from .._progress import progress
     from ..errors import InvalidArgumentError
     from ..io.results import write_csv
-    from ..models.bci_imaging import ImagingParams, movie, raw_fluorescence, roi_footprints, suite2p_plane
+    from ..models.bci_imaging import (
+        ImagingParams,
+        motion_artefacts,
+        movie,
+        raw_fluorescence,
+        roi_footprints,
+        suite2p_plane,
+    )
     from ..models.bci_learning import simulate_bci_experiment, simulation_parameters, summarize_session
 
     out = Path(out)
@@ -193,13 +200,15 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
             for plane_name, count in (("soma", n), ("dendrite", session.dendrite_dff.shape[1])):
                 f0[plane_name] = imaging.f0_median * np.exp(imaging.f0_log_sd * geometry_rng.standard_normal(count))
         session.roi_footprints = footprints
+        motion = motion_artefacts(session.n_frames, session.frame_rate_hz, imaging,
+                                  np.random.default_rng([int(seed), session.day, 14_005]))  # shared by both planes
         if write_suite2p:
             for plane, (plane_name, data, depth) in enumerate(
                     (("soma", session.soma_dff, imaging.soma_depth_um),
                      ("dendrite", session.dendrite_dff, imaging.dendrite_depth_um))):
                 arrays = suite2p_plane(data, footprints[plane_name], session.frame_rate_hz, params=imaging,
                                        seed=np.random.default_rng([int(seed), session.day, plane]), plane=plane,
-                                       depth_um=depth, f0=f0[plane_name])
+                                       depth_um=depth, f0=f0[plane_name], motion=motion)
                 written += write_suite2p_plane(arrays, out / f"day{session.day:02d}" / "suite2p" / f"plane{plane}")
                 del arrays
             written += _write_lab_files(out, session)
@@ -207,7 +216,8 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
         if writer is not None and movie_minutes > 0:
             n_movie = min(session.n_frames, max(1, int(round(movie_minutes * 60 * session.frame_rate_hz))))
             f_raw, _, _ = raw_fluorescence(session.soma_dff[:n_movie], session.frame_rate_hz, imaging,
-                                           np.random.default_rng([int(seed), session.day, 7]), f0=f0["soma"])
+                                           np.random.default_rng([int(seed), session.day, 7]), f0=f0["soma"],
+                                           motion=motion[:n_movie])
             frames, masks = movie(f_raw, footprints["soma"], fov_px=imaging.fov_px, movie_px=int(movie_px),
                                   seed=np.random.default_rng([int(seed), session.day, 8]))
             movie_data = {"data": frames, "masks": masks, "depth_um": imaging.soma_depth_um,
