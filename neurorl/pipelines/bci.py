@@ -268,10 +268,13 @@ def run_simulate_bci(args: argparse.Namespace) -> int:
         except TypeError as exc:
             raise InvalidArgumentError(f"[{name}]: {exc}") from None
 
+    imaging = settings(ImagingParams, "imaging")
+    if args.no_imaging_realism:
+        imaging = imaging.without_realism()
     written = simulate_bci_folder(
         staging_of(args), rule=args.rule, days=args.days, session_minutes=args.session_minutes, n_p0=args.p0,
         n_bci=args.n_bci, seed=args.seed, write_nwb=not args.no_nwb, task=settings(BCITask, "task"),
-        params=settings(BCILearnerParams, "learner"), imaging=settings(ImagingParams, "imaging"),
+        params=settings(BCILearnerParams, "learner"), imaging=imaging,
         threshold_rule=args.threshold_rule, write_suite2p=args.suite2p, movie_minutes=args.movie or 0.0,
         metadata={"experimenter": args.experimenter, "institution": args.institution, "lab": args.lab})
     import pandas as pd
@@ -323,6 +326,9 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
                    help="also write DIR/dayNN/suite2p/plane0 (somata) and plane1 (dendrites) as suite2p does: "
                         "F, Fneu, spks, iscell, stat, ops (.npy); with DIR/dayNN/trials.csv, cursor.npy and "
                         "DIR/rois.toml, so that 'neurorl analyze bci DIR' reads them back")
+    p.add_argument("--no-imaging-realism", action="store_true",
+                   help="suite2p and movie output without indicator rise, saturation, bleaching, motion artefacts and "
+                        "shot noise (F = F0 (1 + dF/F) + 0.7 Fneu exactly)")
     p.add_argument("--movie", nargs="?", type=float, const=1.0, default=None, metavar="MINUTES",
                    help="also write a raw movie of the soma plane into each NWB file (TwoPhotonSeries, 128 x 128 "
                         "pixels, with the ROI image masks): its first MINUTES (default 1)")
