@@ -86,21 +86,23 @@ def _write_lab_files(out: Path, session) -> list[Path]:
     """
     import numpy as np
 
-    from ..io._atomic import atomic_path, write_csv
+    import io
+
+    from ..io._atomic import write_bytes
     from ..io.bci_suite2p import write_bci_rois
+    from ..io.results import write_csv
 
     day = out / f"day{int(session.day):02d}"
-    written = [write_csv(day / "trials.csv", session.trials)]
-    with atomic_path(day / "cursor.npy") as tmp:
-        with open(tmp, "wb") as handle:
-            np.save(handle, np.asarray(session.cursor, dtype=np.float32))
-    written.append(day / "cursor.npy")
+    written = [write_csv(session.trials, day / "trials.csv")]
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(session.cursor, dtype=np.float32))
+    written.append(write_bytes(buffer.getbuffer(), day / "cursor.npy"))
     labels = np.asarray(session.ensemble).astype(str)  # the same ROIs every day: rewritten identically
     parent = np.asarray(session.parent_soma, dtype=np.int64)
     written.append(write_bci_rois(
-        out / "rois.toml", np.flatnonzero(labels == "P+"), np.flatnonzero(labels == "P-"),
-        [(int(s), int(d)) for d, s in enumerate(parent)], soma_plane="plane0", dendrite_plane="plane1",
-        baseline_s=int(session.baseline_frames) / float(session.frame_rate_hz)))
+        np.flatnonzero(labels == "P+"), np.flatnonzero(labels == "P-"),
+        [(int(s), int(d)) for d, s in enumerate(parent)], out / "rois.toml", soma_plane="plane0",
+        dendrite_plane="plane1", baseline_s=int(session.baseline_frames) / float(session.frame_rate_hz)))
     return written
 
 
