@@ -10,7 +10,10 @@ suite2p itself is not needed (the files are numpy arrays).
 Trials table (one row per completed trial; times in s on the imaging clock, frame ``k`` at ``k / fs``)
     ``start_time``, ``stop_time``, ``target_hit`` (bool), ``rewarded`` (bool); optional ``time_to_target``
     (s from grating onset to the hit; NaN on misses), ``response_start_time`` (grating onset, s),
-    ``threshold``, ``reward_time``.
+    ``decision_time`` (s: the hit, the lower-bound crossing or the end of the response window),
+    ``lower_bound_failure``, ``timed_out``, ``white_noise_time``, ``threshold``, ``reward_time``. Without
+    ``decision_time`` the outcome times follow the rig's frame-based timing
+    (:func:`neurorl.analysis.bci.trial_outcome_times`).
 ROI file (one per animal; TOML or CSV), ROI numbers are suite2p's (rows of ``F.npy``, from 0)
     TOML::
 

@@ -11,8 +11,24 @@ with :math:`c` = ``neuropil_coefficient`` (0.7, suite2p's default ``neucoeff``),
 shared by nearby tissue: :math:`F^{neu}_i(t) = N_{0,i} (1 + g\, \bar a(t) + \sigma_n \epsilon_i(t))` with
 :math:`\bar a` the population's mean ΔF/F low-pass filtered (``neuropil_tau_s``), :math:`g`
 ``neuropil_gain``, :math:`N_{0,i} =` ``neuropil_fraction`` :math:`\times F_{0,i}` and independent noise
-:math:`\sigma_n` per frame. This is a placeholder physiology (no bleaching, motion or shot noise); the ΔF/F the
-simulator's analyses use is unchanged by it.
+:math:`\sigma_n` per frame.
+
+Imaging realism (``ImagingParams.realism``, on by default; each part also off with its parameter at 0), applied
+in this order to the model's ΔF/F (whose decay is already the indicator's, ``BCILearnerParams.calcium_tau_s``):
+
+1. **rise**: first-order low-pass with ``rise_tau_s`` (GCaMP-like ~50 ms rise; the model's calcium rises within
+   one frame);
+2. **saturation** (Hill-type): :math:`x \mapsto x / (1 + (x/x_{max})^h)^{1/h}` for :math:`x > 0`, linear for
+   :math:`x \ll x_{max}` = ``saturation_dff`` and tending to it, :math:`h` = ``saturation_exponent``;
+3. **bleaching**: ``F``, ``Fneu`` scale by :math:`e^{-t/\tau_b}` over the day's recording (each day starts
+   bright again), :math:`\tau_b` from ``bleach_per_hour`` (fraction lost per hour);
+4. **motion artefacts** (:func:`motion_artefacts`): brief drops of ``motion_drop`` of the fluorescence in every
+   ROI at once (``motion_frames`` frames, ``motion_events_per_min`` per minute; the neuropil drops by half as
+   much), the same events in both planes of a day;
+5. **shot noise**: Poisson-like, Gaussian with variance ``F / photons_per_unit`` (F in photon-scaled units).
+
+The ΔF/F a lab computes from ``F - 0.7 Fneu`` (:func:`neurorl.io.bci_suite2p.suite2p_dff`) then sees all of
+them; the NWB files keep the model's ΔF/F.
 
 ROI footprints are disks with Gaussian weights (``lam``) at random, non-overlapping centres in a
 ``fov_px x fov_px`` field of view; they are the pixel masks of the NWB ``PlaneSegmentation`` too, so the two
@@ -30,7 +46,7 @@ from scipy.signal import lfilter
 from ..errors import InvalidArgumentError
 
 __all__ = ["ImagingParams", "IMAGING_SOURCES", "roi_footprints", "raw_fluorescence", "deconvolve_ar1",
-           "suite2p_plane", "movie"]
+           "suite2p_plane", "movie", "motion_artefacts"]
 
 #: Where each default of :class:`ImagingParams` comes from.
 IMAGING_SOURCES: dict[str, str] = {
@@ -48,6 +64,20 @@ IMAGING_SOURCES: dict[str, str] = {
     "neuropil_tau_s": "assumed: neuropil varies on a ~1 s time scale",
     "neuropil_noise_sd": "assumed: 2 % noise per frame in the neuropil estimate",
     "indicator_tau_s": "the simulator's calcium decay (GCaMP-like, BCILearnerParams.calcium_tau_s)",
+    "realism": "assumed: rise, saturation, bleaching, motion and shot noise on (false: F = F0 (1 + dF/F) + c Fneu)",
+    "rise_tau_s": "assumed: ~50 ms GCaMP-like rise (GCaMP6f/jGCaMP7f rise to half peak in tens of ms, Chen et al. "
+                  "2013 Nature 499:295; Dana et al. 2019 Nat Methods 16:649); 0 = off",
+    "saturation_dff": "assumed: ΔF/F saturates at a few times F0 (GCaMP6 in vivo bursts reach ΔF/F ~ 1-5, "
+                      "Chen et al. 2013); 0 = off",
+    "saturation_exponent": "assumed: sharpness of the saturation, of the order of GCaMP6's Hill coefficient "
+                           "(~2-3, Chen et al. 2013)",
+    "bleach_per_hour": "assumed: 10 % of the fluorescence lost per hour of imaging, recovered by the next day; "
+                       "0 = off",
+    "motion_events_per_min": "assumed: about one brief motion artefact (licking, grooming) per minute; 0 = off",
+    "motion_frames": "assumed: artefacts last a few frames (~200 ms at 15.5 Hz)",
+    "motion_drop": "assumed: an artefact takes ROIs partly out of focus, 15 % of their fluorescence",
+    "photons_per_unit": "assumed: 2 photons per fluorescence unit (shot-noise sd ~4 % of a 400-unit F0 per "
+                        "frame); 0 = off",
 }
 
 
@@ -70,6 +100,18 @@ class ImagingParams:
         the population's mean ΔF/F, its time constant (s) and its per-frame noise (fraction).
     indicator_tau_s
         Decay time constant (s) used by the simple deconvolution written as ``spks``.
+    realism
+        Apply the imaging realism below (see the module docstring); ``False`` turns all of it off.
+    rise_tau_s
+        Indicator rise time constant (s), first-order; 0 = off.
+    saturation_dff, saturation_exponent
+        Hill-type saturation: ΔF/F tends to ``saturation_dff`` (0 = off) with sharpness ``saturation_exponent``.
+    bleach_per_hour
+        Fraction of the fluorescence lost per hour of imaging (exponential; each day starts anew); 0 = off.
+    motion_events_per_min, motion_frames, motion_drop
+        Motion artefacts: rate (per minute; 0 = off), duration (frames) and depth (fraction of F lost).
+    photons_per_unit
+        Shot noise: Gaussian with variance ``F / photons_per_unit`` (fluorescence units²); 0 = off.
     """
 
     fov_px: int = 512
@@ -86,6 +128,15 @@ class ImagingParams:
     neuropil_tau_s: float = 1.0
     neuropil_noise_sd: float = 0.02
     indicator_tau_s: float = 0.5
+    realism: bool = True
+    rise_tau_s: float = 0.05
+    saturation_dff: float = 4.0
+    saturation_exponent: float = 2.5
+    bleach_per_hour: float = 0.1
+    motion_events_per_min: float = 1.0
+    motion_frames: int = 3
+    motion_drop: float = 0.15
+    photons_per_unit: float = 2.0
 
     def __post_init__(self) -> None:
         if int(self.fov_px) < 16 or not self.um_per_px > 0:
@@ -95,6 +146,19 @@ class ImagingParams:
                 raise InvalidArgumentError(f"{name} must be positive, got {getattr(self, name)}")
         if not 0 <= self.neuropil_coefficient <= 1:
             raise InvalidArgumentError(f"neuropil_coefficient must be in [0, 1], got {self.neuropil_coefficient}")
+        for name in ("rise_tau_s", "saturation_dff", "motion_events_per_min", "photons_per_unit"):
+            if not getattr(self, name) >= 0:
+                raise InvalidArgumentError(f"{name} must be >= 0 (0 = off), got {getattr(self, name)}")
+        if not 0 <= self.bleach_per_hour < 1 or not 0 <= self.motion_drop < 1:
+            raise InvalidArgumentError("bleach_per_hour and motion_drop must be fractions in [0, 1)")
+        if int(self.motion_frames) < 1 or not self.saturation_exponent > 0:
+            raise InvalidArgumentError("motion_frames must be at least 1 and saturation_exponent positive")
+
+    def without_realism(self) -> ImagingParams:
+        """The same settings with the imaging realism off (``F = F0 (1 + ΔF/F) + c Fneu`` exactly)."""
+        from dataclasses import replace
+
+        return replace(self, realism=False)
 
     def as_dict(self) -> dict:
         """Return the settings as a plain dict."""
@@ -145,9 +209,39 @@ def roi_footprints(n: int, radius_px: float, fov_px: int = 512,
     return stats
 
 
+def motion_artefacts(n_frames: int, frame_rate_hz: float, params: ImagingParams | None = None,
+                     seed: int | np.random.Generator | None = None) -> np.ndarray:
+    """Multiplicative factor per frame of brief motion artefacts (1 = none; ``1 - motion_drop`` during one).
+
+    Events start as a Poisson process of ``motion_events_per_min`` per minute and last ``motion_frames`` frames;
+    all ROIs of a day share them (pass the same trace to both planes). All ones when the realism or the rate is off.
+    """
+    p = params or ImagingParams()
+    factor = np.ones(int(n_frames), dtype=np.float32)
+    if not p.realism or p.motion_events_per_min <= 0 or n_frames == 0:
+        return factor
+    rng = np.random.default_rng(seed)
+    starts = np.flatnonzero(rng.random(int(n_frames)) < p.motion_events_per_min / 60.0 / frame_rate_hz)
+    for a in starts:
+        factor[a:a + int(p.motion_frames)] = np.float32(1.0 - p.motion_drop)
+    return factor
+
+
+def _kinetics(d: np.ndarray, frame_rate_hz: float, p: ImagingParams) -> np.ndarray:
+    """Rise filter then Hill-type saturation of a ``(frames, rois)`` ΔF/F (see the module docstring)."""
+    if p.rise_tau_s > 0 and d.shape[0]:
+        rho = math.exp(-1.0 / (p.rise_tau_s * frame_rate_hz))
+        d = lfilter([1 - rho], [1, -rho], d, axis=0).astype(np.float32)
+    if p.saturation_dff > 0:
+        h = float(p.saturation_exponent)
+        pos = np.maximum(d, 0)
+        d = np.where(d > 0, d / (1.0 + (pos / np.float32(p.saturation_dff)) ** h) ** (1.0 / h), d).astype(np.float32)
+    return d
+
+
 def raw_fluorescence(dff: np.ndarray, frame_rate_hz: float, params: ImagingParams | None = None,
-                     seed: int | np.random.Generator | None = None, *, f0: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     seed: int | np.random.Generator | None = None, *, f0: np.ndarray | None = None,
+                     motion: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """suite2p-style ``F`` and ``Fneu`` from ΔF/F (see the module docstring for the model).
 
     Parameters
@@ -161,6 +255,9 @@ def raw_fluorescence(dff: np.ndarray, frame_rate_hz: float, params: ImagingParam
     f0
         ``(rois,)`` resting fluorescence (drawn log-normal when None; pass the same values every day for the
         same ROIs).
+    motion
+        ``(frames,)`` motion factor (:func:`motion_artefacts`; drawn from ``seed`` when None and the realism is
+        on). Pass the same trace to both planes of a day.
 
     Returns
     -------
@@ -186,7 +283,25 @@ def raw_fluorescence(dff: np.ndarray, frame_rate_hz: float, params: ImagingParam
     neu0 = np.float32(p.neuropil_fraction) * f0
     noise = rng.standard_normal((n, n_frames), dtype=np.float32) * np.float32(p.neuropil_noise_sd)
     fneu = neu0[:, None] * (np.float32(1.0) + np.float32(p.neuropil_gain) * smooth[None, :] + noise)
-    f = f0[:, None] * (np.float32(1.0) + d.T) + np.float32(p.neuropil_coefficient) * fneu
+    if not p.realism:
+        f = f0[:, None] * (np.float32(1.0) + d.T) + np.float32(p.neuropil_coefficient) * fneu
+        return f.astype(np.float32, copy=False), fneu.astype(np.float32, copy=False), f0
+    d = _kinetics(d, frame_rate_hz, p)
+    if motion is None:
+        motion = motion_artefacts(n_frames, frame_rate_hz, p, rng)
+    motion = np.asarray(motion, dtype=np.float32)
+    if motion.shape != (n_frames,):
+        raise InvalidArgumentError(f"motion must hold one value per frame ({n_frames}), got shape {motion.shape}")
+    t_h = np.arange(n_frames, dtype=np.float64) / frame_rate_hz / 3600.0
+    bleach = (np.power(1.0 - p.bleach_per_hour, t_h) if p.bleach_per_hour > 0 else np.ones(n_frames)
+              ).astype(np.float32)
+    fneu = fneu * (bleach * (np.float32(1.0) - (np.float32(1.0) - motion) / 2))[None, :]
+    f = (f0[:, None] * (np.float32(1.0) + d.T)) * (bleach * motion)[None, :] \
+        + np.float32(p.neuropil_coefficient) * fneu
+    if p.photons_per_unit > 0:
+        shot = rng.standard_normal(f.shape, dtype=np.float32)
+        shot *= np.sqrt(np.maximum(f, 0) / np.float32(p.photons_per_unit))
+        f += shot
     return f.astype(np.float32, copy=False), fneu.astype(np.float32, copy=False), f0
 
 
@@ -207,7 +322,8 @@ def deconvolve_ar1(f_corrected: np.ndarray, frame_rate_hz: float, tau_s: float =
 
 def suite2p_plane(dff: np.ndarray, stats: list[dict], frame_rate_hz: float, *, is_cell: np.ndarray | None = None,
                   params: ImagingParams | None = None, seed: int | np.random.Generator | None = None,
-                  plane: int = 0, depth_um: float | None = None, f0: np.ndarray | None = None) -> dict:
+                  plane: int = 0, depth_um: float | None = None, f0: np.ndarray | None = None,
+                  motion: np.ndarray | None = None) -> dict:
     """Make the arrays suite2p saves for one plane: ``F``, ``Fneu``, ``spks``, ``iscell``, ``stat``, ``ops``.
 
     ``ops`` holds suite2p's documented keys that describe the recording (``Ly``, ``Lx``, ``nframes``, ``fs``,
@@ -220,7 +336,7 @@ def suite2p_plane(dff: np.ndarray, stats: list[dict], frame_rate_hz: float, *, i
 
     p = params or ImagingParams()
     n = len(stats)
-    f, fneu, f0 = raw_fluorescence(dff, frame_rate_hz, p, seed, f0=f0)
+    f, fneu, f0 = raw_fluorescence(dff, frame_rate_hz, p, seed, f0=f0, motion=motion)
     corrected = f - np.float32(p.neuropil_coefficient) * fneu
     spks = deconvolve_ar1(corrected, frame_rate_hz, p.indicator_tau_s)
     cells = np.ones(n, dtype=bool) if is_cell is None else np.asarray(is_cell, dtype=bool)
@@ -247,7 +363,9 @@ def suite2p_plane(dff: np.ndarray, stats: list[dict], frame_rate_hz: float, *, i
         "corrXY": np.ones(n_frames, dtype=np.float32), "filelist": [], "date_proc": "simulated",
         "neurorl_depth_um": float(depth_um) if depth_um is not None else float("nan"),
         "neurorl_um_per_px": float(p.um_per_px),
-        "neurorl_note": "simulated by neurorl; F = F0 (1 + dF/F) + neucoeff x Fneu; spks: AR(1) inverse filter",
+        "neurorl_note": ("simulated by neurorl; F = F0 (1 + dF/F) + neucoeff x Fneu"
+                         + ("; with indicator rise, saturation, bleaching, motion artefacts and shot noise"
+                            if p.realism else "") + "; spks: AR(1) inverse filter"),
     }
     return {"F": f, "Fneu": fneu, "spks": spks, "iscell": iscell, "stat": stat, "ops": ops}
 

@@ -6,7 +6,10 @@ lick / reward / white-noise events, baseline epoch, the full parameter set and t
 and ``DIR/summary.csv`` (one row per day: ``day``, ``accuracy``, ``rewards_per_min``, ``n_trials``, ...). With
 ``--suite2p`` each day also gets the folders suite2p writes, ``DIR/dayNN/suite2p/plane0`` (somata) and
 ``plane1`` (distal dendrites), with ``F.npy``, ``Fneu.npy``, ``spks.npy``, ``iscell.npy``, ``stat.npy`` and
-``ops.npy`` (see :mod:`neurorl.models.bci_imaging`). ``--print-config`` prints every setting with its source as
+``ops.npy`` (see :mod:`neurorl.models.bci_imaging`), the day's ``trials.csv`` and ``cursor.npy``, and
+``DIR/rois.toml`` (P+ / P- somata, soma-dendrite pairs), so that ``neurorl analyze bci DIR`` reads the simulation
+back as a lab's suite2p data (the NWB files are then analysed by naming them: ``neurorl analyze bci
+DIR/day*.nwb``). ``--print-config`` prints every setting with its source as
 TOML. Days are simulated and written one at a time, so memory stays bounded by one day. The model is
 :mod:`neurorl.models.bci_learning`; the same arguments give the same files.
 """
@@ -73,6 +76,36 @@ def _flat_params(session) -> dict:
     return out
 
 
+def _write_lab_files(out: Path, session) -> list[Path]:
+    """What a lab keeps beside suite2p's output, so that ``neurorl analyze bci OUT`` reads the simulation back.
+
+    Per day ``dayNN/trials.csv`` (the trials table, times on the imaging clock) and ``dayNN/cursor.npy`` (the
+    rig's online cursor per frame, as CLOOSE logs it); once per animal ``rois.toml``
+    (:func:`neurorl.io.bci_suite2p.write_bci_rois`: the P+ / P- somata of ``plane0``, each dendrite of ``plane1``
+    paired with its soma, the passive baseline's length).
+    """
+    import numpy as np
+
+    import io
+
+    from ..io._atomic import write_bytes
+    from ..io.bci_suite2p import write_bci_rois
+    from ..io.results import write_csv
+
+    day = out / f"day{int(session.day):02d}"
+    written = [write_csv(session.trials, day / "trials.csv")]
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(session.cursor, dtype=np.float32))
+    written.append(write_bytes(buffer.getbuffer(), day / "cursor.npy"))
+    labels = np.asarray(session.ensemble).astype(str)  # the same ROIs every day: rewritten identically
+    parent = np.asarray(session.parent_soma, dtype=np.int64)
+    written.append(write_bci_rois(
+        np.flatnonzero(labels == "P+"), np.flatnonzero(labels == "P-"),
+        [(int(s), int(d)) for d, s in enumerate(parent)], out / "rois.toml", soma_plane="plane0",
+        dendrite_plane="plane1", baseline_s=int(session.baseline_frames) / float(session.frame_rate_hz)))
+    return written
+
+
 def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", days: int = 14,
                         session_minutes: float = 41.0, n_p0: int = 300, n_bci: int = 10, seed: int = 0,
                         write_nwb: bool = True, params=None, task=None, imaging=None,
@@ -92,7 +125,9 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
     write_nwb
         Write one NWB file per day (``False``: only ``summary.csv``).
     write_suite2p
-        Also write ``dayNN/suite2p/plane0`` (somata) and ``plane1`` (dendrites) per day.
+        Also write ``dayNN/suite2p/plane0`` (somata) and ``plane1`` (dendrites) per day, with
+        ``dayNN/trials.csv`` and ``dayNN/cursor.npy``, and ``rois.toml`` naming the P+ / P- somata and the
+        soma-dendrite pairs: ``neurorl analyze bci OUT`` then reads the simulation as a lab's suite2p data.
     metadata
         ``experimenter``, ``institution``, ``lab`` for the NWB files (defaults say the data are simulated).
     movie_minutes, movie_px
@@ -110,7 +145,14 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
     from .._progress import progress
     from ..errors import InvalidArgumentError
     from ..io.results import write_csv
-    from ..models.bci_imaging import ImagingParams, movie, raw_fluorescence, roi_footprints, suite2p_plane
+    from ..models.bci_imaging import (
+        ImagingParams,
+        motion_artefacts,
+        movie,
+        raw_fluorescence,
+        roi_footprints,
+        suite2p_plane,
+    )
     from ..models.bci_learning import simulate_bci_experiment, simulation_parameters, summarize_session
 
     out = Path(out)
@@ -160,20 +202,24 @@ def simulate_bci_folder(out: str | os.PathLike, *, rule: str = "vectorized", day
             for plane_name, count in (("soma", n), ("dendrite", session.dendrite_dff.shape[1])):
                 f0[plane_name] = imaging.f0_median * np.exp(imaging.f0_log_sd * geometry_rng.standard_normal(count))
         session.roi_footprints = footprints
+        motion = motion_artefacts(session.n_frames, session.frame_rate_hz, imaging,
+                                  np.random.default_rng([int(seed), session.day, 14_005]))  # shared by both planes
         if write_suite2p:
             for plane, (plane_name, data, depth) in enumerate(
                     (("soma", session.soma_dff, imaging.soma_depth_um),
                      ("dendrite", session.dendrite_dff, imaging.dendrite_depth_um))):
                 arrays = suite2p_plane(data, footprints[plane_name], session.frame_rate_hz, params=imaging,
                                        seed=np.random.default_rng([int(seed), session.day, plane]), plane=plane,
-                                       depth_um=depth, f0=f0[plane_name])
+                                       depth_um=depth, f0=f0[plane_name], motion=motion)
                 written += write_suite2p_plane(arrays, out / f"day{session.day:02d}" / "suite2p" / f"plane{plane}")
                 del arrays
+            written += _write_lab_files(out, session)
         movie_data = None
         if writer is not None and movie_minutes > 0:
             n_movie = min(session.n_frames, max(1, int(round(movie_minutes * 60 * session.frame_rate_hz))))
             f_raw, _, _ = raw_fluorescence(session.soma_dff[:n_movie], session.frame_rate_hz, imaging,
-                                           np.random.default_rng([int(seed), session.day, 7]), f0=f0["soma"])
+                                           np.random.default_rng([int(seed), session.day, 7]), f0=f0["soma"],
+                                           motion=motion[:n_movie])
             frames, masks = movie(f_raw, footprints["soma"], fov_px=imaging.fov_px, movie_px=int(movie_px),
                                   seed=np.random.default_rng([int(seed), session.day, 8]))
             movie_data = {"data": frames, "masks": masks, "depth_um": imaging.soma_depth_um,
@@ -224,10 +270,13 @@ def run_simulate_bci(args: argparse.Namespace) -> int:
         except TypeError as exc:
             raise InvalidArgumentError(f"[{name}]: {exc}") from None
 
+    imaging = settings(ImagingParams, "imaging")
+    if args.no_imaging_realism:
+        imaging = imaging.without_realism()
     written = simulate_bci_folder(
         staging_of(args), rule=args.rule, days=args.days, session_minutes=args.session_minutes, n_p0=args.p0,
         n_bci=args.n_bci, seed=args.seed, write_nwb=not args.no_nwb, task=settings(BCITask, "task"),
-        params=settings(BCILearnerParams, "learner"), imaging=settings(ImagingParams, "imaging"),
+        params=settings(BCILearnerParams, "learner"), imaging=imaging,
         threshold_rule=args.threshold_rule, write_suite2p=args.suite2p, movie_minutes=args.movie or 0.0,
         metadata={"experimenter": args.experimenter, "institution": args.institution, "lab": args.lab})
     import pandas as pd
@@ -277,7 +326,11 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
                         "z-score; default) or day 1's z-score alone (the rule used before)")
     p.add_argument("--suite2p", action="store_true",
                    help="also write DIR/dayNN/suite2p/plane0 (somata) and plane1 (dendrites) as suite2p does: "
-                        "F, Fneu, spks, iscell, stat, ops (.npy)")
+                        "F, Fneu, spks, iscell, stat, ops (.npy); with DIR/dayNN/trials.csv, cursor.npy and "
+                        "DIR/rois.toml, so that 'neurorl analyze bci DIR' reads them back")
+    p.add_argument("--no-imaging-realism", action="store_true",
+                   help="suite2p and movie output without indicator rise, saturation, bleaching, motion artefacts and "
+                        "shot noise (F = F0 (1 + dF/F) + 0.7 Fneu exactly)")
     p.add_argument("--movie", nargs="?", type=float, const=1.0, default=None, metavar="MINUTES",
                    help="also write a raw movie of the soma plane into each NWB file (TwoPhotonSeries, 128 x 128 "
                         "pixels, with the ROI image masks): its first MINUTES (default 1)")

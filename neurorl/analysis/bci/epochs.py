@@ -1,7 +1,8 @@
 """Interval logic of the BCI task: 2 s error epochs, event-to-epoch assignment, trial outcome times.
 
 Steps 5 and 6 of the paper's dendritic analysis (see :mod:`neurorl.analysis.bci`): :func:`error_epochs`,
-:func:`assign_epochs`, :func:`residuals_by_epoch`; and :func:`trial_outcome_times`, the time each trial ended.
+:func:`assign_epochs`, :func:`residuals_by_epoch`; and :func:`trial_outcome_times`, the time each trial's fate was
+decided (with :func:`trial_response_start_times`, the grating onset).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["EPOCH_TYPES", "error_epochs", "assign_epochs", "residuals_by_epoch", "trial_outcome_times"]
+__all__ = ["EPOCH_TYPES", "error_epochs", "assign_epochs", "residuals_by_epoch", "trial_outcome_times",
+           "trial_response_start_times"]
 
 #: Labels of the 2 s epochs.
 EPOCH_TYPES: tuple[str, str] = ("error_fell", "error_rose")
@@ -153,18 +155,93 @@ def residuals_by_epoch(residuals: xr.Dataset, epochs: xr.Dataset, ensemble: np.n
 
 
 # --------------------------------------------------------------------------------------- trial outcomes
-def trial_outcome_times(trials: pd.DataFrame, *, grey_s: float = 0.5, response_s: float = 28.0) -> np.ndarray:
-    """Time of each trial's outcome (s): the hit, or the end of the response period for misses.
+#: The rig's trial timing in frames (harnett/CLOOSE Run_GUI/Run_GUI.m @5579dee; :class:`neurorl.tasks.bci.BCITask`):
+#: 15 grey frames (line 562: new_trial_fr <= 15) and trials of 750 frames (the calibration's pseudo-trial length,
+#: lines 3100 and 3104; the rig's FramesZ), at the simulator's 15.46 Hz per plane (assumed, BCITask).
+_GREY_FRAMES, _TRIAL_FRAMES, _FRAME_RATE_HZ = 15, 750, 15.46
 
-    Hits: ``start_time + grey_s + time_to_target``; misses: ``start_time + grey_s + response_s`` (clipped to
-    ``stop_time``). When the table has ``response_start_time`` (grating onset, s) it replaces
-    ``start_time + grey_s``.
+
+def trial_response_start_times(trials: pd.DataFrame, *, frame_rate_hz: float = _FRAME_RATE_HZ,
+                               grey_frames: int = _GREY_FRAMES) -> np.ndarray:
+    """Grating onset of each trial (s): ``response_start_time`` where given, else ``start_time`` plus the grey frames.
+
+    Parameters
+    ----------
+    trials
+        Trials table with ``start_time`` (s) and optionally ``response_start_time`` (s).
+    frame_rate_hz
+        Imaging rate (Hz), for the fallback.
+    grey_frames
+        Grey frames at the start of a trial (CLOOSE line 562: 15).
     """
     start = trials["start_time"].to_numpy(dtype=float)
+    fallback = start + int(grey_frames) / float(frame_rate_hz)
     if "response_start_time" in trials:
-        start = trials["response_start_time"].to_numpy(dtype=float) - grey_s
+        given = trials["response_start_time"].to_numpy(dtype=float)
+        return np.where(np.isfinite(given), given, fallback)
+    return fallback
+
+
+def trial_outcome_times(trials: pd.DataFrame, *, frame_rate_hz: float = _FRAME_RATE_HZ,
+                        grey_frames: int = _GREY_FRAMES, trial_frames: int = _TRIAL_FRAMES) -> np.ndarray:
+    """Time each trial's fate was decided (s): the hit, the lower-bound crossing, or the end of the response window.
+
+    Taken from the table's ``decision_time`` (s) where it is given and finite (the simulator and the NWB files
+    write it). Otherwise, from the rig's frame-based timing (CLOOSE 526-740, see :class:`neurorl.tasks.bci.BCITask`):
+
+    * hits (``target_hit`` with a finite ``time_to_target``): grating onset + ``time_to_target``, the grating
+      onset being ``response_start_time`` or ``start_time + grey_frames / frame_rate_hz``;
+    * lower-bound failures (``lower_bound_failure`` with a finite ``white_noise_time``): one frame before the
+      white noise (the rig plays it on the first freeze frame after the crossing, CLOOSE 665-684);
+    * all other trials (time-outs): the last frame of the response window,
+      ``start_time + (trial_frames - 1) / frame_rate_hz`` (the trial's frames run from its first grey frame).
+
+    Every time is clipped to the trial's ``stop_time``.
+
+    Parameters
+    ----------
+    trials
+        Trials table: ``start_time``, ``stop_time`` (s), ``target_hit``; optionally ``decision_time``,
+        ``response_start_time``, ``time_to_target``, ``lower_bound_failure``, ``white_noise_time``.
+    frame_rate_hz
+        Imaging rate (Hz) of the fallback timing (default: the simulator's 15.46 Hz).
+    grey_frames, trial_frames
+        The rig's grey frames (15) and trial length (750 frames, first grey frame to the end of the response
+        window).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(trials,)`` outcome times (s, file clock).
+    """
+    n = len(trials)
+    fr = float(frame_rate_hz)
+    start = trials["start_time"].to_numpy(dtype=float)
     stop = trials["stop_time"].to_numpy(dtype=float)
-    ttt = trials["time_to_target"].to_numpy(dtype=float) if "time_to_target" in trials else np.full(start.size, np.nan)
-    hit = trials["target_hit"].to_numpy(dtype=bool)
-    outcome = np.where(hit & np.isfinite(ttt), start + grey_s + np.nan_to_num(ttt), start + grey_s + response_s)
+
+    def column(name: str, dtype=float, fill=np.nan) -> np.ndarray:
+        if name not in trials:
+            return np.full(n, fill, dtype=dtype)
+        if dtype is bool:
+            values = trials[name]
+            if pd.api.types.is_bool_dtype(values):
+                return values.to_numpy(dtype=bool)
+            if pd.api.types.is_numeric_dtype(values):
+                return values.fillna(0).to_numpy(dtype=float) != 0
+            # text (a CSV read without dtypes): "True" / "true" / "1" / "yes"
+            return values.astype(str).str.strip().str.lower().isin(("true", "1", "1.0", "yes")).to_numpy(dtype=bool)
+        return trials[name].to_numpy(dtype=float)
+
+    response = trial_response_start_times(trials, frame_rate_hz=fr, grey_frames=grey_frames)
+    hit = column("target_hit", bool, False)
+    ttt = column("time_to_target")
+    lower = column("lower_bound_failure", bool, False)
+    noise = column("white_noise_time")
+    outcome = start + (int(trial_frames) - 1) / fr  # time-out: the last frame of the response window
+    lb = lower & np.isfinite(noise)
+    outcome = np.where(lb, noise - 1.0 / fr, outcome)
+    hits = hit & np.isfinite(ttt)
+    outcome = np.where(hits, response + np.nan_to_num(ttt), outcome)
+    decision = column("decision_time")
+    outcome = np.where(np.isfinite(decision), decision, outcome)
     return np.minimum(outcome, stop)

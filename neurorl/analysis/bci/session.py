@@ -20,7 +20,7 @@ from ...errors import InvalidArgumentError
 from ..events import detect_events, event_rates
 from .decoding import trial_residual_vectors, trial_window_residuals
 from .dendrites import coincident_events, fit_dendrite_residuals, pair_soma_dendrite, soma_locked_events
-from .epochs import error_epochs, residuals_by_epoch, trial_outcome_times
+from .epochs import error_epochs, residuals_by_epoch, trial_outcome_times, trial_response_start_times
 
 __all__ = ["BCIAnalysisSettings", "analyze_session"]
 
@@ -45,9 +45,10 @@ class BCIAnalysisSettings:
     decode_window_s
         Window (s) around each trial's outcome for the decoding features (assumed: -1 .. 2.5 s, covering the
         outcome and the reward's consumption). See :func:`trial_window_residuals`.
-    grey_s, response_s
-        Grey screen before the grating (s) and response period (s) used for the outcome time of trials without
-        ``response_start_time`` / misses (the simulator's task timing). See :func:`trial_outcome_times`.
+    grey_frames, trial_frames
+        The rig's trial timing in frames (grey screen; trial length from its first grey frame to the end of
+        the response window), used only for trials whose table lacks ``decision_time`` /
+        ``response_start_time``. See :func:`trial_outcome_times`.
     within_trials
         Build the 2 s epochs only inside each trial's response period (grey end to outcome), where the error
         is defined; otherwise tile the whole closed loop.
@@ -76,8 +77,8 @@ class BCIAnalysisSettings:
     epoch_s: float = 2.0  # paper: 2 s epochs
     threshold_sd: float = 3.0  # assumed
     decode_window_s: tuple[float, float] = (-1.0, 2.5)  # assumed (see trial_window_residuals)
-    grey_s: float = 0.5  # the simulator's grey screen (neurorl.tasks.bci.BCITask)
-    response_s: float = 28.0  # the simulator's response period (neurorl.tasks.bci.BCITask)
+    grey_frames: int = 15  # harnett/CLOOSE Run_GUI.m @5579dee line 562 (new_trial_fr <= 15); BCITask
+    trial_frames: int = 750  # CLOOSE lines 3100, 3104 (750-frame trials, the rig's FramesZ); BCITask
     within_trials: bool = True
     event_method: Literal["threshold", "rise"] = "threshold"
     decode_neurons: Literal["bci", "paired", "all"] = "bci"
@@ -89,9 +90,12 @@ class BCIAnalysisSettings:
             if getattr(self, name) not in allowed:
                 raise InvalidArgumentError(f"{name} must be one of {', '.join(map(repr, allowed))}, "
                                            f"not {getattr(self, name)!r}")
-        for name in ("window_s", "epoch_s", "threshold_sd", "response_s"):
+        for name in ("window_s", "epoch_s", "threshold_sd"):
             if not getattr(self, name) > 0:
                 raise InvalidArgumentError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 0 <= int(self.grey_frames) < int(self.trial_frames):
+            raise InvalidArgumentError(f"need 0 <= grey_frames < trial_frames, got {self.grey_frames}, "
+                                       f"{self.trial_frames}")
         if not -1.0 <= self.min_r <= 1.0:
             raise InvalidArgumentError(f"min_r must be in [-1, 1], got {self.min_r}")
         window = tuple(float(v) for v in self.decode_window_s)
@@ -161,9 +165,10 @@ def analyze_session(session: Any, settings: BCIAnalysisSettings | None = None, *
         coincident = coincident_events(soma_events, dend_events, parent, window_s=s.window_s, dendrites=paired)
     residuals = fit_dendrite_residuals(coincident)
     trials = session.trials
-    outcome = trial_outcome_times(trials, grey_s=s.grey_s, response_s=s.response_s)
-    intervals = (np.column_stack([trials["start_time"].to_numpy(dtype=float) + s.grey_s, outcome])
-                 if s.within_trials else None)
+    outcome = trial_outcome_times(trials, frame_rate_hz=rate, grey_frames=s.grey_frames,
+                                  trial_frames=s.trial_frames)
+    response = trial_response_start_times(trials, frame_rate_hz=rate, grey_frames=s.grey_frames)
+    intervals = np.column_stack([response, outcome]) if s.within_trials else None
     epochs = error_epochs(session.cursor, rate, epoch_s=s.epoch_s, start_frame=start, intervals_s=intervals)
     by_epoch = residuals_by_epoch(residuals, epochs, ensemble)
     if s.decode_neurons == "bci":
