@@ -11,7 +11,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
     submod_attrs={
         "backprop": ["BackpropMLP", "LOSSES", "BACKPROP_FEEDBACK_MODES"],
         "bci_imaging": ["ImagingParams", "IMAGING_SOURCES", "roi_footprints", "raw_fluorescence",
-            "deconvolve_ar1", "suite2p_plane", "movie"],
+            "deconvolve_ar1", "suite2p_plane", "movie", "motion_artefacts"],
         "bci_learning": ["RULES", "BCILearnerParams", "BCISession", "simulate_bci_experiment",
             "simulate_bci_day", "summarize_session", "learned_cursor_shift", "learning_time_vs_n_bci",
             "simulate_licks", "THRESHOLD_RULES", "LEARNER_SOURCES", "RUN_SOURCES", "simulation_parameters"],
