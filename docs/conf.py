@@ -62,7 +62,9 @@ for name, title in SUBPACKAGES.items():
     heading = f"neurorl.{name}: {title}"
     lines = [heading, "=" * len(heading), "", f".. automodule:: neurorl.{name}", "   :no-members:", "",
              f".. currentmodule:: neurorl.{name}", "", ".. autosummary::", "   :toctree: generated", ""]
-    lines += [f"   {public}" for public in sorted(package.__all__, key=str.lower)]
+    # a class under a second name (e.g. models.BCISession = recordings.BCIRecording) is documented under its own
+    lines += [f"   {public}" for public in sorted(package.__all__, key=str.lower)
+              if not (isinstance(getattr(package, public), type) and getattr(package, public).__name__ != public)]
     text = "\n".join(lines) + "\n"
     page = API / f"{name}.rst"
     if not page.exists() or page.read_text() != text:  # unchanged pages keep their time stamp

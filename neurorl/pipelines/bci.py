@@ -309,8 +309,9 @@ def register(groups: dict, parent: argparse.ArgumentParser) -> None:
         "bci", parents=[parent],
         help="simulated two-photon BCI experiment (vectorized / scalar / no instructive signal) -> NWB per day",
         description="Simulate the BCI task of Francioni et al. 2026: P+ and P- layer-5 neurons drive a grating "
-                    "to a target; apical dendrites carry the learning rule's instructive signal. Writes "
-                    "DIR/day01.nwb ... and DIR/summary.csv (day, accuracy, rewards_per_min, ...).")
+                    "to a target; apical dendrites carry the learning rule's instructive signal. Writes one NWB file "
+                    "per day (DIR/day01.nwb, DIR/day02.nwb and so on) and DIR/summary.csv (day, accuracy, "
+                    "rewards_per_min and more).")
     p.add_argument("--rule", choices=("vectorized", "scalar", "none"), default="vectorized",
                    help="instructive signal: per-neuron signed (vectorized), broadcast RPE (scalar) or none "
                         "(silencing control); default vectorized")

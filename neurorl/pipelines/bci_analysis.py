@@ -498,7 +498,7 @@ def register(groups: dict[str, argparse._SubParsersAction], parent: argparse.Arg
         description="Run the analyses of Francioni et al. 2026 on BCI sessions. Each folder (or each file's "
                     "folder) is one animal: its .nwb files (neurorl's NWB layout) are its days, or its "
                     "sub-folders holding suite2p output (DAY/suite2p/plane0/F.npy ...) with the day's trials "
-                    "table (DAY/trials.csv or DAY/*.nwb) are its days; then --rois (or ANIMAL/rois.toml) names "
+                    "table (DAY/trials.csv, or an NWB file in DAY) are its days; then --rois (or ANIMAL/rois.toml) names "
                     "the P+/P- ROIs and the soma-dendrite pairs.")
     p.add_argument("paths", nargs="+", metavar="DIR|FILE",
                    help="folders of .nwb sessions or of suite2p day folders, or .nwb files")

@@ -533,7 +533,7 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-controls", action="store_true",
                    help="skip the decoding controls (the simulated classic-TD population and the shuffled-"
                         "asymmetry decodes) and the permutation test, for speed: their summary.json keys "
-                        "(control_*_w1_ul, tau_reversal_p_perm) are then null and the asymmetry figure has no "
+                        "(control_classic_td_w1_ul, control_shuffled_asymmetry_w1_ul, tau_reversal_p_perm) are then null and the asymmetry figure has no "
                         "null distribution; the references' W1 and the median split p are still reported")
     p.add_argument("--format", action=T.ListAction, choices=("png", "pdf", "svg"), default=["png"],
                    help="figure formats, space-separated: png (default), pdf, svg")
