@@ -25,7 +25,8 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     The temporary name starts with a dot and keeps ``target``'s suffix (``.session.x1y2.part.nwb``), so
     libraries that check suffixes are content and folder scans that skip dot-files ignore it.
 
-    On any exception the temporary file is removed and ``target`` is left as it was.
+    On any exception the temporary file is removed and ``target`` is left as it was; an :class:`OSError` (a full
+    disk) is raised again naming ``target``.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -38,6 +39,12 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         # mkstemp creates the file owner-only (0600); give it the permissions a plain open() would
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
+    except OSError as error:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        if error.filename is None or error.filename == str(tmp):  # name the file being written, not its temporary
+            raise OSError(error.errno, error.strerror or str(error), str(target)) from error
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

@@ -478,8 +478,7 @@ def _run_train(args: argparse.Namespace, rule: str) -> int:
     summary = summarize_run(history)
     run_json = {**summary, "diverged_epoch": int(history.attrs.get("diverged_epoch", -1)), "protocol": "fast",
                 "config": json.loads(history.attrs["config"])}
-    paths.append(write_text(staging_of(args) / "run.json",
-                            json.dumps(run_json, indent=1, sort_keys=True, default=str) + "\n"))
+    paths.append(write_text(json.dumps(run_json, indent=1, sort_keys=True, default=str) + "\n", staging_of(args) / "run.json"))
     if summary["diverged"]:
         return _diverged(args, rule, int(history.attrs.get("diverged_epoch", history.sizes["epoch"])), paths[-1])
     print(f"{rule} on {history.attrs['dataset']}: test accuracy {100 * history['test_accuracy'].values[-1]:.2f}% after "
