@@ -52,6 +52,25 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
                              "(default: none)")
 
 
+def load_toml(path: str | os.PathLike, *, what: str = "") -> dict[str, Any]:
+    """Read a TOML file; a missing, unreadable or malformed file is one :class:`InvalidArgumentError` naming it."""
+    import tomllib
+
+    path = Path(path)
+    note = f" ({what})" if what else ""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise InvalidArgumentError(f"no such file{note}", path) from None
+    except IsADirectoryError:
+        raise InvalidArgumentError(f"is a folder, not a TOML file{note}", path) from None
+    except OSError as error:
+        raise InvalidArgumentError(f"cannot read it ({error.strerror or error})", path) from None
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidArgumentError(f"not valid TOML ({error})", path) from None
+
+
 def read_config(path: str | os.PathLike, keep_tables: Sequence[str] = ()) -> dict[str, Any]:
     """Read a TOML file and flatten one level of tables into ``{key: value}``.
 
@@ -63,20 +82,8 @@ def read_config(path: str | os.PathLike, keep_tables: Sequence[str] = ()) -> dic
     InvalidArgumentError
         The file is missing, not TOML, nests tables deeper than one level, or gives one key twice.
     """
-    import tomllib
-
     path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            options = tomllib.load(handle)
-    except FileNotFoundError:
-        raise InvalidArgumentError("no such file (--config)", path) from None
-    except IsADirectoryError:
-        raise InvalidArgumentError("is a folder, not a TOML file (--config)", path) from None
-    except OSError as error:
-        raise InvalidArgumentError(f"cannot read it ({error.strerror or error})", path) from None
-    except tomllib.TOMLDecodeError as error:
-        raise InvalidArgumentError(f"not valid TOML ({error})", path) from None
+    options = load_toml(path, what="--config")
     flat: dict[str, Any] = {}
     for key, value in options.items():
         if key in keep_tables and isinstance(value, Mapping):

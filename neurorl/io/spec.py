@@ -179,17 +179,10 @@ class RecordingSpec:
     @classmethod
     def from_toml(cls, path: str | os.PathLike, *, base: RecordingSpec | None = None) -> RecordingSpec:
         """Read a spec from a TOML file (``[recording]`` / ``[responses]`` tables or top-level keys)."""
-        import tomllib
+        from .._config import load_toml
 
         path = Path(path)
-        try:
-            with path.open("rb") as handle:
-                options = tomllib.load(handle)
-        except FileNotFoundError:
-            raise InvalidArgumentError("no such file", path) from None
-        except tomllib.TOMLDecodeError as error:
-            raise InvalidArgumentError(f"not valid TOML ({error})", path) from None
-        return cls.from_mapping(options, source=path, base=base)
+        return cls.from_mapping(load_toml(path), source=path, base=base)
 
     @classmethod
     def from_args(cls, args: Any) -> RecordingSpec:

@@ -125,24 +125,8 @@ def window_percentile(vals, lo, hi, st, q):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _online_dff_kernel(fluor, window, q):  # pragma: no cover - compiled
-    n_frames, n_cells = fluor.shape
-    out = np.empty((n_frames, n_cells), dtype=np.float64)
-    for c in range(n_cells):
-        vals = np.empty(window)
-        lo = np.empty(window, dtype=np.int64)
-        hi = np.empty(window, dtype=np.int64)
-        where = np.empty(window, dtype=np.int64)
-        st = np.zeros(4, dtype=np.int64)
-        for t in range(n_frames):
-            window_push(vals, lo, hi, where, st, fluor[t, c], q)
-            f0 = window_percentile(vals, lo, hi, st, q)
-            out[t, c] = (fluor[t, c] - f0) / f0
-    return out
-
-
-@numba.njit(cache=True)
-def _online_dff_kernel_f0(fluor, window, q):  # pragma: no cover - compiled
+def running_percentile(fluor, window, q):  # pragma: no cover - compiled
+    """Return the ``q``-th percentile of each column over the last ``window`` frames (fewer at the start)."""
     n_frames, n_cells = fluor.shape
     out = np.empty((n_frames, n_cells), dtype=np.float64)
     for c in range(n_cells):

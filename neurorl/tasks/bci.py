@@ -52,7 +52,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from ._jitted import _online_dff_kernel, _online_dff_kernel_f0, window_percentile, window_push  # noqa: F401
+from ._jitted import running_percentile, window_percentile, window_push  # noqa: F401
 
 __all__ = [
     "BCITask",
@@ -334,7 +334,9 @@ def online_dff(fluorescence: np.ndarray, frame_rate_hz: float = 15.46, window_s:
     if np.any(fluor <= 0):
         raise InvalidArgumentError("raw fluorescence must be positive")
     window = int(window_frames) if window_s is None else max(1, int(round(window_s * frame_rate_hz)))
-    out = _online_dff_kernel(np.ascontiguousarray(fluor), window, float(percentile))
+    fluor = np.ascontiguousarray(fluor)
+    f0 = running_percentile(fluor, window, float(percentile))
+    out = (fluor - f0) / f0
     return out[:, 0] if squeeze else out
 
 
@@ -404,7 +406,7 @@ def pseudo_trial_cursors(baseline_fluorescence: np.ndarray, bci_weight: np.ndarr
     # the window's last frame
     reps = (window + n - 1) // n + 1
     wrapped = np.concatenate([fluor] * reps, axis=0)[: n + window - 1]
-    f0_start = _online_dff_kernel_f0(np.ascontiguousarray(wrapped), window, float(task.f0_percentile))[window - 1:]
+    f0_start = running_percentile(np.ascontiguousarray(wrapped), window, float(task.f0_percentile))[window - 1:]
     starts = rng.permutation(n)[: task.pseudo_trials]
     frames = (starts[:, None] + np.arange(length)[None, :]) % n
     f0 = f0_start[(frames - (length - 1)) % n]
