@@ -148,8 +148,8 @@ def test_unreachable_server_is_one_line(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.parametrize("argv, message", [
     (["--dataset", "all", "--url", "file:///x/"], "--url names one data set's mirror"),
-    (["--timeout", "0"], "--timeout must be a positive number"),
-    (["--timeout", "nan"], "--timeout must be a positive number"),
+    (["--timeout", "0"], "argument --timeout: must be a positive number"),
+    (["--timeout", "nan"], "argument --timeout: must be a positive number"),
 ])
 def test_bad_arguments_exit_2(argv, message: str, tmp_path: Path, capsys) -> None:
     assert main(["fetch", "mnist", "--dir", str(tmp_path), *argv]) == 2
