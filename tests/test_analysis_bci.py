@@ -37,7 +37,7 @@ def test_detect_events_known_runs():
     x[150:155, 1] = 0.8                 # event: onset 150
     x += 0.01 * np.random.default_rng(1).standard_normal(x.shape)
     ev = A.detect_events(x, 10.0, threshold_sd=5.0, min_frames=2)
-    assert ev["neuron"].values.tolist() == [0, 0, 1]
+    assert ev["cell"].values.tolist() == [0, 0, 1]
     assert ev["onset_frame"].values.tolist() == [20, 100, 150]
     np.testing.assert_allclose(ev["time"].values, [2.0, 10.0, 15.0])
     np.testing.assert_allclose(ev["magnitude"].values, [2.0, 3.0, 0.8], atol=0.05)
@@ -47,12 +47,12 @@ def test_detect_events_known_runs():
 
 
 def test_coincident_events_window():
-    soma = xr.Dataset({"neuron": ("event", [0, 0, 0, 1]), "time": ("event", [1.0, 5.0, 9.0, 2.0]),
+    soma = xr.Dataset({"cell": ("event", [0, 0, 0, 1]), "time": ("event", [1.0, 5.0, 9.0, 2.0]),
                        "magnitude": ("event", [1.0, 2.0, 3.0, 4.0])})
-    dend = xr.Dataset({"neuron": ("event", [0, 0, 1, 1]), "time": ("event", [1.3, 9.6, 2.49, 50.0]),
+    dend = xr.Dataset({"cell": ("event", [0, 0, 1, 1]), "time": ("event", [1.3, 9.6, 2.49, 50.0]),
                        "magnitude": ("event", [0.5, 0.7, 0.9, 1.0])})
     out = A.coincident_events(soma, dend, np.array([0, 1]), window_s=0.5)
-    assert out["neuron"].values.tolist() == [0, 1]            # 5.0 has no partner, 9.0 is 0.6 s away
+    assert out["soma"].values.tolist() == [0, 1]            # 5.0 has no partner, 9.0 is 0.6 s away
     np.testing.assert_allclose(out["dendrite_magnitude"].values, [0.5, 0.9])
     np.testing.assert_allclose(out["lag"].values, [0.3, 0.49])
 
@@ -69,7 +69,7 @@ def _constructed_events(gain: float, rng, n_per=400):
     soma = rng.uniform(0.5, 2.0, neuron.size)
     teach = gain * sign[neuron] * np.where(fell, 1.0, -1.0)
     dend = 0.2 + 0.5 * soma + teach
-    events = xr.Dataset({"neuron": ("event", neuron), "time": ("event", time), "soma_magnitude": ("event", soma),
+    events = xr.Dataset({"soma": ("event", neuron), "time": ("event", time), "soma_magnitude": ("event", soma),
                          "dendrite_magnitude": ("event", dend)})
     return events, epochs, ensemble
 
@@ -142,7 +142,7 @@ def test_decode_reward_known_answers():
 
 
 def test_trial_residual_vectors_window():
-    res = xr.Dataset({"neuron": ("event", [0, 2, 2, 0]), "time": ("event", [9.0, 9.5, 9.9, 20.0]),
+    res = xr.Dataset({"soma": ("event", [0, 2, 2, 0]), "time": ("event", [9.0, 9.5, 9.9, 20.0]),
                       "residual": ("event", [1.0, 2.0, 4.0, 7.0])})
     v = A.trial_residual_vectors(res, np.array([10.0, 21.0, 40.0]), np.array([0, 2]), window_s=(-2.0, 0.0))
     np.testing.assert_allclose(v.values, [[1.0, 3.0], [7.0, 0.0], [0.0, 0.0]])
@@ -162,7 +162,7 @@ def test_soma_locked_events_known_magnitudes():
     events = A.detect_events(traces_s + 1e-3 * np.random.default_rng(0).standard_normal((n, 2)), RATE,
                              threshold_sd=3.0)
     ev = A.soma_locked_events(traces_s, traces_d, events, dendrites=[0])
-    assert ev["neuron"].values.tolist() == [0, 0, 0]
+    assert ev["soma"].values.tolist() == [0, 0, 0]
     np.testing.assert_allclose(ev["time"].values, onsets / RATE)
     np.testing.assert_allclose(ev["soma_magnitude"].values, amps, atol=1e-6)
     np.testing.assert_allclose(ev["dendrite_magnitude"].values, 0.5 * amps, atol=1e-6)
@@ -213,11 +213,11 @@ def test_learning_curves_time_and_rate_change():
     np.testing.assert_allclose(curve["median_time_to_target"].values, [4.0, 2.0])
     assert A.learning_time(curve["accuracy"], criterion=0.7) == 2.0
     assert np.isnan(A.learning_time(curve["accuracy"], criterion=0.9))
-    rates = xr.DataArray([[1.0, 2.0, 4.0, 0.0], [2.0, 1.0, 4.0, 3.0]], dims=("day", "neuron"), coords={"day": [1, 2]})
+    rates = xr.DataArray([[1.0, 2.0, 4.0, 0.0], [2.0, 1.0, 4.0, 3.0]], dims=("day", "cell"), coords={"day": [1, 2]})
     change = A.event_rate_change(rates, np.array(["P+", "P-", "P0", "P0"]))
     np.testing.assert_allclose(change["mean_change"].sel(day=2).values, [1.0, -0.5, 0.0])  # silent P0 left out
     np.testing.assert_allclose(change["mean_change"].sel(day=1).values, [0.0, 0.0, 0.0])
-    assert change["n_neurons"].sel(day=2, ensemble="P0").item() == 1
+    assert change["n_cells"].sel(day=2, ensemble="P0").item() == 1
 
 
 # ----------------------------------------------------------------------------------- synthetic sessions

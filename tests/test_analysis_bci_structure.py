@@ -155,3 +155,49 @@ def test_learning_time_curve_reads_behaviour_only(monkeypatch):
     assert float(ds["slowdown"].sel(n_bci=8)) == pytest.approx(float(ratio[0])) and float(ratio[0]) > 1.5
     assert "running hit rate over 100 trials >= 0.7" in ds.attrs["criterion"]
     assert "no ground truth" in ds.attrs["measured_from"]
+
+
+def _walk_labels_and_units(name: str, ds) -> list[str]:
+    """Problems of one result: a dim or coordinate named ``neuron``, or a data variable without units."""
+    import xarray as xr
+
+    if isinstance(ds, xr.DataArray):
+        ds = ds.to_dataset(name=ds.name or "values")
+    problems = [f"{name}: dim or coordinate 'neuron'" for label in (*ds.dims, *ds.coords) if label == "neuron"]
+    problems += [f"{name}.{var}: no attrs['units']" for var in ds.data_vars if "units" not in ds[var].attrs]
+    return problems
+
+
+def test_results_name_cells_cell_and_carry_units():
+    """Every BCI result names recorded cells ``cell`` (never ``neuron``) and gives every variable its units."""
+    from neurorl.models.bci_learning import simulate_bci_experiment
+    from neurorl.pipelines.bci_analysis import analyze_sessions
+
+    sessions = list(simulate_bci_experiment("vectorized", days=2, session_minutes=3.0, n_p0=6, n_bci=4, seed=3))
+    problems = []
+    for day, session in enumerate(sessions, start=1):
+        for key, ds in A.analyze_session(session).items():
+            problems += _walk_labels_and_units(f"day{day}.{key}", ds)
+    combined = analyze_sessions(sessions, n_shuffles=5)
+    for key, ds in combined.items():
+        problems += _walk_labels_and_units(key, ds)
+    assert not problems, problems
+    # the renamed labels are where the consumers look for them
+    one = A.analyze_session(sessions[0])
+    assert one["rates"]["event_rate"].dims == ("cell",) and one["rates"]["event_rate"].attrs["units"] == "events/min"
+    assert one["vectors"]["residual"].dims == ("trial", "cell") and one["residuals"]["slope"].dims == ("cell",)
+    assert "n_cells" in combined["event_rate_change"] and "n_neurons" not in combined["event_rate_change"]
+    assert combined["learning_curve"]["median_time_to_target"].attrs["units"] == "s"
+    # the check can fail: a variable without units and a neuron dim are both reported
+    import xarray as xr
+
+    bad = xr.Dataset({"rate": ("neuron", [1.0])})
+    assert len(_walk_labels_and_units("bad", bad)) == 2
+
+
+def test_behaviour_and_events_results_carry_units():
+    trials = {1: pd.DataFrame({"target_hit": [True, False] * 60})}
+    for ds in (A.days_to_criterion(trials, window=10),
+               A.detect_events(np.random.default_rng(0).standard_normal((300, 3)), 10.0)):
+        assert not _walk_labels_and_units("x", ds)
+    assert "units" not in A.days_to_criterion(trials, window=10).attrs  # per variable, not per Dataset

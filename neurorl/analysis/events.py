@@ -50,8 +50,8 @@ def detect_events(dff: np.ndarray, frame_rate_hz: float, *, method: str = "thres
     Returns
     -------
     xarray.Dataset
-        Over ``event`` (sorted by neuron then time): ``neuron``, ``onset_frame``, ``time`` (s),
-        ``magnitude`` (ΔF/F), ``duration`` (frames; 1 for ``rise``).
+        Over ``event`` (sorted by cell then time): ``cell`` (column of ``dff``), ``onset_frame``, ``time`` (s),
+        ``magnitude`` (ΔF/F), ``duration`` (frames; 1 for ``rise``); each variable with ``attrs["units"]``.
     """
     x = np.asarray(dff)
     if x.ndim != 2:
@@ -117,17 +117,19 @@ def _detect_rises(x: np.ndarray, rate: float, threshold_sd: float, offset: int) 
                            threshold_sd, 1, "rise")
 
 
-def _events_dataset(neuron, onset, magnitude, duration, rate, threshold_sd, min_frames, method) -> xr.Dataset:
+def _events_dataset(cell, onset, magnitude, duration, rate, threshold_sd, min_frames, method) -> xr.Dataset:
     return xr.Dataset(
-        {"neuron": ("event", neuron.astype(np.int64)), "onset_frame": ("event", onset.astype(np.int64)),
-         "time": ("event", onset / float(rate)), "magnitude": ("event", magnitude.astype(float)),
-         "duration": ("event", duration.astype(np.int64))},
-        coords={"event": np.arange(neuron.size)},
+        {"cell": ("event", cell.astype(np.int64), {"units": "1", "description": "cell (column of the ΔF/F)"}),
+         "onset_frame": ("event", onset.astype(np.int64), {"units": "1", "description": "frame index of the onset"}),
+         "time": ("event", onset / float(rate), {"units": "s", "description": "onset time"}),
+         "magnitude": ("event", magnitude.astype(float), {"units": "1", "description": "ΔF/F"}),
+         "duration": ("event", duration.astype(np.int64), {"units": "1", "description": "frames above threshold"})},
+        coords={"event": np.arange(cell.size)},
         attrs={"threshold_sd": float(threshold_sd), "min_frames": int(min_frames), "frame_rate_hz": float(rate),
                "method": method},
     )
 
 
 def event_rates(events: xr.Dataset, n_neurons: int, minutes: float) -> np.ndarray:
-    """Events per minute of each neuron (events from :func:`detect_events`)."""
-    return np.bincount(events["neuron"].values.astype(np.int64), minlength=n_neurons)[:n_neurons] / float(minutes)
+    """Events per minute of each cell (events from :func:`detect_events`; ``n_neurons`` cells)."""
+    return np.bincount(events["cell"].values.astype(np.int64), minlength=n_neurons)[:n_neurons] / float(minutes)

@@ -430,6 +430,10 @@ def learning_time_curve(n_bci_values: Sequence[int] = (2, 4, 8, 16),
                            "measured_from": "behaviour: the trials tables' target_hit only (no ground truth)"})
     ds["days_to_criterion"].attrs.update(units="days", description="days of training elapsed when the running "
                                                                    "hit rate first met the criterion")
+    ds["trials_to_criterion"].attrs.update(units="1", description="trials until the running hit rate met the "
+                                                                  "criterion")
+    ds["first_day_at_criterion"].attrs.update(units="1", description="day number")
+    ds["final_accuracy"].attrs.update(units="1", description="fraction of the last day's trials hit")
     if "vectorized" in rules and "scalar" in rules:
         times = ds["trials_to_criterion"].fillna(np.inf)
         with np.errstate(invalid="ignore"):
@@ -438,6 +442,8 @@ def learning_time_curve(n_bci_values: Sequence[int] = (2, 4, 8, 16),
             ds["slowdown"] = per_seed.median("seed")
             ds["slowdown_q25"] = per_seed.quantile(0.25, "seed", skipna=False).drop_vars("quantile")
             ds["slowdown_q75"] = per_seed.quantile(0.75, "seed", skipna=False).drop_vars("quantile")
+        for name in ("slowdown_per_seed", "slowdown", "slowdown_q25", "slowdown_q75"):
+            ds[name].attrs["units"] = "1"
         ds["slowdown"].attrs["description"] = "median over seeds of scalar / vectorized trials to criterion"
     return ds
 

@@ -27,7 +27,8 @@ def learning_curves(trials_by_day: Mapping[int, pd.DataFrame], closed_loop_minut
     Returns
     -------
     xarray.Dataset
-        Over ``day``: ``accuracy``, ``rewards_per_min``, ``n_trials``, ``median_time_to_target`` (s).
+        Over ``day``: ``accuracy``, ``rewards_per_min``, ``n_trials``, ``median_time_to_target`` (s); each with
+        ``attrs["units"]``.
     """
     days = sorted(trials_by_day)
     acc, rpm, ntr, ttt = [], [], [], []
@@ -39,10 +40,13 @@ def learning_curves(trials_by_day: Mapping[int, pd.DataFrame], closed_loop_minut
         ntr.append(hit.size)
         times = t["time_to_target"].to_numpy(dtype=float) if "time_to_target" in t else np.zeros(0)
         ttt.append(np.nanmedian(times) if np.isfinite(times).any() else np.nan)
-    return xr.Dataset({"accuracy": ("day", np.asarray(acc, dtype=float)),
-                       "rewards_per_min": ("day", np.asarray(rpm, dtype=float)),
-                       "n_trials": ("day", np.asarray(ntr, dtype=np.int64)),
-                       "median_time_to_target": ("day", np.asarray(ttt, dtype=float))},
+    return xr.Dataset({"accuracy": ("day", np.asarray(acc, dtype=float),
+                                    {"units": "1", "description": "fraction of trials hit"}),
+                       "rewards_per_min": ("day", np.asarray(rpm, dtype=float),
+                                           {"units": "rewards/min", "description": "rewards per closed-loop minute"}),
+                       "n_trials": ("day", np.asarray(ntr, dtype=np.int64), {"units": "1", "description": "trials"}),
+                       "median_time_to_target": ("day", np.asarray(ttt, dtype=float),
+                                                 {"units": "s", "description": "median over hit trials"})},
                       coords={"day": np.asarray(days, dtype=np.int64)},
                       attrs={"accuracy": "fraction of trials in which the target was hit"})
 
@@ -127,7 +131,8 @@ def days_to_criterion(trials_by_day: Mapping[int, pd.DataFrame], *, criterion: f
     -------
     xarray.Dataset
         Scalars ``trials_to_criterion``, ``day_of_criterion`` (days), ``first_day_at_criterion`` (day number),
-        ``n_trials``; NaN when the criterion is never met. ``attrs["criterion"]`` states it in words.
+        ``n_trials``, each with ``attrs["units"]``; NaN when the criterion is never met. ``attrs["criterion"]``
+        states it in words.
     """
     days = sorted(trials_by_day)
     hits, day_of_trial, accuracy = [], [], []
@@ -140,10 +145,11 @@ def days_to_criterion(trials_by_day: Mapping[int, pd.DataFrame], *, criterion: f
     n = trials_to_criterion(all_hits, criterion=criterion, window=window)
     when = float(np.concatenate(day_of_trial)[int(n) - 1]) if np.isfinite(n) else np.nan
     first_day = learning_time(np.asarray(accuracy, dtype=float), np.asarray(days), criterion=criterion)
-    return xr.Dataset({"trials_to_criterion": n, "day_of_criterion": when, "first_day_at_criterion": first_day,
-                       "n_trials": int(all_hits.size)},
+    return xr.Dataset({"trials_to_criterion": ((), n, {"units": "1", "description": "trials"}),
+                       "day_of_criterion": ((), when, {"units": "days", "description": "days of training elapsed"}),
+                       "first_day_at_criterion": ((), first_day, {"units": "1", "description": "day number"}),
+                       "n_trials": ((), int(all_hits.size), {"units": "1", "description": "trials"})},
                       attrs={"criterion": f"running hit rate over {int(window)} trials >= {criterion:g} "
                                           f"(day_of_criterion, trials_to_criterion); a day's hit rate >= "
                                           f"{criterion:g} (first_day_at_criterion)",
-                             "criterion_hit_rate": float(criterion), "window_trials": int(window),
-                             "units": "trials; days"})
+                             "criterion_hit_rate": float(criterion), "window_trials": int(window)})

@@ -1,6 +1,6 @@
 """Reward decoding from dendritic residuals around each trial's outcome (step 7 of the dendritic analysis).
 
-:func:`trial_window_residuals` (default features) or :func:`trial_residual_vectors` build ``(trial, neuron)``
+:func:`trial_window_residuals` (default features) or :func:`trial_residual_vectors` build ``(trial, cell)``
 population vectors; :func:`decode_reward` decodes rewarded vs unrewarded trials leave-one-out against a
 label-shuffle control; :func:`pool_decoding` averages the days.
 """
@@ -44,14 +44,15 @@ def trial_residual_vectors(residuals: xr.Dataset, outcome_times: np.ndarray, neu
     Returns
     -------
     xarray.DataArray
-        ``(trial, neuron)``; 0 where a neuron had no coincident event in the window.
+        ``(trial, cell)`` mean residual (ΔF/F, ``attrs["units"]`` ``"1"``); 0 where a cell had no coincident
+        event in the window.
     """
     outcome = np.asarray(outcome_times, dtype=float)
     neurons = np.asarray(neurons, dtype=np.int64)
     column = {int(n): i for i, n in enumerate(neurons)}
     time = residuals["time"].values
     resid = residuals["residual"].values
-    neuron = residuals["neuron"].values.astype(np.int64)
+    neuron = residuals["soma"].values.astype(np.int64)
     keep = np.isin(neuron, neurons) & np.isfinite(resid)
     time, resid, neuron = time[keep], resid[keep], neuron[keep]
     order = np.argsort(time, kind="stable")
@@ -67,9 +68,10 @@ def trial_residual_vectors(residuals: xr.Dataset, outcome_times: np.ndarray, neu
         np.add.at(counts[t], cols[sl], 1.0)
     with np.errstate(invalid="ignore"):
         vectors = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-    return xr.DataArray(vectors, dims=("trial", "neuron"),
-                        coords={"trial": np.arange(outcome.size), "neuron": neurons},
-                        attrs={"window_s": list(window_s), "missing": 0.0})
+    return xr.DataArray(vectors, dims=("trial", "cell"),
+                        coords={"trial": np.arange(outcome.size), "cell": neurons},
+                        attrs={"units": "1", "description": "mean dendritic residual (ΔF/F) of the events in the window",
+                               "window_s": list(window_s), "missing": 0.0})
 
 
 def trial_window_residuals(soma_dff: np.ndarray, dendrite_dff: np.ndarray, outcome_times: np.ndarray,
@@ -123,8 +125,8 @@ def trial_window_residuals(soma_dff: np.ndarray, dendrite_dff: np.ndarray, outco
     Returns
     -------
     xarray.DataArray
-        ``(trial, neuron)`` residuals (ΔF/F), with the per-neuron ``slope`` and ``intercept`` in coords
-        ``slope`` / ``intercept`` over ``neuron``.
+        ``(trial, cell)`` residuals (ΔF/F, ``attrs["units"]`` ``"1"``), with the per-cell ``slope`` and
+        ``intercept`` in coords ``slope`` / ``intercept`` over ``cell``.
     """
     soma = np.asarray(soma_dff)
     dend = np.asarray(dendrite_dff)
@@ -157,10 +159,13 @@ def trial_window_residuals(soma_dff: np.ndarray, dendrite_dff: np.ndarray, outco
         slope = np.where(has, b, np.nan)
         intercept = np.where(has, d_win.mean(axis=0) - b * s_win.mean(axis=0), np.nan)
         residual = np.where(has[None, :], dy - b * sx, 0.0)
-    return xr.DataArray(residual, dims=("trial", "neuron"),
-                        coords={"trial": np.arange(outcome.size), "neuron": neurons,
-                                "slope": ("neuron", slope), "intercept": ("neuron", intercept)},
-                        attrs={"window_s": list(window_s), "missing": 0.0,
+    return xr.DataArray(residual, dims=("trial", "cell"),
+                        coords={"trial": np.arange(outcome.size), "cell": neurons,
+                                "slope": ("cell", slope, {"units": "1"}),
+                                "intercept": ("cell", intercept, {"units": "1", "description": "ΔF/F"})},
+                        attrs={"units": "1", "description": "window-mean dendrite ΔF/F minus its prediction from "
+                                                            "the soma's",
+                               "window_s": list(window_s), "missing": 0.0,
                                "method": "per-neuron least squares over trials of window-mean dendrite ΔF/F "
                                          "on window-mean soma ΔF/F; residual"})
 
@@ -193,7 +198,7 @@ def decode_reward(features: np.ndarray | xr.DataArray, rewarded: np.ndarray, *, 
     Parameters
     ----------
     features
-        ``(trial, neuron)`` population vectors (e.g. :func:`trial_residual_vectors`); standardised per neuron.
+        ``(trial, cell)`` population vectors (e.g. :func:`trial_residual_vectors`); standardised per cell.
     rewarded
         Boolean label per trial.
     n_shuffles
@@ -216,8 +221,8 @@ def decode_reward(features: np.ndarray | xr.DataArray, rewarded: np.ndarray, *, 
     xarray.Dataset
         ``accuracy`` (balanced accuracy of the leave-one-out predictions; chance 0.5), ``shuffle_accuracy``
         over ``shuffle``, ``p_value`` (fraction of shuffles >= accuracy, with +1 correction),
-        ``shuffle_mean``, ``n_trials``, ``n_rewarded``; settings in ``attrs``. NaN when there are fewer than 4
-        trials, a single class, or no feature that varies across trials.
+        ``shuffle_mean``, ``n_trials``, ``n_rewarded`` (each with ``attrs["units"]``); settings in ``attrs``.
+        NaN when there are fewer than 4 trials, a single class, or no feature that varies across trials.
     """
     x = np.asarray(features, dtype=float)
     y = np.asarray(rewarded, dtype=bool)
@@ -230,9 +235,10 @@ def decode_reward(features: np.ndarray | xr.DataArray, rewarded: np.ndarray, *, 
              "scope": DECODING_SCOPE}
     x = x[:, x.std(axis=0) > 0] if x.ndim == 2 and x.shape[0] == y.size else x  # constant features carry nothing
     if n < 4 or y.all() or not y.any() or x.shape[1] == 0:
-        return xr.Dataset({"accuracy": np.nan, "shuffle_accuracy": ("shuffle", np.full(n_shuffles, np.nan)),
-                           "p_value": np.nan, "shuffle_mean": np.nan, "n_trials": n, "n_rewarded": int(y.sum())},
-                          coords={"shuffle": np.arange(n_shuffles)}, attrs=attrs)
+        empty = np.full(n_shuffles, np.nan)
+        return _with_units(xr.Dataset({"accuracy": np.nan, "shuffle_accuracy": ("shuffle", empty), "p_value": np.nan, "shuffle_mean": np.nan, "n_trials": n,
+                                       "n_rewarded": int(y.sum())},
+                                      coords={"shuffle": np.arange(n_shuffles)}, attrs=attrs))
     sd = x.std(axis=0)
     x = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
     labels = np.column_stack([y] + [rng.permutation(y) for _ in range(n_shuffles)])
@@ -254,10 +260,10 @@ def decode_reward(features: np.ndarray | xr.DataArray, rewarded: np.ndarray, *, 
     scores = _balanced_accuracy(labels, predicted)
     accuracy, shuffled = float(scores[0]), scores[1:]
     p_value = float((1 + np.sum(shuffled >= accuracy)) / (1 + n_shuffles))
-    return xr.Dataset({"accuracy": accuracy, "shuffle_accuracy": ("shuffle", shuffled), "p_value": p_value,
-                       "shuffle_mean": float(shuffled.mean()) if n_shuffles else np.nan,
-                       "n_trials": n, "n_rewarded": int(y.sum())},
-                      coords={"shuffle": np.arange(n_shuffles)}, attrs=attrs)
+    return _with_units(xr.Dataset({"accuracy": accuracy, "shuffle_accuracy": ("shuffle", shuffled),
+                                   "p_value": p_value, "shuffle_mean": float(shuffled.mean()) if n_shuffles else np.nan,
+                                   "n_trials": n, "n_rewarded": int(y.sum())},
+                                  coords={"shuffle": np.arange(n_shuffles)}, attrs=attrs))
 
 
 def pool_decoding(decoding_day: xr.Dataset) -> xr.Dataset:
@@ -271,13 +277,33 @@ def pool_decoding(decoding_day: xr.Dataset) -> xr.Dataset:
     shuffled = decoding_day["shuffle_accuracy"].mean("day", skipna=True).values
     n = shuffled.size
     p_value = float((1 + np.sum(shuffled >= accuracy)) / (1 + n)) if np.isfinite(accuracy) else np.nan
-    return xr.Dataset({"accuracy": accuracy, "shuffle_accuracy": ("shuffle", shuffled), "p_value": p_value,
-                       "shuffle_mean": float(np.nanmean(shuffled)) if np.isfinite(shuffled).any() else np.nan,
-                       "n_trials": int(decoding_day["n_trials"].sum()),
-                       "n_rewarded": int(decoding_day["n_rewarded"].sum()),
-                       "n_days": int(np.isfinite(decoding_day["accuracy"].values).sum())},
-                      coords={"shuffle": np.arange(n)},
-                      attrs={**decoding_day.attrs, "pooling": "mean over days of within-day leave-one-out accuracy"})
+    pooled = xr.Dataset({"accuracy": accuracy, "shuffle_accuracy": ("shuffle", shuffled), "p_value": p_value,
+                         "shuffle_mean": float(np.nanmean(shuffled)) if np.isfinite(shuffled).any() else np.nan,
+                         "n_trials": int(decoding_day["n_trials"].sum()),
+                         "n_rewarded": int(decoding_day["n_rewarded"].sum()),
+                         "n_days": int(np.isfinite(decoding_day["accuracy"].values).sum())},
+                        coords={"shuffle": np.arange(n)},
+                        attrs={**decoding_day.attrs,
+                               "pooling": "mean over days of within-day leave-one-out accuracy"})
+    return _with_units(pooled)
+
+
+#: ``attrs`` of the variables of :func:`decode_reward` and :func:`pool_decoding` (all dimensionless).
+_DECODING_UNITS: dict[str, dict[str, str]] = {
+    "accuracy": {"units": "1", "description": "balanced accuracy of the leave-one-out predictions (chance 0.5)"},
+    "shuffle_accuracy": {"units": "1", "description": "balanced accuracy with permuted labels"},
+    "p_value": {"units": "1", "description": "fraction of shuffles >= accuracy (+1 correction)"},
+    "shuffle_mean": {"units": "1", "description": "mean balanced accuracy over the shuffles"},
+    "n_trials": {"units": "1", "description": "trials decoded"},
+    "n_rewarded": {"units": "1", "description": "rewarded trials"},
+    "n_days": {"units": "1", "description": "days with a finite accuracy"},
+}
+
+
+def _with_units(ds: xr.Dataset) -> xr.Dataset:
+    for name in ds.data_vars:
+        ds[name].attrs.update(_DECODING_UNITS[str(name)])
+    return ds
 
 
 def _balanced_weights(y: np.ndarray) -> np.ndarray:

@@ -16,6 +16,17 @@ from ...errors import InvalidArgumentError
 __all__ = ["pair_soma_dendrite", "coincident_events", "soma_locked_events", "fit_dendrite_residuals"]
 
 
+#: ``attrs`` of the per-event variables of :func:`coincident_events` and :func:`soma_locked_events`.
+_EVENT_UNITS: dict[str, dict[str, str]] = {
+    "soma": {"units": "1", "description": "cell index of the soma"},
+    "dendrite": {"units": "1", "description": "dendrite index"},
+    "time": {"units": "s", "description": "somatic event onset"},
+    "soma_magnitude": {"units": "1", "description": "ΔF/F"},
+    "dendrite_magnitude": {"units": "1", "description": "ΔF/F"},
+    "lag": {"units": "s", "description": "dendritic minus somatic onset"},
+}
+
+
 # ------------------------------------------------------------------------------------------- 1. pairing
 def pair_soma_dendrite(soma_dff: np.ndarray, dendrite_dff: np.ndarray, parent_soma: np.ndarray | None = None,
                        *, min_r: float = 0.6) -> xr.Dataset:
@@ -47,7 +58,9 @@ def pair_soma_dendrite(soma_dff: np.ndarray, dendrite_dff: np.ndarray, parent_so
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(denom > 0, (a * b).sum(axis=0) / denom, np.nan)
     return xr.Dataset(
-        {"soma": ("dendrite", parent), "r": ("dendrite", r), "paired": ("dendrite", np.nan_to_num(r) >= min_r)},
+        {"soma": ("dendrite", parent, {"units": "1", "description": "soma (cell) index of the dendrite"}),
+         "r": ("dendrite", r, {"units": "1", "description": "Pearson correlation of soma and dendrite ΔF/F"}),
+         "paired": ("dendrite", np.nan_to_num(r) >= min_r, {"units": "1", "description": "r >= min_r"})},
         coords={"dendrite": np.arange(dend.shape[1])},
         attrs={"min_r": float(min_r), "method": "Pearson correlation of soma and dendrite ΔF/F over all frames"},
     )
@@ -71,13 +84,14 @@ def coincident_events(soma_events: xr.Dataset, dendrite_events: xr.Dataset, pare
     Returns
     -------
     xarray.Dataset
-        Over ``event``: ``neuron`` (soma index), ``dendrite``, ``time`` (soma onset, s), ``soma_magnitude``,
-        ``dendrite_magnitude`` (ΔF/F) and ``lag`` (dendrite minus soma onset, s).
+        Over ``event``: ``soma`` (cell index of the soma), ``dendrite``, ``time`` (soma onset, s),
+        ``soma_magnitude``, ``dendrite_magnitude`` (ΔF/F) and ``lag`` (dendrite minus soma onset, s); each with
+        ``attrs["units"]``.
     """
-    s_neuron = soma_events["neuron"].values
+    s_neuron = soma_events["cell"].values
     s_time = soma_events["time"].values
     s_mag = soma_events["magnitude"].values
-    d_neuron = dendrite_events["neuron"].values
+    d_neuron = dendrite_events["cell"].values
     d_time = dendrite_events["time"].values
     d_mag = dendrite_events["magnitude"].values
     n_dend = int(d_neuron.max()) + 1 if d_neuron.size else 0
@@ -85,7 +99,7 @@ def coincident_events(soma_events: xr.Dataset, dendrite_events: xr.Dataset, pare
         parent_soma = np.arange(max(n_dend, int(s_neuron.max()) + 1 if s_neuron.size else 0))
     parent_soma = np.asarray(parent_soma, dtype=np.int64)
     use = np.arange(parent_soma.size) if dendrites is None else np.asarray(dendrites, dtype=np.int64)
-    out = {k: [] for k in ("neuron", "dendrite", "time", "soma_magnitude", "dendrite_magnitude", "lag")}
+    out = {k: [] for k in ("soma", "dendrite", "time", "soma_magnitude", "dendrite_magnitude", "lag")}
     for dendrite in use:
         soma = parent_soma[dendrite]
         ds = d_neuron == dendrite
@@ -102,7 +116,7 @@ def coincident_events(soma_events: xr.Dataset, dendrite_events: xr.Dataset, pare
         nearest = np.where(np.abs(dt[left] - st) <= np.abs(dt[right] - st), left, right)
         lag = dt[nearest] - st
         ok = np.abs(lag) <= window_s + 1e-9
-        out["neuron"].append(np.full(ok.sum(), soma))
+        out["soma"].append(np.full(ok.sum(), soma))
         out["dendrite"].append(np.full(ok.sum(), dendrite))
         out["time"].append(st[ok])
         out["soma_magnitude"].append(sm[ok])
@@ -111,7 +125,7 @@ def coincident_events(soma_events: xr.Dataset, dendrite_events: xr.Dataset, pare
     arrays = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in out.items()}
     n = arrays["time"].size
     return xr.Dataset(
-        {k: ("event", v.astype(np.int64) if k in ("neuron", "dendrite") else v.astype(float))
+        {k: ("event", v.astype(np.int64) if k in ("soma", "dendrite") else v.astype(float), _EVENT_UNITS[k])
          for k, v in arrays.items()},
         coords={"event": np.arange(n)},
         attrs={"window_s": float(window_s)},
@@ -163,15 +177,15 @@ def soma_locked_events(soma_dff: np.ndarray, dendrite_dff: np.ndarray, soma_even
     Returns
     -------
     xarray.Dataset
-        As :func:`coincident_events`: over ``event``, ``neuron`` (soma index), ``dendrite``, ``time`` (soma
-        onset, s), ``soma_magnitude``, ``dendrite_magnitude`` (ΔF/F) and ``lag`` (0 s).
+        As :func:`coincident_events`: over ``event``, ``soma`` (cell index of the soma), ``dendrite``, ``time``
+        (soma onset, s), ``soma_magnitude``, ``dendrite_magnitude`` (ΔF/F) and ``lag`` (0 s).
     """
     soma = np.asarray(soma_dff)
     dend = np.asarray(dendrite_dff)
     rate = float(frame_rate_hz if frame_rate_hz is not None else soma_events.attrs["frame_rate_hz"])
     parent = np.arange(dend.shape[1]) if parent_soma is None else np.asarray(parent_soma, dtype=np.int64)
     use = np.arange(parent.size) if dendrites is None else np.asarray(dendrites, dtype=np.int64)
-    s_neuron = soma_events["neuron"].values.astype(np.int64)
+    s_neuron = soma_events["cell"].values.astype(np.int64)
     s_onset = soma_events["onset_frame"].values.astype(np.int64)
     s_dur = soma_events["duration"].values.astype(np.int64)
     n_frames = soma.shape[0]
@@ -210,10 +224,10 @@ def soma_locked_events(soma_dff: np.ndarray, dendrite_dff: np.ndarray, soma_even
     soma_mag = magnitudes(soma, s_neuron[idx])
     dend_mag = magnitudes(dend, dendrite_col)
     order = np.lexsort((onset, dendrite_col))
+    columns = {"soma": s_neuron[idx][order], "dendrite": dendrite_col[order], "time": onset[order] / rate,
+               "soma_magnitude": soma_mag[order], "dendrite_magnitude": dend_mag[order], "lag": np.zeros(order.size)}
     return xr.Dataset(
-        {"neuron": ("event", s_neuron[idx][order]), "dendrite": ("event", dendrite_col[order]),
-         "time": ("event", onset[order] / rate), "soma_magnitude": ("event", soma_mag[order]),
-         "dendrite_magnitude": ("event", dend_mag[order]), "lag": ("event", np.zeros(order.size))},
+        {k: ("event", v, _EVENT_UNITS[k]) for k, v in columns.items()},
         coords={"event": np.arange(order.size)},
         attrs={"method": "soma-locked: peak over the somatic event's frames (+ extra_frames) minus the mean of "
                          "the baseline_frames before its onset, in both compartments",
@@ -222,22 +236,22 @@ def soma_locked_events(soma_dff: np.ndarray, dendrite_dff: np.ndarray, soma_even
 
 
 def fit_dendrite_residuals(events: xr.Dataset, *, min_events: int = 3) -> xr.Dataset:
-    """Fit dendritic on somatic event magnitude per neuron (least squares) and return the residuals.
+    """Fit dendritic on somatic event magnitude per cell (least squares) and return the residuals.
 
     Parameters
     ----------
     events
-        Output of :func:`coincident_events`.
+        Output of :func:`coincident_events` or :func:`soma_locked_events` (``soma`` names each event's cell).
     min_events
-        Neurons with fewer coincident events get NaN fits and residuals.
+        Cells with fewer coincident events get NaN fits and residuals.
 
     Returns
     -------
     xarray.Dataset
-        ``events`` plus ``fitted`` and ``residual`` over ``event`` (ΔF/F), and ``slope``, ``intercept``,
-        ``n_events`` over ``neuron``.
+        ``events`` plus ``fitted`` and ``residual`` over ``event`` (ΔF/F), and ``slope``, ``intercept``
+        (ΔF/F), ``n_events`` over ``cell`` (the soma index; ``soma`` of an event is its ``cell``).
     """
-    neuron = events["neuron"].values.astype(np.int64)
+    neuron = events["soma"].values.astype(np.int64)
     x = events["soma_magnitude"].values
     y = events["dendrite_magnitude"].values
     n_neurons = int(neuron.max()) + 1 if neuron.size else 0
@@ -253,11 +267,11 @@ def fit_dendrite_residuals(events: xr.Dataset, *, min_events: int = 3) -> xr.Dat
     intercept = my - slope * mx
     fitted = intercept[neuron] + slope[neuron] * x if neuron.size else np.zeros(0)
     out = events.copy()
-    out["fitted"] = ("event", fitted)
-    out["residual"] = ("event", y - fitted)
-    out["slope"] = ("cell", slope)
-    out["intercept"] = ("cell", intercept)
-    out["n_events"] = ("cell", count.astype(np.int64))
+    out["fitted"] = ("event", fitted, {"units": "1", "description": "dendrite ΔF/F predicted from the soma's"})
+    out["residual"] = ("event", y - fitted, {"units": "1", "description": "dendrite minus fitted ΔF/F"})
+    out["slope"] = ("cell", slope, {"units": "1", "description": "dendrite ΔF/F per soma ΔF/F"})
+    out["intercept"] = ("cell", intercept, {"units": "1", "description": "ΔF/F"})
+    out["n_events"] = ("cell", count.astype(np.int64), {"units": "1", "description": "events in the fit"})
     out = out.assign_coords(cell=np.arange(n_neurons))
-    out.attrs.update(min_events=int(min_events), method="per-neuron least squares: dendrite = a + b * soma")
+    out.attrs.update(min_events=int(min_events), method="per-cell least squares: dendrite = a + b * soma")
     return out

@@ -50,7 +50,8 @@ def error_epochs(cursor: np.ndarray, frame_rate_hz: float, *, threshold: float |
     -------
     xarray.Dataset
         Over ``epoch`` (sorted by time): ``start_frame``, ``start_time``, ``stop_time`` (s), ``error_change``
-        and ``label`` (``error_fell`` / ``error_rose``).
+        (cursor units: ΔF/F, ``"1"``), each with ``attrs["units"]``, and the coordinate ``label``
+        (``error_fell`` / ``error_rose``).
     """
     cursor = np.asarray(cursor, dtype=float)
     stop = cursor.size if stop_frame is None else int(stop_frame)
@@ -75,10 +76,12 @@ def error_epochs(cursor: np.ndarray, frame_rate_hz: float, *, threshold: float |
         change = np.zeros(0)
     label = np.where(change < 0, EPOCH_TYPES[0], EPOCH_TYPES[1])
     return xr.Dataset(
-        {"start_frame": ("epoch", starts), "start_time": ("epoch", starts / frame_rate_hz),
-         "stop_time": ("epoch", (starts + length) / frame_rate_hz), "error_change": ("epoch", change),
-         "label": ("epoch", label.astype(str))},
-        coords={"epoch": np.arange(starts.size)},
+        {"start_frame": ("epoch", starts, {"units": "1", "description": "frame index of the epoch's start"}),
+         "start_time": ("epoch", starts / frame_rate_hz, {"units": "s"}),
+         "stop_time": ("epoch", (starts + length) / frame_rate_hz, {"units": "s"}),
+         "error_change": ("epoch", change, {"units": "1", "description": "change of threshold - cursor (ΔF/F) "
+                                                                          "over the epoch"})},
+        coords={"epoch": np.arange(starts.size), "label": ("epoch", label.astype(str))},
         attrs={"epoch_s": float(epoch_s), "epoch_frames": int(length), "edge_frames": int(edge),
                "error": "threshold - cursor", "restricted_to_intervals": intervals_s is not None},
     )
@@ -113,14 +116,15 @@ def residuals_by_epoch(residuals: xr.Dataset, epochs: xr.Dataset, ensemble: np.n
         ``mean``, ``sem``, ``n`` over (``epoch_type``, ``ensemble``); ``difference`` (P+ - P-) and
         ``p_value`` (Welch t-test of P+ vs P-) over ``epoch_type``; scalar ``signature`` =
         difference(error_fell) - difference(error_rose) (> 0 for vectorized instructive signals) and
-        ``signature_p_value`` (two-sided permutation-free z-test of the interaction).
+        ``signature_p_value`` (two-sided permutation-free z-test of the interaction). Residuals are ΔF/F,
+        ``attrs["units"]`` ``"1"``; so are counts and p-values.
     """
     from scipy import stats
 
     ensemble = np.asarray(ensemble).astype(str)
     epoch_index = assign_epochs(residuals["time"].values, epochs)
     resid = residuals["residual"].values
-    neuron = residuals["neuron"].values.astype(np.int64)
+    neuron = residuals["soma"].values.astype(np.int64)
     ok = (epoch_index >= 0) & np.isfinite(resid)
     labels = np.where(ok, epochs["label"].values[np.clip(epoch_index, 0, None)] if epochs.sizes["epoch"] else "", "")
     groups = ensemble[neuron] if neuron.size else np.zeros(0, dtype=str)
@@ -145,9 +149,14 @@ def residuals_by_epoch(residuals: xr.Dataset, epochs: xr.Dataset, ensemble: np.n
     se = np.sqrt(np.nansum(sem ** 2)) if np.all(count > 1) else np.nan
     sig_p = float(2 * stats.norm.sf(abs(signature) / se)) if np.isfinite(se) and se > 0 else np.nan
     return xr.Dataset(
-        {"mean": (("epoch_type", "ensemble"), mean), "sem": (("epoch_type", "ensemble"), sem),
-         "n": (("epoch_type", "ensemble"), count), "difference": ("epoch_type", difference),
-         "p_value": ("epoch_type", p), "signature": float(signature), "signature_p_value": sig_p},
+        {"mean": (("epoch_type", "ensemble"), mean, {"units": "1", "description": "mean dendritic residual (ΔF/F)"}),
+         "sem": (("epoch_type", "ensemble"), sem, {"units": "1", "description": "SEM of the residual (ΔF/F)"}),
+         "n": (("epoch_type", "ensemble"), count, {"units": "1", "description": "events"}),
+         "difference": ("epoch_type", difference, {"units": "1", "description": "P+ minus P- mean residual (ΔF/F)"}),
+         "p_value": ("epoch_type", p, {"units": "1", "description": "Welch t-test of P+ vs P-"}),
+         "signature": ((), float(signature), {"units": "1", "description": "difference(error_fell) - "
+                                                                          "difference(error_rose) (ΔF/F)"}),
+         "signature_p_value": ((), sig_p, {"units": "1", "description": "two-sided z-test of the signature"})},
         coords={"epoch_type": list(EPOCH_TYPES), "ensemble": ["P+", "P-"]},
         attrs={"epoch_s": epochs.attrs.get("epoch_s", np.nan),
                "signature": "(P+ - P-)_error_fell - (P+ - P-)_error_rose of the mean dendritic residual"},

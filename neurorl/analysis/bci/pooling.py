@@ -14,28 +14,28 @@ from .epochs import residuals_by_epoch
 
 __all__ = ["combine_sessions", "event_rate_change"]
 
-#: The three ensembles (BCI neurons that raise / lower the cursor, and the others).
+#: The three ensembles (BCI cells that raise / lower the cursor, and the others).
 _GROUPS = ("P+", "P-", "P0")
 
 
 def event_rate_change(rates: xr.DataArray, ensemble: np.ndarray, *, reference_day: int | None = None) -> xr.Dataset:
-    """Change of event rate relative to day 1 for P+, P- and P0 neurons.
+    """Change of event rate relative to day 1 for P+, P- and P0 cells.
 
     Parameters
     ----------
     rates
-        ``(day, neuron)`` events per minute.
+        ``(day, cell)`` events per minute.
     ensemble
-        ``P+`` / ``P-`` / ``P0`` per neuron.
+        ``P+`` / ``P-`` / ``P0`` per cell.
     reference_day
         Day to compare with (default: the first day).
 
     Returns
     -------
     xarray.Dataset
-        Over (``day``, ``ensemble``): ``mean_change`` and ``sem_change`` of the per-neuron relative change
-        ``(rate - rate_ref) / rate_ref`` (neurons silent on the reference day are left out), ``mean_rate``
-        (events/min) and ``n_neurons``.
+        Over (``day``, ``ensemble``): ``mean_change`` and ``sem_change`` of the per-cell relative change
+        ``(rate - rate_ref) / rate_ref`` (cells silent on the reference day are left out), ``mean_rate``
+        (events/min) and ``n_cells`` (cells in the mean); each with ``attrs["units"]``.
     """
     ensemble = np.asarray(ensemble).astype(str)
     days = rates["day"].values
@@ -57,16 +57,19 @@ def event_rate_change(rates: xr.DataArray, ensemble: np.ndarray, *, reference_da
             var = np.nansum((r - mean[:, j:j + 1]) ** 2, axis=1) / np.maximum(k - 1, 1)
             sem[:, j] = np.where(k > 1, np.sqrt(var / np.maximum(k, 1)), np.nan)
             mrate[:, j] = values[:, sel].mean(axis=1) if sel.any() else np.nan
-    return xr.Dataset({"mean_change": (("day", "ensemble"), mean), "sem_change": (("day", "ensemble"), sem),
-                       "mean_rate": (("day", "ensemble"), mrate),
-                       "n_neurons": (("day", "ensemble"), count.astype(np.int64))},
+    dims = ("day", "ensemble")
+    return xr.Dataset({"mean_change": (dims, mean, {"units": "1", "description": "mean relative change of rate"}),
+                       "sem_change": (dims, sem, {"units": "1", "description": "SEM of the relative change"}),
+                       "mean_rate": (dims, mrate, {"units": "events/min", "description": "mean event rate"}),
+                       "n_cells": (dims, count.astype(np.int64),
+                                   {"units": "1", "description": "cells with a rate on the reference day"})},
                       coords={"day": days, "ensemble": list(_GROUPS)},
                       attrs={"reference_day": int(ref), "change": "(rate - rate_reference) / rate_reference"})
 
 
 def combine_sessions(results: Mapping[int, Mapping[str, xr.Dataset]], *, n_shuffles: int = 1000,
                      seed: int | np.random.Generator | None = 0) -> dict[str, xr.Dataset]:
-    """Pool :func:`analyze_session` results of several days of one animal (same neurons every day).
+    """Pool :func:`analyze_session` results of several days of one animal (same cells every day).
 
     Returns
     -------
@@ -90,7 +93,7 @@ def combine_sessions(results: Mapping[int, Mapping[str, xr.Dataset]], *, n_shuff
         # shift each day past the previous one so that no event falls into another day's epochs
         span = max([0.0] + [float(v.max()) for v in (ep["stop_time"].values, res["time"].values) if v.size]) + 1.0
         pooled_res.append(pd.DataFrame({"time": res["time"].values + offset, "residual": res["residual"].values,
-                                        "neuron": res["neuron"].values}))
+                                        "soma": res["soma"].values}))
         pooled_epochs.append(pd.DataFrame({"start_time": ep["start_time"].values + offset,
                                            "stop_time": ep["stop_time"].values + offset, "label": ep["label"].values}))
         offset += span
@@ -105,10 +108,12 @@ def combine_sessions(results: Mapping[int, Mapping[str, xr.Dataset]], *, n_shuff
                                             seed=rng) for d in days], dim=pd.Index(days, name="day"))
     decoding = pool_decoding(decoding_day)
     rates = xr.DataArray(np.vstack([results[d]["rates"]["event_rate"].values for d in days]),
-                         dims=("day", "neuron"), coords={"day": days})
+                         dims=("day", "cell"), coords={"day": days})
     change = event_rate_change(rates, ensemble)
-    pairing = xr.Dataset({"fraction_paired": ("day", [float(results[d]["pairing"]["paired"].mean()) for d in days]),
-                          "median_r": ("day", [float(results[d]["pairing"]["r"].median()) for d in days])},
+    pairing = xr.Dataset({"fraction_paired": ("day", [float(results[d]["pairing"]["paired"].mean()) for d in days],
+                                              {"units": "1", "description": "fraction of dendrites with r >= min_r"}),
+                          "median_r": ("day", [float(results[d]["pairing"]["r"].median()) for d in days],
+                                       {"units": "1", "description": "median soma-dendrite Pearson r"})},
                          coords={"day": days})
     return {"by_epoch_day": by_day, "by_epoch": by_epoch, "decoding_day": decoding_day, "decoding": decoding,
             "event_rate_change": change, "pairing": pairing}

@@ -135,8 +135,9 @@ def analyze_session(session: Any, settings: BCIAnalysisSettings | None = None, *
     -------
     dict of xarray.Dataset
         ``pairing``, ``residuals`` (coincident events with fits), ``epochs``, ``by_epoch``, ``vectors``
-        (``(trial, neuron)`` residual vectors of the BCI neurons with ``rewarded``) and ``rates`` (closed-loop
-        soma events per minute per neuron).
+        (``(trial, cell)`` residual vectors of the BCI cells with ``rewarded``) and ``rates`` (closed-loop
+        soma events per minute per ``cell``, with the coordinate ``ensemble``). Cells are soma ROI indices; every
+        data variable carries ``attrs["units"]``.
     """
     s = settings if settings is not None else BCIAnalysisSettings()
     if not isinstance(s, BCIAnalysisSettings):
@@ -185,11 +186,13 @@ def analyze_session(session: Any, settings: BCIAnalysisSettings | None = None, *
     else:
         vectors = trial_residual_vectors(residuals, outcome, use, window_s=s.decode_window_s)
     vectors_ds = xr.Dataset({"residual": vectors,
-                             "rewarded": ("trial", trials["rewarded"].to_numpy(dtype=bool))},
-                            coords={"ensemble": ("neuron", ensemble[use])})
+                             "rewarded": ("trial", trials["rewarded"].to_numpy(dtype=bool),
+                                          {"units": "1", "description": "trial rewarded"})},
+                            coords={"ensemble": ("cell", ensemble[use])})
     minutes = (soma.shape[0] - start) / rate / 60.0
-    rates = xr.Dataset({"event_rate": ("neuron", event_rates(soma_events, soma.shape[1], minutes)),
-                        "ensemble": ("neuron", ensemble)}, coords={"neuron": np.arange(soma.shape[1])},
-                       attrs={"unit": "events per minute (closed loop)"})
+    rates = xr.Dataset({"event_rate": ("cell", event_rates(soma_events, soma.shape[1], minutes),
+                                       {"units": "events/min", "description": "somatic events per minute of the "
+                                                                              "closed loop"})},
+                       coords={"cell": np.arange(soma.shape[1]), "ensemble": ("cell", ensemble)})
     return {"pairing": pairing, "residuals": residuals, "epochs": epochs, "by_epoch": by_epoch,
             "vectors": vectors_ds, "rates": rates}
