@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="settings",
                         help="further run settings (neurorl.pipelines.pozzi2018.PAPER_CONFIG keys; values as JSON), "
                         "e.g. optimistic_q=1 recency_bonus=0.5 binarize=0.5")
+    parser.add_argument("--breadth-first", action="store_true",
+                        help="one seed of every row before a second seed of any (counting finished runs)")
     parser.add_argument("--stem", default="pozzi2018_table1",
                         help="name of the table and of its run folder (default pozzi2018_table1)")
     args = parser.parse_args(argv)
@@ -62,10 +64,13 @@ def main(argv: list[str] | None = None) -> int:
                 command += f" {flag} " + " ".join(map(str, values))
         if args.stem != "pozzi2018_table1":
             command += f" --stem {args.stem}"
+        if args.breadth_first:
+            command += " --breadth-first"
         overrides = {**settings, **({} if args.epochs is None else {"max_epochs": args.epochs})}
         try:
             paths = reproduce_paper_table1(args.out, rows=args.rows, seeds=args.seeds, jobs=args.jobs,
-                                           scheduler=args.scheduler, command=command, stem=args.stem, **overrides)
+                                           scheduler=args.scheduler, command=command, stem=args.stem,
+                                           order="seeds" if args.breadth_first else "rows", **overrides)
         except InvalidArgumentError as exc:
             print(f"neurorl: error: {exc}", file=sys.stderr)
             return 2

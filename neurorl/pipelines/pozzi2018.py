@@ -56,7 +56,11 @@ PAPER_CONFIG: dict = {
     "seed": 0,
     "epsilon": 0.02,           # exploration probability (assumed; the paper leaves it open)
     "temperature": 1.0,        # Boltzmann temperature (assumed)
-    "loss": "squared_error",   # errorBP loss (the paper's squared error on all outputs)
+    # errorBP loss: "For supervised error backpropagation in the same networks with error E computed as the summed
+    # square error over all output Q-values q_l and target outputs q^_l, E = 1/2 sum_l (q_l - q^_l)^2" (the paper's
+    # section on the equivalence with error-backpropagation, before its Eq. 15); the outputs are the linear Q-values
+    # (no softmax), the targets one-hot (the reward is 1 for the correct class, 0 otherwise: the text after Eq. 7)
+    "loss": "squared_error",
     "bias": False,             # the paper's equations have no biases
     # inputs: "We will present a binary image to the network" (the paper's Introduction); pixels above half the
     # grey scale -> 1, others 0 (the threshold is assumed); None: grey levels in [0, 1]
@@ -226,16 +230,25 @@ def _select_rows(rows: Sequence[str | int] | None) -> pd.DataFrame:
     return table.loc[sorted(set(chosen))]
 
 
-def table1_jobs(rows: Sequence[str | int] | None = None, seeds: Sequence[int] | None = None
-                ) -> list[tuple[dict, int]]:
+def table1_jobs(rows: Sequence[str | int] | None = None, seeds: Sequence[int] | None = None,
+                order: str = "rows") -> list[tuple[dict, int]]:
     """(row, seed) pairs in run order: shortest rows first (errorBP, then Q-AGREL, feedback alignment last; by
-    the paper's epochs within a group) and seeds 0-2 of every row before the later seeds."""
+    the paper's epochs within a group) and seeds 0-2 of every row before the later seeds.
+
+    ``order="seeds"`` (breadth first): the first seed of every row, then the second seed of every row, and so on,
+    so that every row has a run before any row has two more."""
+    if order not in ("rows", "seeds"):
+        raise InvalidArgumentError(f"order must be 'rows' or 'seeds', got {order!r}")
     table = _select_rows(rows)
     seeds = list(range(10)) if seeds is None else [int(s) for s in seeds]
-    order = sorted(table.to_dict("records"), key=lambda r: (r["section"] == "feedback_alignment",
-                                                            r["rule"] == "qagrel", r["epochs_mean"], r["row"]))
-    return sorted(((row, seed) for row in order for seed in seeds),
-                  key=lambda pair: (pair[1] >= 3, order.index(pair[0]), pair[1]))
+    rows_in_order = sorted(table.to_dict("records"), key=lambda r: (r["section"] == "feedback_alignment",
+                                                                    r["rule"] == "qagrel", r["epochs_mean"],
+                                                                    r["row"]))
+    if order == "seeds":
+        return sorted(((row, seed) for row in rows_in_order for seed in seeds),
+                      key=lambda pair: (seeds.index(pair[1]), rows_in_order.index(pair[0])))
+    return sorted(((row, seed) for row in rows_in_order for seed in seeds),
+                  key=lambda pair: (pair[1] >= 3, rows_in_order.index(pair[0]), pair[1]))
 
 
 #: Settings a finished run must share with the requested ones to be skipped and counted in the table.
@@ -346,7 +359,7 @@ def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None 
                            seeds: Sequence[int] | None = None, runs_dir: str | Path | None = None,
                            cache_dir: str | Path | None = None, jobs: int = 1, scheduler: str | None = None,
                            blas_threads: int | None = 1, command: str | None = None, show_progress: bool = True,
-                           stem: str = "pozzi2018_table1", **overrides) -> dict[str, Path]:
+                           stem: str = "pozzi2018_table1", order: str = "rows", **overrides) -> dict[str, Path]:
     """Run (or resume) Table 1 by the paper's protocol and write ``OUT/<stem>.csv`` and ``.md``.
 
     Parameters
@@ -357,6 +370,9 @@ def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None 
         Rows to run (1-16 or row ids; default all 16).
     seeds
         Seeds (default 0-9); seeds 0-2 of every row run before the later ones.
+    order
+        ``"rows"`` (default): all of a row's seeds 0-2 in turn; ``"seeds"``: breadth first, counting the runs
+        already finished, so that the rows with the fewest finished runs go first (see :func:`table1_jobs`).
     runs_dir
         Where each finished run's ``history.csv``, ``class_counts.csv`` and ``run.json`` go (default
         ``OUT/<stem>/runs``); runs found there are skipped.
@@ -386,7 +402,17 @@ def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None 
         path = runs_dir / row["row_id"] / f"seed{seed}" / "run.json"
         return path.is_file() and _matches(json.loads(path.read_text(encoding="utf-8")), overrides)
 
-    pending = [(row, seed) for row, seed in table1_jobs(rows, seeds) if not finished(row, seed)]
+    pending = [(row, seed) for row, seed in table1_jobs(rows, seeds, order) if not finished(row, seed)]
+    if order == "seeds":
+        # rows with fewer finished runs first; the stable sort keeps the breadth-first order among equals
+        done = {row["row_id"]: sum(finished(row, s) for s in (seeds if seeds is not None else range(10)))
+                for row, _ in pending}
+        rank: dict[str, int] = {}
+        keyed = []
+        for row, seed in pending:
+            rank[row["row_id"]] = rank.get(row["row_id"], -1) + 1
+            keyed.append((done[row["row_id"]] + rank[row["row_id"]], (row, seed)))
+        pending = [pair for _, pair in sorted(keyed, key=lambda item: item[0])]
     job_list = [Job(table1_paper_job, {"row": {**row, "hidden": list(row["hidden"])}, "runs_dir": str(runs_dir),
                                        "cache_dir": str(cache_dir), "overrides": dict(overrides),
                                        "blas_threads": blas_threads},
