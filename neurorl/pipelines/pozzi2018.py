@@ -32,7 +32,7 @@ from ..tasks.classification import ClassificationTask
 
 __all__ = ["reference_table1", "paper_rows", "PAPER_CONFIG", "run_paper_training", "binarized", "write_run",
            "read_run", "reproduce_paper_table1", "paper_table1_summary", "row_id", "table1_jobs",
-           "COMPUTATION_VERSION"]
+           "fewest_runs_first", "COMPUTATION_VERSION"]
 
 #: Version of a paper-protocol run's computation, stored in every ``run.json``: a finished run is reused (and
 #: counted in the table) only when it matches. Bump it whenever a change alters the result of a run with the same
@@ -213,6 +213,19 @@ def table1_paper_job(row: dict, seed: int, runs_dir: str, cache_dir: str, overri
         (cache / "checkpoint.npz").unlink()
     return xr.Dataset(attrs={"row_id": row["row_id"], "seed": int(seed), "stopped_epoch": run.stopped_epoch,
                              "converged": int(run.converged), "final_test_accuracy": run.final_test_accuracy})
+
+
+def fewest_runs_first(pending: Sequence[tuple[dict, int]], n_finished: dict[str, int]
+                      ) -> list[tuple[dict, int]]:
+    """``pending`` (row, seed) pairs reordered so that each row's k-th pending run comes at position
+    ``n_finished[row] + k`` of a breadth-first pass: rows with fewer finished runs are served first, and the
+    (stable) order of ``pending`` is kept among equals."""
+    rank: dict[str, int] = {}
+    keyed = []
+    for row, seed in pending:
+        rank[row["row_id"]] = rank.get(row["row_id"], -1) + 1
+        keyed.append((n_finished.get(row["row_id"], 0) + rank[row["row_id"]], (row, seed)))
+    return [pair for _, pair in sorted(keyed, key=lambda item: item[0])]
 
 
 def _select_rows(rows: Sequence[str | int] | None) -> pd.DataFrame:
@@ -404,15 +417,9 @@ def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None 
 
     pending = [(row, seed) for row, seed in table1_jobs(rows, seeds, order) if not finished(row, seed)]
     if order == "seeds":
-        # rows with fewer finished runs first; the stable sort keeps the breadth-first order among equals
         done = {row["row_id"]: sum(finished(row, s) for s in (seeds if seeds is not None else range(10)))
                 for row, _ in pending}
-        rank: dict[str, int] = {}
-        keyed = []
-        for row, seed in pending:
-            rank[row["row_id"]] = rank.get(row["row_id"], -1) + 1
-            keyed.append((done[row["row_id"]] + rank[row["row_id"]], (row, seed)))
-        pending = [pair for _, pair in sorted(keyed, key=lambda item: item[0])]
+        pending = fewest_runs_first(pending, done)
     job_list = [Job(table1_paper_job, {"row": {**row, "hidden": list(row["hidden"])}, "runs_dir": str(runs_dir),
                                        "cache_dir": str(cache_dir), "overrides": dict(overrides),
                                        "blas_threads": blas_threads},
