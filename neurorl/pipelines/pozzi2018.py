@@ -372,7 +372,8 @@ def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None 
                            seeds: Sequence[int] | None = None, runs_dir: str | Path | None = None,
                            cache_dir: str | Path | None = None, jobs: int = 1, scheduler: str | None = None,
                            blas_threads: int | None = 1, command: str | None = None, show_progress: bool = True,
-                           stem: str = "pozzi2018_table1", order: str = "rows", **overrides) -> dict[str, Path]:
+                           stem: str = "pozzi2018_table1", order: str = "rows", run_pending: bool = True,
+                           **overrides) -> dict[str, Path]:
     """Run (or resume) Table 1 by the paper's protocol and write ``OUT/<stem>.csv`` and ``.md``.
 
     Parameters
@@ -386,6 +387,8 @@ def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None 
     order
         ``"rows"`` (default): all of a row's seeds 0-2 in turn; ``"seeds"``: breadth first, counting the runs
         already finished, so that the rows with the fewest finished runs go first (see :func:`table1_jobs`).
+    run_pending
+        False: only rebuild the table from the runs already finished (nothing is trained).
     runs_dir
         Where each finished run's ``history.csv``, ``class_counts.csv`` and ``run.json`` go (default
         ``OUT/<stem>/runs``); runs found there are skipped.
@@ -424,7 +427,7 @@ def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None 
                                        "cache_dir": str(cache_dir), "overrides": dict(overrides),
                                        "blas_threads": blas_threads},
                     seed=int(seed), config=row["row_id"]) for row, seed in pending]
-    if job_list:
+    if job_list and run_pending:
         map_jobs(job_list, scheduler=scheduler, n_jobs=jobs, cache_dir=None, progress=show_progress)
     table = paper_table1_summary(runs_dir, overrides)
     command = command or f"neurorl reproduce qagrel --out {out}"
