@@ -322,7 +322,8 @@ def _sd(values: np.ndarray) -> float:
 def _markdown(table: pd.DataFrame, command: str, overrides: dict | None = None) -> str:
     config = _full_config(overrides or {})
     inputs = ("grey levels scaled to [0, 1]" if config["binarize"] is None
-              else f"binary images (grey level / 255 > {config['binarize']:g} -> 1, else 0)")
+              else f"binary images (grey level / 255 > {config['binarize']:g} -> 1, else 0; the paper: \"We will "
+              "present a binary image to the network\", the threshold assumed)")
     extra = {k: config[k] for k in ("optimistic_q", "recency_bonus") if config[k]}
     if extra:
         inputs += "; Q-AGREL options beyond the paper: " + ", ".join(f"{k} = {v:g}" for k, v in extra.items())
@@ -362,7 +363,9 @@ def _markdown(table: pd.DataFrame, command: str, overrides: dict | None = None) 
               "stopping epoch (999 when never met within 1,000 epochs, the paper's 999*); lr / 10 from epoch 500; "
               "no biases; weights U(-0.05, 0.05); accuracy: test accuracy at the stopping epoch.",
               "- Q-AGREL: max-Boltzmann selection, epsilon 0.02, temperature 1 (assumed; the paper leaves them "
-              "open). errorBP: squared error on all outputs; feedback alignment: fixed random feedback weights.",
+              "open). errorBP: squared error on all (linear) outputs against one-hot targets, as the paper's text "
+              "defines it (\"the summed square error over all output Q-values\", before its Eq. 15); feedback "
+              "alignment: fixed random feedback weights.",
               f"- Inputs: {inputs}.",
               ""]
     return "\n".join(lines)
