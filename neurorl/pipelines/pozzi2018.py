@@ -217,9 +217,11 @@ def table1_paper_job(row: dict, seed: int, runs_dir: str, cache_dir: str, overri
 
 def fewest_runs_first(pending: Sequence[tuple[dict, int]], n_finished: dict[str, int]
                       ) -> list[tuple[dict, int]]:
-    """``pending`` (row, seed) pairs reordered so that each row's k-th pending run comes at position
-    ``n_finished[row] + k`` of a breadth-first pass: rows with fewer finished runs are served first, and the
-    (stable) order of ``pending`` is kept among equals."""
+    """Reorder ``pending`` (row, seed) pairs breadth first, counting the runs already finished.
+
+    Each row's k-th pending run comes at position ``n_finished[row] + k`` of a breadth-first pass: rows with
+    fewer finished runs are served first, and the (stable) order of ``pending`` is kept among equals.
+    """
     rank: dict[str, int] = {}
     keyed = []
     for row, seed in pending:
@@ -249,7 +251,8 @@ def table1_jobs(rows: Sequence[str | int] | None = None, seeds: Sequence[int] | 
     the paper's epochs within a group) and seeds 0-2 of every row before the later seeds.
 
     ``order="seeds"`` (breadth first): the first seed of every row, then the second seed of every row, and so on,
-    so that every row has a run before any row has two more."""
+    so that every row has a run before any row has two more.
+    """
     if order not in ("rows", "seeds"):
         raise InvalidArgumentError(f"order must be 'rows' or 'seeds', got {order!r}")
     table = _select_rows(rows)
