@@ -5,6 +5,8 @@ Same as ``neurorl reproduce qagrel``. Usage (from the repository root)::
     python analyses/pozzi2018_table1.py --seeds 0 1 2 --jobs 2   # the paper's protocol, all 16 rows
     python analyses/pozzi2018_table1.py                          # all 10 seeds (seeds 0-2 of every row first)
     python analyses/pozzi2018_table1.py --rows 5 6 --seeds 0     # some rows only
+    python analyses/pozzi2018_table1.py --seeds 0 1 2 --breadth-first   # one seed of every row first
+    python analyses/pozzi2018_table1.py --seeds 0 1 2 --table-only      # rebuild the table from finished runs
     python analyses/pozzi2018_table1.py --quick                  # the earlier fast protocol, 3 seeds x 10 epochs
     python analyses/pozzi2018_table1.py --rows 2 --seeds 0 1 2 --set optimistic_q=1 --stem pozzi2018_optimistic
                                                                  # a Q-AGREL option, in its own table and folders
@@ -43,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="settings",
                         help="further run settings (neurorl.pipelines.pozzi2018.PAPER_CONFIG keys; values as JSON), "
                         "e.g. optimistic_q=1 recency_bonus=0.5 binarize=0.5")
+    parser.add_argument("--breadth-first", action="store_true",
+                        help="one seed of every row before a second seed of any (counting finished runs)")
+    parser.add_argument("--table-only", action="store_true",
+                        help="only rebuild the table from the finished runs (train nothing)")
     parser.add_argument("--stem", default="pozzi2018_table1",
                         help="name of the table and of its run folder (default pozzi2018_table1)")
     args = parser.parse_args(argv)
@@ -62,10 +68,14 @@ def main(argv: list[str] | None = None) -> int:
                 command += f" {flag} " + " ".join(map(str, values))
         if args.stem != "pozzi2018_table1":
             command += f" --stem {args.stem}"
+        if args.breadth_first:
+            command += " --breadth-first"
         overrides = {**settings, **({} if args.epochs is None else {"max_epochs": args.epochs})}
         try:
             paths = reproduce_paper_table1(args.out, rows=args.rows, seeds=args.seeds, jobs=args.jobs,
-                                           scheduler=args.scheduler, command=command, stem=args.stem, **overrides)
+                                           scheduler=args.scheduler, command=command, stem=args.stem,
+                                           order="seeds" if args.breadth_first else "rows",
+                                           run_pending=not args.table_only, **overrides)
         except InvalidArgumentError as exc:
             print(f"neurorl: error: {exc}", file=sys.stderr)
             return 2

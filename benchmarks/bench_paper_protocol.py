@@ -4,7 +4,7 @@ The protocol (:func:`neurorl.models.paper_training.train_paper`): 590 batches of
 the 1,000 held-out validation images classified every fifth epoch, the test set only at the stopping epoch.
 Network 784-300-100-10, float32, no biases, 1 BLAS thread.
 
-The floor, measured in the same run, is the same matrix products alone with numpy on one thread: per batch the
+Times are CPU seconds of the benchmark's process (:data:`CLOCK`). The floor, measured in the same run, is the same matrix products alone with numpy on one thread: per batch the
 three forward products, the two feedback products and the three weight-update products (dense, full 784 inputs),
 plus a fifth of the validation's three forward products on 1,000 images. It leaves out everything else
 (action selection, rewards, shuffling, ReLU masks, bookkeeping), so it cannot be beaten except by the
@@ -30,14 +30,20 @@ SIZES = (784, 300, 100, 10)
 BATCH = 100
 N_VALIDATION = 1000
 VALIDATE_EVERY = 5
+#: CPU time of this process, for the protocol and the floor alike: with one BLAS thread it is the work done, and
+#: unlike wall time it does not count the time other processes hold the cores (a shared machine).
+CLOCK = time.process_time
 
 
 def _task(n_images: int):
     from bench_qagrel import _data  # MNIST in a random order, or MNIST-like noise
 
+    from neurorl.pipelines.pozzi2018 import PAPER_CONFIG, binarized
     from neurorl.tasks.classification import ClassificationTask
     x, y = _data(n_images // BATCH)
-    return ClassificationTask(x, y, n_classes=SIZES[-1])
+    task = ClassificationTask(x, y, n_classes=SIZES[-1])
+    # the protocol's inputs: binary images, as the Table 1 runs get them
+    return task if PAPER_CONFIG["binarize"] is None else binarized(task, PAPER_CONFIG["binarize"])
 
 
 def _floor_epoch(n_batches: int, repeats: int, seed: int = 0) -> float:
@@ -50,7 +56,7 @@ def _floor_epoch(n_batches: int, repeats: int, seed: int = 0) -> float:
     validation = rng.random((N_VALIDATION, SIZES[0]), dtype=np.float32)
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = CLOCK()
         for _ in range(n_batches):
             for index, w in enumerate(weights):          # forward
                 np.dot(acts[index], w, out=acts[index + 1])
@@ -58,20 +64,21 @@ def _floor_epoch(n_batches: int, repeats: int, seed: int = 0) -> float:
                 np.dot(grads[index], weights[index].T, out=grads[index - 1])
             for index, w in enumerate(weights):          # weight updates (w += step * pre.T @ g)
                 w += np.float32(1e-9) * (acts[index].T @ grads[index])
-        validation_start = time.perf_counter()
+        validation_start = CLOCK()
         h = validation
         for w in weights:
             h = h @ w
-        validation_seconds = time.perf_counter() - validation_start
-        times.append(time.perf_counter() - start - validation_seconds * (1 - 1 / VALIDATE_EVERY))
+        validation_seconds = CLOCK() - validation_start
+        times.append(CLOCK() - start - validation_seconds * (1 - 1 / VALIDATE_EVERY))
     return statistics.median(times)
 
 
 def _protocol_epoch(model, task, n_epochs: int) -> float:
     from neurorl.models.paper_training import train_paper
-    run = train_paper(model, task, None, seed=0, max_epochs=n_epochs, batch_size=BATCH, n_validation=N_VALIDATION,
-                      validate_every=VALIDATE_EVERY, n_equal=10 ** 6, blas_threads=None)
-    return float(run.history["seconds"].sum()) / n_epochs
+    start = CLOCK()
+    train_paper(model, task, None, seed=0, max_epochs=n_epochs, batch_size=BATCH, n_validation=N_VALIDATION,
+                validate_every=VALIDATE_EVERY, n_equal=10 ** 6, blas_threads=None)
+    return (CLOCK() - start) / n_epochs
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -99,7 +106,7 @@ def run(quick: bool = False) -> list[dict]:
                 floor = min(floor, _floor_epoch(n_batches, 3) * scale)  # floor measured around the run
                 rows.append({"benchmark": f"{name} paper-protocol epoch 784-300-100-10 b100 f32"
                              + (", dense first layer" if dense else ""),
-                             "neurorl_s": seconds, "reference": "same GEMMs alone, numpy 1 thread",
+                             "neurorl_s": seconds, "reference": "same GEMMs alone, numpy 1 thread (CPU s)",
                              "reference_s": floor, "ratio": floor / seconds,
                              "target": "<= 1.25x floor (ratio >= 0.8)", "meets_target": bool(seconds <= 1.25 * floor)})
     return rows

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from neurorl.errors import InvalidRecordingError
+from neurorl.errors import InvalidArgumentError, InvalidRecordingError
 from neurorl.models.backprop import BackpropMLP
 from neurorl.models.paper_training import (
     PAPER_PROTOCOL,
@@ -20,7 +20,7 @@ from neurorl.models.paper_training import (
 )
 from neurorl.models.qagrel import QAGREL
 from neurorl.models.saving import load_model, save_model
-from neurorl.pipelines.pozzi2018 import paper_rows, table1_jobs
+from neurorl.pipelines.pozzi2018 import fewest_runs_first, paper_rows, table1_jobs
 from neurorl.tasks.classification import ClassificationTask
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "pozzi2018_table1.csv"
@@ -334,3 +334,23 @@ def test_cli_train_paper_protocol_and_resumable_runner(tmp_path, mnist_dir, caps
     assert table["n_seeds"].sum() == 1 and table.iloc[4]["n_seeds"] == 1
     assert json.loads((runs / "symmetric_errorbp_300_lr0.05" / "seed0" / "run.json").read_text())[
         "settings"]["max_epochs"] == 6
+
+
+def test_runner_breadth_first_order_gives_every_row_a_seed_before_any_a_second():
+    jobs = table1_jobs(seeds=[0, 1, 2], order="seeds")
+    assert len(jobs) == 48
+    seeds = [seed for _, seed in jobs]
+    assert seeds == [0] * 16 + [1] * 16 + [2] * 16
+    assert len({row["row_id"] for row, _ in jobs[:16]}) == 16
+    # within a seed the rows keep the shortest-first order of the default
+    default_rows = list(dict.fromkeys(row["row_id"] for row, _ in table1_jobs(seeds=[0])))
+    assert [row["row_id"] for row, _ in jobs[16:32]] == default_rows
+    with pytest.raises(InvalidArgumentError):
+        table1_jobs(seeds=[0], order="columns")
+
+
+def test_fewest_runs_first_serves_rows_without_runs_before_rows_with_two():
+    a, b, c = ({"row_id": name} for name in "abc")
+    pending = [(a, 2), (b, 0), (b, 1), (b, 2), (c, 1), (c, 2)]  # a has seeds 0-1 finished, c has seed 0
+    ordered = [(row["row_id"], seed) for row, seed in fewest_runs_first(pending, {"a": 2, "c": 1})]
+    assert ordered == [("b", 0), ("b", 1), ("c", 1), ("a", 2), ("b", 2), ("c", 2)]

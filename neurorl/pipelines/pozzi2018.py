@@ -31,7 +31,7 @@ from ..tasks.classification import ClassificationTask
 
 __all__ = ["reference_table1", "paper_rows", "PAPER_CONFIG", "run_paper_training", "binarized", "write_run",
            "read_run", "reproduce_paper_table1", "paper_table1_summary", "row_id", "table1_jobs",
-           "COMPUTATION_VERSION"]
+           "fewest_runs_first", "COMPUTATION_VERSION"]
 
 #: Version of a paper-protocol run's computation, stored in every ``run.json``: a finished run is reused (and
 #: counted in the table) only when it matches. Bump it whenever a change alters the result of a run with the same
@@ -55,7 +55,11 @@ PAPER_CONFIG: dict = {
     "seed": 0,
     "epsilon": 0.02,           # exploration probability (assumed; the paper leaves it open)
     "temperature": 1.0,        # Boltzmann temperature (assumed)
-    "loss": "squared_error",   # errorBP loss (the paper's squared error on all outputs)
+    # errorBP loss: "For supervised error backpropagation in the same networks with error E computed as the summed
+    # square error over all output Q-values q_l and target outputs q^_l, E = 1/2 sum_l (q_l - q^_l)^2" (the paper's
+    # section on the equivalence with error-backpropagation, before its Eq. 15); the outputs are the linear Q-values
+    # (no softmax), the targets one-hot (the reward is 1 for the correct class, 0 otherwise: the text after Eq. 7)
+    "loss": "squared_error",
     "bias": False,             # the paper's equations have no biases
     # inputs: "We will present a binary image to the network" (the paper's Introduction); pixels above half the
     # grey scale -> 1, others 0 (the threshold is assumed); None: grey levels in [0, 1]
@@ -209,6 +213,21 @@ def table1_paper_job(row: dict, seed: int, runs_dir: str, cache_dir: str, overri
                              "converged": int(run.converged), "final_test_accuracy": run.final_test_accuracy})
 
 
+def fewest_runs_first(pending: Sequence[tuple[dict, int]], n_finished: dict[str, int]
+                      ) -> list[tuple[dict, int]]:
+    """Reorder ``pending`` (row, seed) pairs breadth first, counting the runs already finished.
+
+    Each row's k-th pending run comes at position ``n_finished[row] + k`` of a breadth-first pass: rows with
+    fewer finished runs are served first, and the (stable) order of ``pending`` is kept among equals.
+    """
+    rank: dict[str, int] = {}
+    keyed = []
+    for row, seed in pending:
+        rank[row["row_id"]] = rank.get(row["row_id"], -1) + 1
+        keyed.append((n_finished.get(row["row_id"], 0) + rank[row["row_id"]], (row, seed)))
+    return [pair for _, pair in sorted(keyed, key=lambda item: item[0])]
+
+
 def _select_rows(rows: Sequence[str | int] | None) -> pd.DataFrame:
     table = paper_rows()
     if rows is None:
@@ -224,17 +243,26 @@ def _select_rows(rows: Sequence[str | int] | None) -> pd.DataFrame:
     return table.loc[sorted(set(chosen))]
 
 
-def table1_jobs(rows: Sequence[str | int] | None = None, seeds: Sequence[int] | None = None
-                ) -> list[tuple[dict, int]]:
+def table1_jobs(rows: Sequence[str | int] | None = None, seeds: Sequence[int] | None = None,
+                order: str = "rows") -> list[tuple[dict, int]]:
     """(row, seed) pairs in run order: shortest rows first (errorBP, then Q-AGREL, feedback alignment last; by
     the paper's epochs within a group) and seeds 0-2 of every row before the later seeds.
+
+    ``order="seeds"`` (breadth first): the first seed of every row, then the second seed of every row, and so on,
+    so that every row has a run before any row has two more.
     """
+    if order not in ("rows", "seeds"):
+        raise InvalidArgumentError(f"order must be 'rows' or 'seeds', got {order!r}")
     table = _select_rows(rows)
     seeds = list(range(10)) if seeds is None else [int(s) for s in seeds]
-    order = sorted(table.to_dict("records"), key=lambda r: (r["section"] == "feedback_alignment",
-                                                            r["rule"] == "qagrel", r["epochs_mean"], r["row"]))
-    return sorted(((row, seed) for row in order for seed in seeds),
-                  key=lambda pair: (pair[1] >= 3, order.index(pair[0]), pair[1]))
+    rows_in_order = sorted(table.to_dict("records"), key=lambda r: (r["section"] == "feedback_alignment",
+                                                                    r["rule"] == "qagrel", r["epochs_mean"],
+                                                                    r["row"]))
+    if order == "seeds":
+        return sorted(((row, seed) for row in rows_in_order for seed in seeds),
+                      key=lambda pair: (seeds.index(pair[1]), rows_in_order.index(pair[0])))
+    return sorted(((row, seed) for row in rows_in_order for seed in seeds),
+                  key=lambda pair: (pair[1] >= 3, rows_in_order.index(pair[0]), pair[1]))
 
 
 #: Settings a finished run must share with the requested ones to be skipped and counted in the table.
@@ -296,7 +324,8 @@ def _sd(values: np.ndarray) -> float:
 def _markdown(table: pd.DataFrame, command: str, overrides: dict | None = None) -> str:
     config = _full_config(overrides or {})
     inputs = ("grey levels scaled to [0, 1]" if config["binarize"] is None
-              else f"binary images (grey level / 255 > {config['binarize']:g} -> 1, else 0)")
+              else f"binary images (grey level / 255 > {config['binarize']:g} -> 1, else 0; the paper: \"We will "
+              "present a binary image to the network\", the threshold assumed)")
     extra = {k: config[k] for k in ("optimistic_q", "recency_bonus") if config[k]}
     if extra:
         inputs += "; Q-AGREL options beyond the paper: " + ", ".join(f"{k} = {v:g}" for k, v in extra.items())
@@ -336,7 +365,9 @@ def _markdown(table: pd.DataFrame, command: str, overrides: dict | None = None) 
               "stopping epoch (999 when never met within 1,000 epochs, the paper's 999*); lr / 10 from epoch 500; "
               "no biases; weights U(-0.05, 0.05); accuracy: test accuracy at the stopping epoch.",
               "- Q-AGREL: max-Boltzmann selection, epsilon 0.02, temperature 1 (assumed; the paper leaves them "
-              "open). errorBP: squared error on all outputs; feedback alignment: fixed random feedback weights.",
+              "open). errorBP: squared error on all (linear) outputs against one-hot targets, as the paper's text "
+              "defines it (\"the summed square error over all output Q-values\", before its Eq. 15); feedback "
+              "alignment: fixed random feedback weights.",
               f"- Inputs: {inputs}.",
               ""]
     return "\n".join(lines)
@@ -346,7 +377,8 @@ def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None 
                            seeds: Sequence[int] | None = None, runs_dir: str | Path | None = None,
                            cache_dir: str | Path | None = None, jobs: int = 1, scheduler: str | None = None,
                            blas_threads: int | None = 1, command: str | None = None, show_progress: bool = True,
-                           stem: str = "pozzi2018_table1", **overrides) -> dict[str, Path]:
+                           stem: str = "pozzi2018_table1", order: str = "rows", run_pending: bool = True,
+                           **overrides) -> dict[str, Path]:
     """Run (or resume) Table 1 by the paper's protocol and write ``OUT/<stem>.csv`` and ``.md``.
 
     Parameters
@@ -357,6 +389,11 @@ def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None 
         Rows to run (1-16 or row ids; default all 16).
     seeds
         Seeds (default 0-9); seeds 0-2 of every row run before the later ones.
+    order
+        ``"rows"`` (default): all of a row's seeds 0-2 in turn; ``"seeds"``: breadth first, counting the runs
+        already finished, so that the rows with the fewest finished runs go first (see :func:`table1_jobs`).
+    run_pending
+        False: only rebuild the table from the runs already finished (nothing is trained).
     runs_dir
         Where each finished run's ``history.csv``, ``class_counts.csv`` and ``run.json`` go (default
         ``OUT/<stem>/runs``); runs found there are skipped.
@@ -386,12 +423,16 @@ def reproduce_paper_table1(out: str | Path, *, rows: Sequence[str | int] | None 
         path = runs_dir / row["row_id"] / f"seed{seed}" / "run.json"
         return path.is_file() and _matches(json.loads(path.read_text(encoding="utf-8")), overrides)
 
-    pending = [(row, seed) for row, seed in table1_jobs(rows, seeds) if not finished(row, seed)]
+    pending = [(row, seed) for row, seed in table1_jobs(rows, seeds, order) if not finished(row, seed)]
+    if order == "seeds":
+        done = {row["row_id"]: sum(finished(row, s) for s in (seeds if seeds is not None else range(10)))
+                for row, _ in pending}
+        pending = fewest_runs_first(pending, done)
     job_list = [Job(table1_paper_job, {"row": {**row, "hidden": list(row["hidden"])}, "runs_dir": str(runs_dir),
                                        "cache_dir": str(cache_dir), "overrides": dict(overrides),
                                        "blas_threads": blas_threads},
                     seed=int(seed), config=row["row_id"]) for row, seed in pending]
-    if job_list:
+    if job_list and run_pending:
         map_jobs(job_list, scheduler=scheduler, n_jobs=jobs, cache_dir=None, progress=show_progress)
     table = paper_table1_summary(runs_dir, overrides)
     command = command or f"neurorl reproduce qagrel --out {out}"
