@@ -358,7 +358,9 @@ def test_every_result_variable_carries_units():
     responses, *_ = _simulate_equation(6, 160, 2.0, seed=4)
     results = [rev.fit_cells(responses, n_bootstrap=5),
                rev.tau_reversal_correlation(responses, n_splits=5, n_permutations=5),
-               rev.reversal_split_half(responses, n_splits=5)]
+               rev.reversal_split_half(responses, n_splits=5),
+               rev.same_vs_diverse(responses, n_splits=5),
+               rev.classic_td_null_test(responses, n_splits=5, n_bootstrap=5)]
     for ds in results:
         missing = [name for name in ds.data_vars if "units" not in ds[name].attrs]
         assert missing == []

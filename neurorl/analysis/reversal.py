@@ -854,6 +854,9 @@ def classic_td_null_test(
         "common_reversal_point": ((), mean),
     }, attrs={"method": method, "axis": axis, "n_splits": int(n_splits), "n_bootstrap": int(n_bootstrap),
               "rejected": int(bool(split["p_greater_median"] < 0.05 and p_het < 0.05))})
+    for name in out.data_vars:
+        out[name].attrs["units"] = "1"
+    out["common_reversal_point"].attrs["units"] = "µl" if axis == "volume" else "spikes/s"
     return out
 
 
@@ -909,7 +912,7 @@ def same_vs_diverse(
     p = (float(_stats.wilcoxon(delta[ok], alternative="greater").pvalue)
          if ok.sum() >= 2 and np.any(delta[ok] != 0) else float("nan"))
     nan = float("nan")
-    return xr.Dataset(
+    result = xr.Dataset(
         {"accuracy_same": ("cell", same), "accuracy_diverse": ("cell", div), "delta_accuracy": ("cell", delta),
          "fraction_diverse_better": ((), float(np.mean(delta[ok] > 0)) if ok.any() else nan),
          "p_wilcoxon": ((), p),
@@ -921,6 +924,9 @@ def same_vs_diverse(
                               "reward lying above the reversal point: each cell's own (half A) vs the median "
                               "over cells; mean over splits"),
                "test": "same_vs_diverse"})
+    for name in result.data_vars:  # accuracies, fractions, p-values: dimensionless
+        result[name].attrs["units"] = "1"
+    return result
 
 
 # ------------------------------------------------------------------------------------------- estimator
