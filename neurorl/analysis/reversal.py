@@ -73,6 +73,7 @@ class _Block:
     values: np.ndarray
     size_index: np.ndarray       # (t,) index into the reward sizes
     rows: np.ndarray             # (c,) positions of the block's cells in the output order
+    totals: np.ndarray | None = None  # (4, c, 1, J) unweighted statistics, kept once computed (split halves)
 
 
 @dataclass
@@ -81,6 +82,7 @@ class _Prepared:
     volumes: np.ndarray          # (J,) sorted reward sizes, µl
     cells: np.ndarray            # (C,) cell labels in the output order
     cell_coords: dict
+    attrs: dict                  # the responses' attrs
     utility: np.ndarray | None = None
 
     @property
@@ -103,7 +105,7 @@ def _check_responses(responses) -> list[xr.DataArray]:
     return [part.transpose("cell", "trial") for part in parts]
 
 
-def _session_blocks(responses) -> list[tuple[str, np.ndarray, xr.DataArray]]:
+def _session_blocks(parts: list[xr.DataArray]) -> list[tuple[str, np.ndarray, xr.DataArray]]:
     """``(session, rows, block)`` per session, sessions sorted; ``rows`` index the cells in input order.
 
     A pooled array is cut into its sessions (a cell's columns are its own session's trials), so that pooled and
@@ -112,7 +114,7 @@ def _session_blocks(responses) -> list[tuple[str, np.ndarray, xr.DataArray]]:
     """
     pieces = []
     offset = 0
-    for part in _check_responses(responses):
+    for part in parts:
         if "trial_session" in part.coords and "session" in part.coords:
             trial_session = part["trial_session"].to_numpy().astype(str)
             cell_session = part["session"].to_numpy().astype(str)
@@ -131,8 +133,7 @@ def _session_blocks(responses) -> list[tuple[str, np.ndarray, xr.DataArray]]:
     return [pieces[k] for k in order]
 
 
-def _cell_coords(responses) -> tuple[np.ndarray, dict]:
-    parts = _check_responses(responses)
+def _cell_coords(parts: list[xr.DataArray]) -> tuple[np.ndarray, dict]:
     cells = np.concatenate([part["cell"].to_numpy() for part in parts])
     coords = {}
     for name in ("session", "unit"):
@@ -142,7 +143,8 @@ def _cell_coords(responses) -> tuple[np.ndarray, dict]:
 
 
 def _prepare(responses, align: bool) -> _Prepared:
-    pieces = _session_blocks(responses)
+    parts = _check_responses(responses)
+    pieces = _session_blocks(parts)
     blocks = [block for _, _, block in pieces]
     if align:
         blocks = _align_trial_types(blocks)
@@ -160,8 +162,8 @@ def _prepare(responses, align: bool) -> _Prepared:
         _Block(np.asarray(block.to_numpy(), dtype=float),
                np.searchsorted(volumes, block["reward_volume"].to_numpy().astype(float)), rows)
         for (_, rows, _), block in zip(pieces, kept)]
-    cells, coords = _cell_coords(responses)
-    return _Prepared(prepared, volumes, cells, coords)
+    cells, coords = _cell_coords(parts)
+    return _Prepared(prepared, volumes, cells, coords, dict(parts[0].attrs))
 
 
 def _block_stats(values: np.ndarray, size_index: np.ndarray, n_sizes: int, weights: np.ndarray) -> np.ndarray:
@@ -223,9 +225,10 @@ def _estimates_by_block(prep: _Prepared, make_weights, utility: np.ndarray, meth
         weights = make_weights(block.size_index)
         stats = _block_stats(block.values, block.size_index, prep.volumes.size, weights)
         if halves:
-            total = _block_stats(block.values, block.size_index, prep.volumes.size,
-                                 np.ones((1, block.size_index.size)))
-            stats = np.concatenate([stats, total - stats], axis=2)
+            if block.totals is None:
+                block.totals = _block_stats(block.values, block.size_index, prep.volumes.size,
+                                            np.ones((1, block.size_index.size)))
+            stats = np.concatenate([stats, block.totals - stats], axis=2)
         estimates = _estimate(stats, prep.volumes, utility, method)
         if keep_stats:
             estimates["positive"], estimates["negative"] = stats[2], stats[3]
@@ -572,8 +575,8 @@ def fit_cells(
         "asymmetry": "tau = alpha_pos / (alpha_pos + alpha_neg)",
         "utility_axis": "population-mean response per reward size (the original analysis' utility axis)",
     }
-    response_units = str(_check_responses(responses)[0].attrs.get("units", "spikes/s"))
-    for key, value in _check_responses(responses)[0].attrs.items():
+    response_units = str(prep.attrs.get("units", "spikes/s"))
+    for key, value in prep.attrs.items():
         if isinstance(value, (str, int, float)):
             attrs[f"responses_{key}"] = value
         elif isinstance(value, (list, tuple)):
