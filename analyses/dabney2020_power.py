@@ -55,10 +55,11 @@ MODELS: dict[str, tuple[str, dict]] = {
     "additive_bias_40hz_model": ("additive_bias", {"baseline_rate": 40.0}),
     "expectile_model": ("expectile", {}),
     "classic_model": ("classic", {}),
+    "classic_concave_model": ("classic", {"utility_exponent": 0.5}),
 }
 #: Reversal-point estimator per model (``counting``, the original's, unless named here).
 METHODS: dict[str, str] = {"additive_bias_model": "model", "additive_bias_40hz_model": "model",
-                           "expectile_model": "model", "classic_model": "model"}
+                           "expectile_model": "model", "classic_model": "model", "classic_concave_model": "model"}
 #: A cell is "on the floor" when some reward size's mean rate in the response window is below this (spikes/s).
 FLOOR_RATE = 1.0  # assumed: one spike/s, a fifth of the real cells' mean rate at 0.1 µl is below it
 
@@ -117,7 +118,7 @@ def simulate_like_real(code: str, seed: int, **kwargs):
 
 def one_run(model: str, seed: int, *, n_splits: int, n_permutations: int) -> dict:
     from neurorl.analysis.responses import compute_responses
-    from neurorl.analysis.reversal import tau_reversal_correlation
+    from neurorl.analysis.reversal import off_floor, tau_reversal_correlation, tau_reversal_test
 
     code, extra = MODELS[model]
     method = METHODS.get(model, "counting")
@@ -125,10 +126,11 @@ def one_run(model: str, seed: int, *, n_splits: int, n_permutations: int) -> dic
     responses = compute_responses(simulation.sessions)
     test = tau_reversal_correlation(responses, n_splits=n_splits, seed=seed, n_permutations=n_permutations,
                                     method=method)
+    keep = off_floor(responses).to_numpy()
+    # the same test on the cells off the floor: with --method model this is neurorl's reported test
+    sub = tau_reversal_test(responses, n_splits=n_splits, seed=seed, n_permutations=n_permutations,
+                            method=method) if keep.sum() >= 5 else None
     rates = mean_rates_by_reward(simulation.sessions)
-    keep = off_floor(rates)
-    sub = tau_reversal_correlation(responses.isel(cell=np.flatnonzero(keep)), n_splits=n_splits, seed=seed,
-                                   n_permutations=n_permutations, method=method) if keep.sum() >= 5 else None
     baseline = rates["baseline"].to_numpy()
     return {"model": model, "seed": seed, "n_cells": int(responses.sizes["cell"]),
             "r_median": float(test["r_median"]), "p_median": float(test["p_median"]),

@@ -13,7 +13,13 @@ import pytest
 from scipy import stats
 
 from neurorl.analysis.responses import compute_responses
-from neurorl.analysis.reversal import fit_cells, same_vs_diverse, tau_reversal_correlation
+from neurorl.analysis.reversal import (
+    fit_cells,
+    off_floor,
+    same_vs_diverse,
+    tau_reversal_correlation,
+    tau_reversal_test,
+)
 from neurorl.models.dopamine_recording import NULL_CODES, simulate_recordings
 from neurorl.tasks.variable_reward import VariableRewardTask
 
@@ -26,6 +32,15 @@ def _p_perm(code, seed, *, n_cells=12, n_sessions=2, n_trials=120, n_splits=30, 
     test = tau_reversal_correlation(compute_responses(simulation.sessions), n_splits=n_splits, seed=seed,
                                     n_permutations=n_permutations)
     return float(test["p_perm"]), float(test["p_median"])
+
+
+def _p_test(code, seed, *, n_cells=24, n_sessions=2, n_trials=160, n_splits=30, n_permutations=99, **kwargs):
+    """p of the reported test (tau_reversal_test: model estimator, cells off the firing floor)."""
+    simulation = simulate_recordings(n_cells, n_sessions, n_trials, code=code, seed=seed,
+                                     n_training_trials=kwargs.pop("n_training_trials", 2000), **kwargs)
+    test = tau_reversal_test(compute_responses(simulation.sessions), n_splits=n_splits, seed=seed,
+                             n_permutations=n_permutations)
+    return float(test["p_perm"])
 
 
 def test_permutation_p_is_reported_beside_the_median_p_and_is_exact_at_its_floor():
@@ -54,13 +69,75 @@ def test_false_positive_rate_of_the_permutation_test_under_the_nulls(code, kwarg
     assert np.sum(p < ALPHA) <= limit, (code, kwargs, np.sort(p)[:8])
 
 
+#: The real cells' firing (analyses/dabney2020_power.py: baseline median 5.65 spikes/s, log-sd 0.51, gain 0.68):
+#: about 40 % of the cells have some reward size's mean rate under 1 spike/s.
+REAL_FIRING = dict(baseline_rate=5.65, baseline_spread=0.51, gain=0.68)
+
+
+@pytest.mark.parametrize("code, kwargs", [
+    ("classic", REAL_FIRING),
+    ("classic", {**REAL_FIRING, "utility_exponent": 0.5}),
+    # the additive-bias null at the real cells' (low) firing: the original's statistic finds it in most runs
+    ("additive_bias", REAL_FIRING),
+    ("additive_bias", {"baseline_rate": 40.0}),
+])
+def test_false_positive_rate_of_the_reported_test_under_the_nulls(code, kwargs):
+    n_runs = 30
+    p = np.array([_p_test(code, 300 + seed, **kwargs) for seed in range(n_runs)])
+    assert np.sum(p < ALPHA) <= stats.binom.ppf(0.999, n_runs, ALPHA), (code, kwargs, np.sort(p)[:8])
+
+
+def test_the_original_statistic_finds_the_additive_bias_null_at_low_firing_and_the_reported_test_does_not():
+    # what tau_reversal_test is for: the same simulated populations through both
+    original, reported = [], []
+    for seed in range(12):
+        simulation = simulate_recordings(40, 4, 250, code="additive_bias", seed=500 + seed,
+                                         n_training_trials=3000, **REAL_FIRING)
+        responses = compute_responses(simulation.sessions)
+        original.append(float(tau_reversal_correlation(responses, n_splits=40, seed=seed,
+                                                       n_permutations=99)["p_perm"]))
+        reported.append(float(tau_reversal_test(responses, n_splits=40, seed=seed, n_permutations=99)["p_perm"]))
+    # a calibrated test rejects in more than 3 of 12 runs with probability < 0.002 (binomial, alpha 0.05)
+    assert np.sum(np.array(reported) < ALPHA) <= 3
+    assert np.sum(np.array(original) < ALPHA) >= 6, original     # 0.77 of 100 runs at the real trial counts
+
+
+def test_the_reported_test_detects_distributional_populations():
+    p = np.array([_p_test("expectile", 700 + seed, n_cells=30, n_trials=300, **REAL_FIRING) for seed in range(10)])
+    # the nulls above stay within the binomial bound; a distributional code is found in most runs
+    assert np.sum(p < ALPHA) >= 6, p
+
+
+def test_off_floor_finds_the_simulated_floor():
+    simulation = simulate_recordings(30, 2, 600, code="additive_bias", seed=4, n_training_trials=2000,
+                                     baseline_rate=4.0, baseline_spread=0.6, gain=1.0)
+    responses = compute_responses(simulation.sessions)
+    kept = off_floor(responses).to_numpy()
+    truth = simulation.ground_truth.set_index("cell").loc[responses["unit"].to_numpy()]
+    # the baseline_rate coordinate is the cell's mean baseline rate: SE sqrt(b / 600 s) < 0.15 spikes/s
+    assert np.allclose(responses["baseline_rate"].to_numpy(), truth["baseline_rate"].to_numpy(), atol=0.5)
+    assert 0 < kept.sum() < kept.size                                  # some cells on the floor, some off
+    # a cell off the floor has every size's mean rate >= 1 spike/s; on the floor, some size's is below
+    volume = responses["reward_volume"].to_numpy()
+    raw = np.stack([np.nanmean(responses.to_numpy()[:, volume == v], axis=1) for v in np.unique(volume)], 1)
+    raw = raw + responses["baseline_rate"].to_numpy()[:, None]
+    assert np.array_equal(kept, raw.min(axis=1) >= 1.0)
+    # the reported test drops exactly those cells, and a trace (no spikes) has no floor
+    test = tau_reversal_test(responses, n_splits=5, n_permutations=0)
+    assert test.attrs["n_cells_tested"] == kept.sum() and np.array_equal(test["tested"].to_numpy(), kept)
+    traces = responses.assign_attrs(signal="dff")
+    assert off_floor(traces).to_numpy().all()
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("code, kwargs", [("classic", {}), ("classic", {"utility_exponent": 0.5}),
+@pytest.mark.parametrize("code, kwargs", [("classic", REAL_FIRING),
+                                          ("classic", {**REAL_FIRING, "utility_exponent": 0.5}),
+                                          ("additive_bias", REAL_FIRING),
                                           ("additive_bias", {"baseline_rate": 40.0})])
 def test_false_positive_rate_at_paper_scale(code, kwargs):
     n_runs = 100
-    p = np.array([_p_perm(code, 1000 + seed, n_cells=40, n_sessions=4, n_trials=300, n_splits=200,
-                          n_permutations=199, n_training_trials=10000, **kwargs)[0] for seed in range(n_runs)])
+    p = np.array([_p_test(code, 1000 + seed, n_cells=40, n_sessions=4, n_trials=300, n_splits=200,
+                          n_permutations=199, n_training_trials=10000, **kwargs) for seed in range(n_runs)])
     assert np.sum(p < ALPHA) <= stats.binom.ppf(0.999, n_runs, ALPHA)
 
 
@@ -68,8 +145,8 @@ def test_false_positive_rate_at_paper_scale(code, kwargs):
 def test_detection_rate_of_distributional_populations_of_40_cells():
     # no threshold on power (with 40 cells it is well below 1); it must exceed what the nulls give
     n_runs = 40
-    p = np.array([_p_perm("expectile", 2000 + seed, n_cells=40, n_sessions=4, n_trials=300, n_splits=200,
-                          n_permutations=199, n_training_trials=10000)[0] for seed in range(n_runs)])
+    p = np.array([_p_test("expectile", 2000 + seed, n_cells=40, n_sessions=4, n_trials=300, n_splits=200,
+                          n_permutations=199, n_training_trials=10000, **REAL_FIRING) for seed in range(n_runs)])
     rate = float(np.mean(p < ALPHA))
     print(f"detection rate (expectile code, 40 cells, alpha 0.05): {rate:.2f}")
     assert np.sum(p < ALPHA) > stats.binom.ppf(0.999, n_runs, ALPHA)

@@ -80,6 +80,13 @@ def test_summary_reports_the_decoding_controls_and_both_p_values(fitted):
     assert 0 < summary["tau_reversal_p_perm"] <= 1 and 0 <= summary["tau_reversal_p"] <= 1
     assert "not a test" in summary["p_values"]["tau_reversal_p"]
     assert "permutation" in summary["p_values"]["tau_reversal_p_perm"]
+    # the reported p is the test on the cells off the firing floor with the jointly fitted estimator; the
+    # original's statistic keeps its own permutation p beside it
+    assert "off the firing floor" in summary["p_values"]["tau_reversal_p_perm"]
+    assert summary["tau_reversal_test_method"] == "model" and summary["tau_reversal_test_floor_rate"] == 1.0
+    assert 3 <= summary["tau_reversal_test_n_cells"] <= summary["n_cells"]
+    assert 0 < summary["tau_reversal_p_perm_all_cells"] <= 1
+    assert -1 <= summary["tau_reversal_test_r"] <= 1
     assert 0 <= summary["same_vs_diverse_fraction_diverse_better"] <= 1
     # decoded on the task's support with the utility-axis asymmetries (the original's), by default
     assert summary["decode_support"] == "task" and summary["decode_support_ul"] == [0.1, 20.0]

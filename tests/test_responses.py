@@ -177,6 +177,8 @@ def test_align_and_baseline_events_and_baseline_window():
     assert float(r.item()) == pytest.approx(2 / 0.4 - 2 / 0.4)
     assert r.attrs["baseline_window_ms"] == [-500.0, -100.0]
     assert float(r["reward_time"].item()) == 12.0          # the align event
+    # the cell's mean baseline rate (spikes/s) is kept beside the responses: 2 spikes / 0.4 s
+    assert float(r["baseline_rate"].item()) == pytest.approx(5.0)
 
 
 def test_dff_response_is_window_mean_minus_baseline_mean():
@@ -191,6 +193,7 @@ def test_dff_response_is_window_mean_minus_baseline_mean():
     np.testing.assert_allclose(r.values, [[1.0, 0.0], [-0.5, 0.0]], atol=1e-12)
     assert r.attrs["units"] == "ΔF/F" and r.attrs["signal"] == "dff"
     assert list(r["n_spikes"].values) == [-1, -1]
+    assert np.isnan(r["baseline_rate"].values).all()        # no firing rate for traces
 
 
 def test_zscore_divides_by_the_baseline_sd():

@@ -203,7 +203,9 @@ def compute_responses(
     xarray.DataArray
         ``responses(cell, trial)`` in spikes/s (ΔF/F for traces, baseline SDs when z-scored); NaN where the
         cell was not recorded on that trial. Coords: ``cell`` (``"session/unit"``), ``session``/``unit``/
-        ``subject_id``/``n_spikes`` (over cell; ``n_spikes`` is -1 for traces) and any of ``unit_name``,
+        ``subject_id``/``n_spikes`` (over cell; ``n_spikes`` is -1 for traces), ``baseline_rate`` (spikes/s:
+        the cell's mean rate in the baseline window over its trials, plain counts whatever the smoothing; NaN for
+        traces) and any of ``unit_name``,
         ``electrodes``, ``location``, ``cell_type`` the units table has; ``trial`` (0..n-1 over the pooled
         rewarded trials), ``trial_session``, ``trial_id`` (index in its session's trials table),
         ``reward_volume`` (µl), ``trial_type``, ``reward_time`` (s, the align event). ``attrs`` hold the
@@ -262,6 +264,7 @@ def compute_responses(
     baseline_s = (baseline_window_ms[0] / 1000.0, baseline_window_ms[1] / 1000.0)
 
     blocks, cell_names, cell_session, cell_unit, cell_subject, cell_spikes = [], [], [], [], [], []
+    cell_baseline: list[float] = []
     cell_extra: dict[str, list] = {name: [] for name in _UNIT_LABELS}
     signals = set()
     trial_tables = []
@@ -299,7 +302,7 @@ def compute_responses(
             cumulative = np.concatenate([np.zeros((1, trace.shape[1])), np.cumsum(trace, axis=0)])
             level = _window_means(cumulative, times, base + baseline_s[0], base + baseline_s[1])
             response = _window_means(cumulative, times, align + window_s[0], align + window_s[1]) - level
-            per_cell = [(response[:, k], level[:, k], -1) for k in range(trace.shape[1])]
+            per_cell = [(response[:, k], level[:, k], -1, np.nan) for k in range(trace.shape[1])]
         else:
             per_cell = []
             for spikes in units["spike_times"]:
@@ -313,9 +316,13 @@ def compute_responses(
                     observed = _in_one_piece(base + baseline_s[0], np.maximum(align + window_s[1], base + baseline_s[1]),
                                              *_observed_pieces(spikes, float(max_silence_s)))
                     rates = np.where(observed, rates, np.nan)
-                level = _counts_rate(spikes, base + baseline_s[0], base + baseline_s[1]) if zscore else None
-                per_cell.append((rates, level, spikes.size))
-        for unit_id, (rates, level, n_spikes) in zip(units.index, per_cell, strict=True):
+                level = _counts_rate(spikes, base + baseline_s[0], base + baseline_s[1])
+                seen = np.isfinite(rates)
+                # the cell's mean baseline rate over the trials it was observed on (plain counts, spikes/s): with
+                # the mean response it gives the raw rate per reward size (the firing floor, reversal.off_floor)
+                baseline_rate = float(level[seen].mean()) if seen.any() else np.nan
+                per_cell.append((rates, level, spikes.size, baseline_rate))
+        for unit_id, (rates, level, n_spikes, baseline_rate) in zip(units.index, per_cell, strict=True):
             if zscore:
                 with _quiet_nan_warnings():
                     sd = float(np.nanstd(level[np.isfinite(rates)], ddof=1)) if np.isfinite(rates).sum() > 1 else np.nan
@@ -326,6 +333,7 @@ def compute_responses(
             cell_unit.append(unit_id)
             cell_subject.append(str(getattr(recording, "subject_id", "") or ""))
             cell_spikes.append(int(n_spikes))
+            cell_baseline.append(baseline_rate)
             for name in _UNIT_LABELS:
                 cell_extra[name].append(str(units.at[unit_id, name]) if name in units else "")
         offset += n
@@ -347,6 +355,7 @@ def compute_responses(
         "unit": ("cell", np.asarray(cell_unit)),
         "subject_id": ("cell", np.array(cell_subject, dtype=object).astype(str)),
         "n_spikes": ("cell", np.asarray(cell_spikes, dtype=np.int64)),
+        "baseline_rate": ("cell", np.asarray(cell_baseline, dtype=float)),
     }
     for name, labels in cell_extra.items():
         if any(labels):

@@ -52,6 +52,9 @@ __all__ = [
     "fit_cells",
     "utility_axis",
     "tau_reversal_correlation",
+    "tau_reversal_test",
+    "off_floor",
+    "FLOOR_RATE",
     "reversal_split_half",
     "classic_td_null_test",
     "same_vs_diverse",
@@ -776,6 +779,138 @@ def tau_reversal_correlation(
                           "for all splits), one-sided (r > 0)")
     ds.attrs["p_median"] = "median over splits of the per-split Pearson p (two-sided): a summary, not a test"
     return ds
+
+
+#: Firing floor (spikes/s) of :func:`off_floor`: a cell whose mean rate in the response window is below this for
+#: some reward size has its negative responses clipped at 0 spikes/s. Assumed: 1 spike/s, about a fifth of the
+#: real cells' mean rate at 0.1 µl (measured on the 40 cells of Eshel et al. by ``analyses/dabney2020.py``).
+FLOOR_RATE = 1.0
+
+
+def off_floor(responses: xr.DataArray | list[xr.DataArray], floor_rate: float = FLOOR_RATE) -> xr.DataArray:
+    """Cells that stay off the firing floor: every reward size's mean rate in the response window >= ``floor_rate``.
+
+    The raw mean rate of a cell at a reward size is its mean response (window rate minus baseline rate, over its
+    trials of that size) plus its mean baseline rate (the ``baseline_rate`` coordinate that
+    :func:`neurorl.analysis.responses.compute_responses` writes; exact for plain counts). A cell without a
+    known baseline rate (traces, z-scored responses, hand-made arrays) has no floor and is kept.
+
+    Parameters
+    ----------
+    responses
+        ``responses(cell, trial)`` in spikes/s, or a list of them (one per session).
+    floor_rate
+        Floor, spikes/s.
+
+    Returns
+    -------
+    xarray.DataArray
+        Boolean over ``cell`` (input order), ``attrs["floor_rate"]``.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> r = xr.DataArray([[-4.0, 6.0], [-0.5, 6.0]], dims=("cell", "trial"),
+    ...                  coords={"reward_volume": ("trial", [0.1, 20.0]), "baseline_rate": ("cell", [4.5, 4.5])})
+    >>> off_floor(r).values.tolist()
+    [False, True]
+    """
+    if not (np.isfinite(floor_rate) and floor_rate >= 0):
+        raise InvalidArgumentError(f"floor_rate must be a number >= 0, got {floor_rate}")
+    keep = []
+    for part in _check_responses(responses):
+        values = np.asarray(part.to_numpy(), dtype=float)
+        baseline = (part["baseline_rate"].to_numpy().astype(float) if "baseline_rate" in part.coords
+                    else np.full(values.shape[0], np.nan))
+        if int(part.attrs.get("zscore", 0)) or part.attrs.get("signal", "spikes") != "spikes":
+            baseline = np.full(values.shape[0], np.nan)
+        volume = part["reward_volume"].to_numpy().astype(float)
+        lowest = np.full(values.shape[0], np.inf)
+        for size in np.unique(volume[np.isfinite(volume)]):
+            columns = values[:, volume == size]
+            seen = np.isfinite(columns)
+            count = seen.sum(axis=1)
+            mean = np.where(count > 0, np.where(seen, columns, 0.0).sum(axis=1) / np.maximum(count, 1), np.inf)
+            lowest = np.minimum(lowest, mean)
+        keep.append(~np.isfinite(baseline) | (lowest + baseline >= floor_rate))
+    cells = np.concatenate([part["cell"].to_numpy() for part in _check_responses(responses)])
+    return xr.DataArray(np.concatenate(keep), dims=("cell",), coords={"cell": cells}, name="off_floor",
+                        attrs={"floor_rate": float(floor_rate), "units": "1"})
+
+
+def tau_reversal_test(
+    responses: xr.DataArray | list[xr.DataArray],
+    *,
+    n_splits: int = 200,
+    seed: int | np.random.Generator | None = 0,
+    method: str = "model",
+    axis: str = "utility",
+    align_trial_types: bool = True,
+    n_permutations: int = 1000,
+    permutation_seed: int | np.random.Generator | None = None,
+    floor_rate: float | None = FLOOR_RATE,
+) -> xr.Dataset:
+    """The tau-reversal permutation test as neurorl reports it: the variant closest to calibrated for the nulls.
+
+    :func:`tau_reversal_correlation` with two departures from the original analysis, both because the
+    original's choices make the test find its signature in populations that have none (measured with
+    ``analyses/dabney2020_power.py``, 40 simulated cells with the real cells' trial counts and firing, 100 runs
+    per model, rate of ``p_perm < 0.05``): the original's counting estimator on all cells gives 0.77 for the
+    additive-bias null (symmetric cells, diverse reversal points) at the real baseline rates, 0.23 with the
+    floor out of reach and 0.10 for classic TD; this test gives 0.06, 0.12 and 0.13 (0.02 for classic TD with
+    a concave utility) and finds the expectile code in 0.99 of runs (see
+    ``analyses/results/dabney2020/results.md``). It is not exactly calibrated: the jointly fitted estimator's
+    own bias depends on each cell's signal-to-noise ratio and on where its true reversal point falls among the
+    sparse reward sizes, which both halves of a cell's trials share.
+
+    * ``method="model"``: the reversal point and both slopes fitted jointly. The counting estimator places the
+      reversal point between the sparse reward sizes and takes the slopes through it, so its tau error
+      follows its reversal-point error, which follows where the cell's true point falls among the sizes:
+      a property of the cell, shared by both halves of its trials.
+    * Only the cells off the firing floor (:func:`off_floor`): a symmetric cell whose negative responses are
+      clipped at 0 spikes/s looks optimistic in proportion to its reversal point, in both halves.
+
+    Parameters
+    ----------
+    responses
+        ``responses(cell, trial)`` (or one per session), with the ``baseline_rate`` coordinate for the floor.
+    n_splits
+        Random splits (the statistic is the median r over them; 200 as the power runs above).
+    seed, method, axis, align_trial_types, n_permutations, permutation_seed
+        As :func:`tau_reversal_correlation`.
+    floor_rate
+        Floor of :func:`off_floor`, spikes/s; ``None`` tests every cell.
+
+    Returns
+    -------
+    xarray.Dataset
+        As :func:`tau_reversal_correlation`, plus ``tested`` (bool over ``cell``: the cells in the test) and
+        ``attrs["n_cells_tested"]``, ``attrs["floor_rate"]``.
+    """
+    parts = _check_responses(responses)
+    if floor_rate is None:
+        keep = np.ones(sum(part.sizes["cell"] for part in parts), dtype=bool)
+    else:
+        keep = off_floor(parts, floor_rate).to_numpy()
+    if keep.sum() < 3:
+        raise MissingDataError(f"the tau-reversal test needs at least 3 cells off the firing floor "
+                               f"(>= {floor_rate} spikes/s at every reward size), found {int(keep.sum())}")
+    subset, offset = [], 0
+    for part in parts:
+        rows = np.flatnonzero(keep[offset:offset + part.sizes["cell"]])
+        offset += part.sizes["cell"]
+        if rows.size:
+            subset.append(part.isel(cell=rows))
+    test = tau_reversal_correlation(subset, n_splits=n_splits, seed=seed, method=method, axis=axis,
+                                    align_trial_types=align_trial_types, n_permutations=n_permutations,
+                                    permutation_seed=permutation_seed)
+    cells = np.concatenate([part["cell"].to_numpy() for part in parts])
+    test["tested"] = xr.DataArray(keep, dims=("cell",), coords={"cell": cells}, attrs={"units": "1"})
+    test.attrs.update({"n_cells_tested": int(keep.sum()),
+                       "floor_rate": float("nan") if floor_rate is None else float(floor_rate),
+                       "test": "tau_reversal_test",
+                       "p_perm": test.attrs["p_perm"] + f"; {method} estimator, cells off the firing floor"})
+    return test
 
 
 def reversal_split_half(

@@ -12,7 +12,11 @@
 * ``decoded_distribution.csv`` — ``reward_volume`` (decoded samples, µl) and ``weight``;
 * ``summary.json`` — ``n_cells``, ``n_trials``, ``tau_reversal_r``/``_p`` (split-half, median over splits,
   utility axis as the original; ``_p`` is the median of the per-split p-values, a summary) and
-  ``tau_reversal_p_perm`` (the permutation test's p, calibrated), ``reversal_split_half_r``/``_p``,
+  ``tau_reversal_p_perm`` (the reported test's p: the permutation test on the cells off the firing floor with
+  the jointly fitted estimator, the variant closest to calibrated for the classic-TD and additive-bias nulls;
+  its median r
+  ``tau_reversal_test_r`` over ``tau_reversal_test_n_cells`` cells) and ``tau_reversal_p_perm_all_cells``
+  (the same permutation test on the original's statistic), ``reversal_split_half_r``/``_p``,
   ``same_vs_diverse_*`` (held-out comparison), ``decode_loss``, the decode's W1 to the task distribution
   ``decode_w1_ul`` and its controls ``control_classic_td_w1_ul``, ``control_shuffled_asymmetry_w1_ul``,
   ``reference_uniform_w1_ul``, ``reference_unimodal_w1_ul`` (µl), and the settings (``--no-controls``
@@ -74,6 +78,7 @@ class DopamineResults:
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(SKIPPED_COLUMNS)))
     control_tau: xr.Dataset | None = None       # split-half statistics of the simulated classic-TD control
     same_vs_diverse: xr.Dataset | None = None   # held-out same-vs-diverse comparison
+    tau_test: xr.Dataset | None = None          # the reported tau-reversal test (tau_reversal_test)
 
 
 def default_example_data() -> Path:
@@ -125,7 +130,14 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
     from .. import __version__
     from ..analysis.decoding import decode_fit, decoding_controls
     from ..analysis.responses import compute_responses, skip_cells
-    from ..analysis.reversal import fit_cells, reversal_split_half, same_vs_diverse, tau_reversal_correlation
+    from ..analysis.reversal import (
+        FLOOR_RATE,
+        fit_cells,
+        reversal_split_half,
+        same_vs_diverse,
+        tau_reversal_correlation,
+        tau_reversal_test,
+    )
     from ..io.spec import RecordingSpec
     from ..tasks.variable_reward import VariableRewardTask
 
@@ -153,6 +165,17 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
     tau_reversal = tau_reversal_correlation(responses, n_splits=n_splits, seed=rng, method=method,
                                             n_permutations=n_permutations, permutation_seed=perm_rng)
     split_half = reversal_split_half(responses, n_splits=n_splits, seed=rng, method=method)
+    # the reported test (calibrated for the nulls: jointly fitted estimator, cells off the firing floor), on its
+    # own streams; skipped without permutations
+    tau_test = None
+    if n_permutations:
+        try:
+            tau_test = tau_reversal_test(responses, n_splits=min(n_splits, TEST_SPLITS),
+                                         seed=np.random.default_rng([int(seed), 16]),
+                                         n_permutations=n_permutations,
+                                         permutation_seed=np.random.default_rng([int(seed), 17]))
+        except MissingDataError:       # fewer than 3 cells off the floor: no test, said in summary.json
+            tau_test = None
     # its own stream too: its numbers do not depend on --permutations or --no-controls
     diverse = same_vs_diverse(responses, n_splits=min(n_splits, 100), seed=np.random.default_rng([int(seed), 15]),
                               method=method)
@@ -195,7 +218,12 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         "n_trials": int(fit["n_trials"].sum()),
         "tau_reversal_r": _json_value(float(tau_reversal["r_median"])),
         "tau_reversal_p": _json_value(float(tau_reversal["p_median"])),
-        "tau_reversal_p_perm": _json_value(float(tau_reversal["p_perm"])),
+        "tau_reversal_p_perm": _json_value(float(tau_test["p_perm"]) if tau_test is not None else None),
+        "tau_reversal_test_r": _json_value(float(tau_test["r_median"]) if tau_test is not None else None),
+        "tau_reversal_test_n_cells": int(tau_test.attrs["n_cells_tested"]) if tau_test is not None else 0,
+        "tau_reversal_test_method": "model",
+        "tau_reversal_test_floor_rate": FLOOR_RATE,
+        "tau_reversal_p_perm_all_cells": _json_value(float(tau_reversal["p_perm"])),
         "tau_reversal_p_greater": _json_value(float(tau_reversal["p_greater_median"])),
         "tau_reversal_fraction_significant": _json_value(float(tau_reversal["fraction_significant"])),
         "reversal_split_half_r": _json_value(float(split_half["r_median"])),
@@ -217,8 +245,15 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         "controls": bool(controls),
         "p_values": {
             "tau_reversal_p": "median over the splits of the per-split Pearson p (two-sided): a summary, not a test",
-            "tau_reversal_p_perm": "permutation test (cells' half-A reversal points shuffled across cells, one "
-                                   "shuffle for all splits), one-sided r > 0: calibrated",
+            "tau_reversal_p_perm": "the reported test: permutation test (cells' half-A reversal points shuffled "
+                                   "across cells, one shuffle for all splits), one-sided r > 0, on the cells off "
+                                   "the firing floor with the jointly fitted estimator "
+                                   "(neurorl.analysis.reversal.tau_reversal_test): the variant closest to "
+                                   "calibrated for the classic-TD and additive-bias nulls (false-positive rates "
+                                   "0.02-0.13 at alpha 0.05 at the real cells' size and firing)",
+            "tau_reversal_p_perm_all_cells": "the same permutation test on the original's statistic (all cells, "
+                                             "the --method estimator): not calibrated where cells sit on the "
+                                             "firing floor or with the counting estimator (see the docs)",
             "same_vs_diverse_p": "one-sided Wilcoxon signed-rank over cells: own reversal points predict the "
                                  "sign of held-out responses better than one shared point (ED Fig. 4c)",
         },
@@ -239,9 +274,10 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
                               summary=summary, cells=cells, skipped=skipped)
     results.control_tau = control_tau
     results.same_vs_diverse = diverse
+    results.tau_test = tau_test
     if make_figures:
         results.figures = _figures(fit, decoded, task, tau_reversal=tau_reversal, control_tau=control_tau,
-                                   controls=control_stats)
+                                   controls=control_stats, tau_test=tau_test)
     return results
 
 
@@ -249,6 +285,8 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
 #: floor long before this size, and simulating a Neuropixels-scale population spike by spike would cost more
 #: than the whole fit; larger datasets get a control of this many cells (``control_n_cells`` in summary.json).
 CONTROL_MAX_CELLS = 1000
+#: Splits of the reported tau-reversal test (at most; as in the power runs of analyses/dabney2020_power.py).
+TEST_SPLITS = 200
 
 
 def _classic_control(fit: xr.Dataset, responses, *, method: str, n_splits: int, seed):
@@ -326,7 +364,8 @@ def _unit_types(recordings) -> dict:
 
 
 def _figures(fit: xr.Dataset, decoded: xr.Dataset, task, *, tau_reversal: xr.Dataset | None = None,
-             control_tau: xr.Dataset | None = None, controls: dict | None = None) -> dict:
+             control_tau: xr.Dataset | None = None, controls: dict | None = None,
+             tau_test: xr.Dataset | None = None) -> dict:
     from matplotlib.figure import Figure
 
     from ..plotting import dopamine as plots
@@ -337,12 +376,13 @@ def _figures(fit: xr.Dataset, decoded: xr.Dataset, task, *, tau_reversal: xr.Dat
     figures = {"summary": plots.plot_dopamine_summary(fit, decoded, model_curves=curves,
                                                       task_volumes=task.volumes, task_probabilities=task.probs,
                                                       tau_reversal=tau_reversal, control_tau=control_tau,
-                                                      controls=controls)}
+                                                      controls=controls, tau_test=tau_test)}
     single = {
         "responses": lambda fig: plots.plot_response_curves(fit, ax=fig.add_subplot()),
         "reversal_points": lambda fig: plots.plot_reversal_points(fit, ax=fig.add_subplot()),
         "split_half": lambda fig: plots.plot_split_half(fit, ax=fig.add_subplot()),
-        "asymmetry": lambda fig: plots.plot_asymmetry_test(fit, tau_reversal, control_tau, fig=fig),
+        "asymmetry": lambda fig: plots.plot_asymmetry_test(fit, tau_reversal, control_tau, fig=fig,
+                                                           tau_test=tau_test),
         "decoded_distribution": lambda fig: plots.plot_decoded_distribution(
             decoded, ax=fig.add_subplot(), task_volumes=task.volumes, task_probabilities=task.probs,
             controls=controls),
@@ -373,7 +413,10 @@ def cell_column_units(response_units: str = "spikes/s") -> dict[str, str]:
 def _fit_netcdf(results: DopamineResults) -> xr.Dataset:
     """One netCDF-ready Dataset: the fit, the split statistics (dim split) and the decoded distribution."""
     ds = results.fit.copy()
-    for prefix, split in (("tau_reversal", results.tau_reversal), ("reversal_split_half", results.split_half)):
+    splits = [("tau_reversal", results.tau_reversal), ("reversal_split_half", results.split_half)]
+    if results.tau_test is not None:
+        splits.append(("tau_reversal_test", results.tau_test.drop_vars("tested")))
+    for prefix, split in splits:
         renamed = split.rename({name: f"{prefix}_{name}" for name in split.data_vars})
         if "split" in renamed.dims:
             renamed = renamed.rename({"split": f"{prefix}_split"})
@@ -474,8 +517,9 @@ def _run(args: argparse.Namespace, source: Path) -> int:
     controls_text = ("controls skipped (--no-controls)" if no_controls else
                      f"shuffled-asymmetry control {number(s['control_shuffled_asymmetry_w1_ul'], '.2f')} µl")
     print(f"{s['n_cells']} cells, {s['n_trials']} cell-trials: tau-reversal r = {number(s['tau_reversal_r'], '.2f')} "
-          f"(median split p = {number(s['tau_reversal_p'], '.2g')}; permutation p = "
-          f"{number(s['tau_reversal_p_perm'], '.2g')}), reversal split-half r = "
+          f"(median split p = {number(s['tau_reversal_p'], '.2g')}, a summary; the test: permutation p = "
+          f"{number(s['tau_reversal_p_perm'], '.2g')} over {s['tau_reversal_test_n_cells']} cells off the firing "
+          f"floor), reversal split-half r = "
           f"{number(s['reversal_split_half_r'], '.2f')}, decode W1 to the task = "
           f"{number(s['decode_w1_ul'], '.2f')} µl ({controls_text})")
     figures = [display_path(args, path) for path in written if path.suffix.lstrip(".") in formats]

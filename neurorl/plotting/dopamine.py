@@ -199,7 +199,8 @@ def plot_asymmetry_vs_reversal(fit: xr.Dataset, *, ax=None, axis: str = "volume"
 
 
 def plot_asymmetry_test(fit: xr.Dataset, tau_reversal: xr.Dataset | None = None,
-                        control_tau: xr.Dataset | None = None, *, fig=None, axis: str = "utility"):
+                        control_tau: xr.Dataset | None = None, *, fig=None, axis: str = "utility",
+                        tau_test: xr.Dataset | None = None):
     """The tau-reversal test as the original ran it, with its nulls beside the data (two panels).
 
     Left: asymmetry from half B of the trials against the reversal point from half A (one split, utility
@@ -217,6 +218,9 @@ def plot_asymmetry_test(fit: xr.Dataset, tau_reversal: xr.Dataset | None = None,
         The same on a simulated classic-TD population (optional).
     fig
         Figure to draw into (two subplots are added); a new one when omitted.
+    tau_test
+        :func:`neurorl.analysis.reversal.tau_reversal_test` on the data (the reported, calibrated test): its
+        permutation p goes in the title beside the all-cells one.
 
     Returns
     -------
@@ -228,11 +232,12 @@ def plot_asymmetry_test(fit: xr.Dataset, tau_reversal: xr.Dataset | None = None,
         fig = plt.figure(figsize=(8.4, 3.6), layout="constrained")
     left, right = fig.subplots(1, 2)
     plot_asymmetry_vs_reversal(fit, ax=left, axis=axis, halves=True)
-    _plot_split_r(right, tau_reversal, control_tau)
+    _plot_split_r(right, tau_reversal, control_tau, tau_test)
     return fig
 
 
-def _plot_split_r(ax, tau_reversal: xr.Dataset | None, control_tau: xr.Dataset | None) -> None:
+def _plot_split_r(ax, tau_reversal: xr.Dataset | None, control_tau: xr.Dataset | None,
+                  tau_test: xr.Dataset | None = None) -> None:
     bins = np.linspace(-1, 1, 41)
     if tau_reversal is not None:
         ax.hist(tau_reversal["r"].to_numpy(), bins=bins, density=True, color="C0", alpha=0.6,
@@ -249,7 +254,10 @@ def _plot_split_r(ax, tau_reversal: xr.Dataset | None, control_tau: xr.Dataset |
     if tau_reversal is not None:
         p_perm = float(tau_reversal["p_perm"]) if "p_perm" in tau_reversal else float("nan")
         title += (f"\nmedian split p = {float(tau_reversal['p_median']):.2g} (summary); "
-                  f"permutation p = {p_perm:.2g} (test)")
+                  f"permutation p, all cells = {p_perm:.2g}")
+    if tau_test is not None:
+        title += (f"\nreported test (model estimator, {tau_test.attrs.get('n_cells_tested', '?')} cells off the "
+                  f"floor): r = {float(tau_test['r_median']):.2f}, permutation p = {float(tau_test['p_perm']):.2g}")
     ax.set_title(title, fontsize=8)
     ax.set_xlabel("Pearson r across cells (dimensionless)")
     ax.set_ylabel("density (per unit r)")
@@ -316,7 +324,8 @@ def plot_decoded_distribution(decoded: xr.Dataset, *, ax=None, task_volumes: Seq
 def plot_dopamine_summary(fit: xr.Dataset, decoded: xr.Dataset | None = None, *, fig=None,
                           model_curves: dict | None = None, task_volumes=None, task_probabilities=None,
                           title: str | None = None, tau_reversal: xr.Dataset | None = None,
-                          control_tau: xr.Dataset | None = None, controls: dict | None = None):
+                          control_tau: xr.Dataset | None = None, controls: dict | None = None,
+                          tau_test: xr.Dataset | None = None):
     """The main-job figure: response curves, sorted reversal points, split-half scatter, asymmetry vs
     reversal point (split halves, utility axis; with ``tau_reversal`` / ``control_tau`` the distribution of r
     over splits beside the classic-TD null replaces the same-trials panel), and the decoded distribution
@@ -350,7 +359,7 @@ def plot_dopamine_summary(fit: xr.Dataset, decoded: xr.Dataset | None = None, *,
     else:
         axes[0, 2].set_axis_off()
     if tau_reversal is not None:
-        _plot_split_r(axes[1, 0], tau_reversal, control_tau)
+        _plot_split_r(axes[1, 0], tau_reversal, control_tau, tau_test)
     else:
         plot_asymmetry_vs_reversal(fit, ax=axes[1, 0], model_curves=model_curves)
     if "reversal_point_utility_half" in fit and "asymmetry_utility_half" in fit:
