@@ -85,12 +85,18 @@ def main(argv: list[str] | None = None) -> int:
         row, settings = VARIANTS[name]
         overrides = {**settings, **({} if args.epochs is None else {"max_epochs": args.epochs})}
         runs_dir = base / _slug(name) / "runs"
-        if not args.summary_only:
+        row_folder = None
+        if not settings and args.epochs is None:
+            # the plain rows are Table 1's own runs (same protocol, same settings): read them, train nothing here
+            from neurorl.pipelines.pozzi2018 import paper_rows
+            runs_dir = RESULTS / "pozzi2018_table1" / "runs"
+            row_folder = str(paper_rows().iloc[row - 1]["row_id"])
+        elif not args.summary_only:
             reproduce_paper_table1(base / _slug(name), rows=[row], seeds=args.seeds, runs_dir=runs_dir,
                                    cache_dir=Path(args.out) / "cache" / stem / _slug(name), stem="table",
                                    show_progress=False, command="python analyses/qagrel_discovery_options.py",
                                    **overrides)
-        for folder in sorted(runs_dir.glob("*/seed*")):
+        for folder in sorted(runs_dir.glob(f"{row_folder or '*'}/seed*")):
             if (folder / "run.json").is_file() and int(folder.name[4:]) in args.seeds:
                 records.append({"variant": name, "row": row, **summarize_run(folder)})
     per_seed = pd.DataFrame.from_records(records)
