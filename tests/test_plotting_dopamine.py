@@ -45,7 +45,13 @@ def test_fit_figures_draw_into_given_ax(results, function, kwargs):
 def test_one_line_per_cell_in_response_curves(results):
     fit, _ = results
     ax = plots.plot_response_curves(fit)
-    assert len(ax.lines) == fit.sizes["cell"] + 1  # + the zero line
+    # one collection holding one line per cell (each cell's mean response at every reward size), + the zero line
+    (collection,) = ax.collections
+    segments = collection.get_segments()
+    assert len(segments) == fit.sizes["cell"] and len(ax.lines) == 1
+    drawn = sorted(tuple(np.round(seg[:, 1], 9)) for seg in segments)
+    expected = sorted(tuple(np.round(row, 9)) for row in fit["mean_response"].to_numpy())
+    assert drawn == expected
 
 
 def test_decoded_distribution_and_summary(results):
