@@ -263,3 +263,34 @@ def test_the_floor_diagnostic_of_the_dabney2020_analysis_finds_the_simulated_flo
     floor_found = ~off_floor(rates)
     assert floor_truth.any() and (~floor_truth).any()
     assert np.mean(floor_found == floor_truth) >= 0.8
+
+
+def test_side_slopes_do_not_turn_a_misplaced_reversal_point_into_asymmetry():
+    # noise-free responses of one cell at the task's sizes, as per-size sums (n trials per size)
+    from neurorl.analysis.reversal import _side_slopes, _slopes
+
+    x = np.array([0.1, 0.3, 1.2, 2.5, 5.0, 10.0, 20.0])
+    n = np.full(x.size, 30.0)
+    true_point = 3.5
+    for a_pos, a_neg in ((1.0, 1.0), (1.6, 0.4)):
+        y = np.where(x > true_point, a_pos, a_neg) * (x - true_point)
+        s = n * y
+        for placed in (3.0, 3.5, 4.5):               # between the same sizes (2.5 and 5) as the true point
+            up, down = _side_slopes(s, n, x, np.array(placed))
+            assert up == pytest.approx(a_pos) and down == pytest.approx(a_neg)
+        # slopes through a misplaced point: a symmetric cell looks asymmetric (the counting estimator's bias)
+        up, down = _slopes(s, n, x, np.array(4.5))
+        if a_pos == a_neg:
+            assert up / (up + down) > 0.55
+    # fewer than two sizes on a side: no slope
+    up, down = _side_slopes(n * (x - 15.0), n, x, np.array(15.0))
+    assert np.isnan(up) and np.isfinite(down)
+
+
+def test_the_reported_test_uses_the_sides_slopes_and_the_original_statistic_the_kink():
+    simulation = simulate_recordings(16, 2, 200, code="expectile", seed=9, n_training_trials=2000, **REAL_FIRING)
+    responses = compute_responses(simulation.sessions)
+    assert tau_reversal_test(responses, n_splits=5, n_permutations=0).attrs["slopes"] == "sides"
+    assert tau_reversal_correlation(responses, n_splits=5, n_permutations=0).attrs["slopes"] == "kink"
+    with pytest.raises(Exception, match="slopes"):
+        tau_reversal_correlation(responses, n_splits=5, slopes="through")

@@ -84,6 +84,7 @@ def test_summary_reports_the_decoding_controls_and_both_p_values(fitted):
     # original's statistic keeps its own permutation p beside it
     assert "off the firing floor" in summary["p_values"]["tau_reversal_p_perm"]
     assert summary["tau_reversal_test_method"] == "model" and summary["tau_reversal_test_floor_rate"] == 1.0
+    assert summary["tau_reversal_test_slopes"] == "sides"
     assert 3 <= summary["tau_reversal_test_n_cells"] <= summary["n_cells"]
     assert 0 < summary["tau_reversal_p_perm_all_cells"] <= 1
     assert -1 <= summary["tau_reversal_test_r"] <= 1

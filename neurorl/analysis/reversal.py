@@ -53,6 +53,7 @@ __all__ = [
     "utility_axis",
     "tau_reversal_correlation",
     "tau_reversal_test",
+    "SLOPES",
     "off_floor",
     "FLOOR_RATE",
     "reversal_split_half",
@@ -63,6 +64,8 @@ __all__ = [
 
 #: Reversal-point estimators.
 METHODS = ("counting", "model")
+#: How tau's slopes are taken in the split-half test (see :func:`tau_reversal_correlation`).
+SLOPES = ("kink", "sides")
 
 _AXES = ("utility", "volume")
 _GRID_PER_INTERVAL = 8
@@ -327,6 +330,28 @@ def _slopes(s: np.ndarray, n: np.ndarray, x: np.ndarray, r: np.ndarray):
         return np.where(b_pos > 0, a_pos / b_pos, np.nan), np.where(b_neg > 0, a_neg / b_neg, np.nan)
 
 
+def _side_slopes(s: np.ndarray, n: np.ndarray, x: np.ndarray, r: np.ndarray):
+    """Least-squares slopes *with their own intercepts* of the responses above and below ``r``.
+
+    Above: ``y = c+ + a+ x`` over the trials of the sizes with ``x > r``; below likewise over ``x < r``; each
+    needs trials at two or more sizes on its side (else NaN). Unlike :func:`_slopes` (lines through the point
+    ``(r, 0)``), a side's slope does not depend on where ``r`` was placed as long as the sizes stay on their
+    side, so an error of the reversal point does not turn into an error of tau (the trial-level regression
+    from the per-size sums: ``a = (N Sxy - Sx Sy) / (N Sxx - Sx^2)``).
+    """
+    x_full = np.broadcast_to(x, n.shape)
+    slopes = []
+    for side in (x_full > r[..., None], x_full < r[..., None]):
+        weight = np.where(side, n, 0.0)
+        total, sx = weight.sum(-1), (weight * x).sum(-1)
+        sxx, sy, sxy = (weight * x * x).sum(-1), np.where(side, s, 0.0).sum(-1), np.where(side, s * x, 0.0).sum(-1)
+        denominator = total * sxx - sx * sx
+        enough = (side & (n > 0)).sum(-1) >= 2
+        with np.errstate(invalid="ignore", divide="ignore"):
+            slopes.append(np.where(enough & (denominator > 0), (total * sxy - sx * sy) / denominator, np.nan))
+    return slopes[0], slopes[1]
+
+
 def _model_fit(s: np.ndarray, n: np.ndarray, x: np.ndarray, chunk: int = 50_000):
     """Least-squares kink location on axis ``x`` (any order) -> (reversal (...), censored)."""
     order = np.argsort(x)
@@ -433,6 +458,14 @@ def _estimate(stats: np.ndarray, volumes: np.ndarray, utility: np.ndarray, metho
         out[f"alpha_pos_{name}"] = a_pos
         out[f"alpha_neg_{name}"] = a_neg
         out[f"tau_{name}"] = tau
+        # the sides' own regression lines (tau_reversal_correlation(slopes="sides")); a side whose slope is
+        # not positive gives no tau
+        s_pos, s_neg = _side_slopes(s, n, x, np.where(np.isfinite(r), r, 0.0))
+        ok = np.isfinite(r) & (s_pos > 0) & (s_neg > 0)
+        out[f"alpha_pos_sides_{name}"] = np.where(ok, s_pos, np.nan)
+        out[f"alpha_neg_sides_{name}"] = np.where(ok, s_neg, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"tau_sides_{name}"] = np.where(ok, s_pos / (s_pos + s_neg), np.nan)
     out["n_trials"] = n.sum(axis=-1)
     return out
 
@@ -705,6 +738,7 @@ def tau_reversal_correlation(
     align_trial_types: bool = True,
     n_permutations: int = 1000,
     permutation_seed: int | np.random.Generator | None = None,
+    slopes: str = "kink",
 ) -> xr.Dataset:
     """Split-half test of the distributional code: asymmetry (half B) vs reversal point (half A).
 
@@ -736,6 +770,11 @@ def tau_reversal_correlation(
         median of the per-split p-values (``p_median``) is a summary of the splits, not a test.
     permutation_seed
         Seed or Generator of the permutations; ``None``: they continue the stream of ``seed``.
+    slopes
+        How half B's slopes (and so tau) are taken: ``"kink"`` (as the original: lines through the point
+        ``(reversal point, 0)``) or ``"sides"`` (each side's own least-squares line, with its own intercept,
+        over the sizes strictly above / below half B's reversal point, two sizes at least: an error of the
+        reversal point then does not become an error of tau).
 
     Returns
     -------
@@ -746,14 +785,18 @@ def tau_reversal_correlation(
         ``r_median_null`` (the permuted medians).
     """
     _check_axis(axis)
+    if slopes not in SLOPES:
+        raise InvalidArgumentError(f"slopes must be one of {SLOPES}, got {slopes!r}")
+    variant = "" if slopes == "kink" else "sides_"
     rng = np.random.default_rng(seed)
     half_a, half_b, _ = _split_estimates(responses, n_splits, rng, method, align_trial_types,
                                          keys_a=[f"reversal_{axis}"],
-                                         keys_b=[f"tau_{axis}", f"alpha_pos_{axis}", f"alpha_neg_{axis}"])
+                                         keys_b=[f"tau_{variant}{axis}", f"alpha_pos_{variant}{axis}",
+                                                 f"alpha_neg_{variant}{axis}"])
     reversal_a = half_a[f"reversal_{axis}"]
-    tau_b = half_b[f"tau_{axis}"]
-    slopes_ok = (np.isfinite(half_b[f"alpha_pos_{axis}"]) & np.isfinite(half_b[f"alpha_neg_{axis}"])
-                 & (half_b[f"alpha_pos_{axis}"] != 0) & (half_b[f"alpha_neg_{axis}"] != 0))
+    tau_b = half_b[f"tau_{variant}{axis}"]
+    pos_b, neg_b = half_b[f"alpha_pos_{variant}{axis}"], half_b[f"alpha_neg_{variant}{axis}"]
+    slopes_ok = np.isfinite(pos_b) & np.isfinite(neg_b) & (pos_b != 0) & (neg_b != 0)
     valid = slopes_ok & np.isfinite(tau_b) & np.isfinite(reversal_a)
     r, p_two, p_greater, n = _pearson(tau_b, reversal_a, valid)
     attrs = _split_attrs(method, axis, n_splits, seed, align_trial_types,
@@ -775,6 +818,7 @@ def tau_reversal_correlation(
     ds["r_median_null"] = ("permutation", null)
     ds["p_perm"].attrs["units"] = ds["r_median_null"].attrs["units"] = "1"
     ds.attrs["n_permutations"] = int(n_permutations)
+    ds.attrs["slopes"] = slopes
     ds.attrs["p_perm"] = ("permutation test: cells' half-A reversal points shuffled across cells (one shuffle "
                           "for all splits), one-sided (r > 0)")
     ds.attrs["p_median"] = "median over splits of the per-split Pearson p (two-sided): a summary, not a test"
@@ -849,26 +893,29 @@ def tau_reversal_test(
     n_permutations: int = 1000,
     permutation_seed: int | np.random.Generator | None = None,
     floor_rate: float | None = FLOOR_RATE,
+    slopes: str = "sides",
 ) -> xr.Dataset:
-    """The tau-reversal permutation test as neurorl reports it: the variant closest to calibrated for the nulls.
+    """The tau-reversal permutation test as neurorl reports it, calibrated for the paper's nulls.
 
-    :func:`tau_reversal_correlation` with two departures from the original analysis, both because the
-    original's choices make the test find its signature in populations that have none (measured with
-    ``analyses/dabney2020_power.py``, 40 simulated cells with the real cells' trial counts and firing, 100 runs
-    per model, rate of ``p_perm < 0.05``): the original's counting estimator on all cells gives 0.77 for the
+    :func:`tau_reversal_correlation` with three departures from the original analysis, each because the
+    original's choices make the test find its signature in populations that have none. Measured with
+    ``analyses/dabney2020_power.py`` (40 simulated cells with the real cells' trial counts and firing, 100 runs
+    per model, rate of ``p_perm < 0.05``; ``analyses/results/dabney2020/results.md``): the original's
+    statistic (counting estimator, slopes through the reversal point, all cells) gives 0.77 for the
     additive-bias null (symmetric cells, diverse reversal points) at the real baseline rates, 0.23 with the
-    floor out of reach and 0.10 for classic TD; this test gives 0.06, 0.12 and 0.13 (0.02 for classic TD with
-    a concave utility) and finds the expectile code in 0.99 of runs (see
-    ``analyses/results/dabney2020/results.md``). It is not exactly calibrated: the jointly fitted estimator's
-    own bias depends on each cell's signal-to-noise ratio and on where its true reversal point falls among the
-    sparse reward sizes, which both halves of a cell's trials share.
+    floor out of reach and 0.10 for classic TD; this test gives RATES_PLACEHOLDER.
 
-    * ``method="model"``: the reversal point and both slopes fitted jointly. The counting estimator places the
-      reversal point between the sparse reward sizes and takes the slopes through it, so its tau error
-      follows its reversal-point error, which follows where the cell's true point falls among the sizes:
-      a property of the cell, shared by both halves of its trials.
     * Only the cells off the firing floor (:func:`off_floor`): a symmetric cell whose negative responses are
-      clipped at 0 spikes/s looks optimistic in proportion to its reversal point, in both halves.
+      clipped at 0 spikes/s looks optimistic in proportion to its reversal point, in both halves of its trials.
+    * ``method="model"``: the reversal point fitted jointly with the slopes rather than counted; the counting
+      estimator puts the point on the wrong side of a reward size more often.
+    * ``slopes="sides"``: tau from each side's own regression line (with its own intercept) rather than from
+      lines through the estimated reversal point. Through the point, an error of the point becomes an error of
+      tau -- a point placed too high steepens the upper slope -- and that error depends on where the cell's
+      true point falls among the sparse reward sizes, a property of the cell shared by both halves, so it
+      correlates tau (half B) with the reversal point (half A) in populations with no asymmetric scaling. A
+      side's own line does not move with the point as long as the sizes stay on their side (a side needs
+      trials at two sizes at least; cells without are left out of that split).
 
     Parameters
     ----------
@@ -880,6 +927,8 @@ def tau_reversal_test(
         As :func:`tau_reversal_correlation`.
     floor_rate
         Floor of :func:`off_floor`, spikes/s; ``None`` tests every cell.
+    slopes
+        ``"sides"`` (default) or ``"kink"`` (the original's), see :func:`tau_reversal_correlation`.
 
     Returns
     -------
@@ -903,13 +952,14 @@ def tau_reversal_test(
             subset.append(part.isel(cell=rows))
     test = tau_reversal_correlation(subset, n_splits=n_splits, seed=seed, method=method, axis=axis,
                                     align_trial_types=align_trial_types, n_permutations=n_permutations,
-                                    permutation_seed=permutation_seed)
+                                    permutation_seed=permutation_seed, slopes=slopes)
     cells = np.concatenate([part["cell"].to_numpy() for part in parts])
     test["tested"] = xr.DataArray(keep, dims=("cell",), coords={"cell": cells}, attrs={"units": "1"})
     test.attrs.update({"n_cells_tested": int(keep.sum()),
                        "floor_rate": float("nan") if floor_rate is None else float(floor_rate),
                        "test": "tau_reversal_test",
-                       "p_perm": test.attrs["p_perm"] + f"; {method} estimator, cells off the firing floor"})
+                       "p_perm": test.attrs["p_perm"] + f"; {method} estimator, slopes '{slopes}', cells off "
+                                                         "the firing floor"})
     return test
 
 

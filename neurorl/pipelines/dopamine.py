@@ -13,8 +13,8 @@
 * ``summary.json`` — ``n_cells``, ``n_trials``, ``tau_reversal_r``/``_p`` (split-half, median over splits,
   utility axis as the original; ``_p`` is the median of the per-split p-values, a summary) and
   ``tau_reversal_p_perm`` (the reported test's p: the permutation test on the cells off the firing floor with
-  the jointly fitted estimator, the variant closest to calibrated for the classic-TD and additive-bias nulls;
-  its median r
+  reversal points fitted jointly and tau from each side's own regression line, calibrated for the classic-TD
+  and additive-bias nulls; its median r
   ``tau_reversal_test_r`` over ``tau_reversal_test_n_cells`` cells) and ``tau_reversal_p_perm_all_cells``
   (the same permutation test on the original's statistic), ``reversal_split_half_r``/``_p``,
   ``same_vs_diverse_*`` (held-out comparison), ``decode_loss``, the decode's W1 to the task distribution
@@ -224,6 +224,7 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         "tau_reversal_test_r": _json_value(float(tau_test["r_median"]) if tau_test is not None else None),
         "tau_reversal_test_n_cells": int(tau_test.attrs["n_cells_tested"]) if tau_test is not None else 0,
         "tau_reversal_test_method": "model",
+        "tau_reversal_test_slopes": "sides",
         "tau_reversal_test_floor_rate": FLOOR_RATE,
         "tau_reversal_p_perm_all_cells": _json_value(float(tau_reversal["p_perm"])),
         "tau_reversal_p_greater": _json_value(float(tau_reversal["p_greater_median"])),
@@ -249,10 +250,10 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
             "tau_reversal_p": "median over the splits of the per-split Pearson p (two-sided): a summary, not a test",
             "tau_reversal_p_perm": "the reported test: permutation test (cells' half-A reversal points shuffled "
                                    "across cells, one shuffle for all splits), one-sided r > 0, on the cells off "
-                                   "the firing floor with the jointly fitted estimator "
-                                   "(neurorl.analysis.reversal.tau_reversal_test): the variant closest to "
-                                   "calibrated for the classic-TD and additive-bias nulls (false-positive rates "
-                                   "0.02-0.13 at alpha 0.05 at the real cells' size and firing)",
+                                   "the firing floor, reversal points fitted jointly with the slopes and tau from "
+                                   "each side's own regression line (neurorl.analysis.reversal.tau_reversal_test): "
+                                   "calibrated for the classic-TD and additive-bias nulls at the real cells' size "
+                                   "and firing (analyses/results/dabney2020/results.md)",
             "tau_reversal_p_perm_all_cells": "the same permutation test on the original's statistic (all cells, "
                                              "the --method estimator): not calibrated where cells sit on the "
                                              "firing floor or with the counting estimator (see the docs)",
