@@ -294,3 +294,18 @@ def test_the_reported_test_uses_the_sides_slopes_and_the_original_statistic_the_
     assert tau_reversal_correlation(responses, n_splits=5, n_permutations=0).attrs["slopes"] == "kink"
     with pytest.raises(Exception, match="slopes"):
         tau_reversal_correlation(responses, n_splits=5, slopes="through")
+
+
+def test_stratified_permutations_shuffle_only_within_strata():
+    simulation = simulate_recordings(24, 2, 200, code="expectile", seed=11, n_training_trials=2000, **REAL_FIRING)
+    responses = compute_responses(simulation.sessions)
+    strata = np.repeat([0, 1, 2], 8)
+    # a reversal point paired with an asymmetry of its own stratum only: with one cell per stratum nothing moves
+    test = tau_reversal_correlation(responses, n_splits=4, n_permutations=20, strata=np.arange(24), seed=1)
+    assert np.allclose(test["r_median_null"].to_numpy(), float(test["r_median"]))
+    test = tau_reversal_correlation(responses, n_splits=4, n_permutations=20, strata=strata, seed=1)
+    assert np.ptp(test["r_median_null"].to_numpy()) > 0
+    with pytest.raises(Exception, match="strata"):
+        tau_reversal_correlation(responses, n_splits=4, n_permutations=5, strata=np.zeros(3))
+    reported = tau_reversal_test(responses, n_splits=4, n_permutations=5)
+    assert reported.attrs["n_strata"] == max(1, reported.attrs["n_cells_tested"] // 8)

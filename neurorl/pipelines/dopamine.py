@@ -225,6 +225,7 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         "tau_reversal_test_n_cells": int(tau_test.attrs["n_cells_tested"]) if tau_test is not None else 0,
         "tau_reversal_test_method": "model",
         "tau_reversal_test_slopes": "sides",
+        "tau_reversal_test_n_strata": int(tau_test.attrs["n_strata"]) if tau_test is not None else 0,
         "tau_reversal_test_floor_rate": FLOOR_RATE,
         "tau_reversal_p_perm_all_cells": _json_value(float(tau_reversal["p_perm"])),
         "tau_reversal_p_greater": _json_value(float(tau_reversal["p_greater_median"])),
@@ -250,8 +251,9 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
             "tau_reversal_p": "median over the splits of the per-split Pearson p (two-sided): a summary, not a test",
             "tau_reversal_p_perm": "the reported test: permutation test (cells' half-A reversal points shuffled "
                                    "across cells, one shuffle for all splits), one-sided r > 0, on the cells off "
-                                   "the firing floor, reversal points fitted jointly with the slopes and tau from "
-                                   "each side's own regression line (neurorl.analysis.reversal.tau_reversal_test): "
+                                   "the firing floor, reversal points fitted jointly with the slopes, tau from "
+                                   "each side's own regression line, permutations within signal-to-noise strata "
+                                   "(neurorl.analysis.reversal.tau_reversal_test): "
                                    "calibrated for the classic-TD and additive-bias nulls at the real cells' size "
                                    "and firing (analyses/results/dabney2020/results.md)",
             "tau_reversal_p_perm_all_cells": "the same permutation test on the original's statistic (all cells, "
