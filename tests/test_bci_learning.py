@@ -373,19 +373,21 @@ def test_scalar_learns_more_slowly_than_vectorized(default_runs):
 def test_scalar_slowdown_grows_with_n_bci():
     """Median paired slowdown (scalar / vectorized learning time, same seed = same neurons) rises with n.
 
-    Measured over seeds 0-19 (4 days): 0.92, 1.56, 2.24, 3.32 for n = 2, 4, 8, 16. Resampling those seeds,
-    the median over 4 seeds is monotone over n = 2, 4, 16 in > 99.8 % of seed sets. Seeds 0-3: ~12 s.
+    Measured with plateau-gated plasticity over seeds 0-11 (4 days): 0.68, 1.04, 1.56, 3.01 for n = 2, 4, 8, 16;
+    seeds 0-3 (n = 2, 4, 16): 0.68, 1.04, 3.01, scalar rates' max / min 1.35 (the former linear rule, seeds 0-19:
+    0.92, 1.56, 2.24, 3.32). Seeds 0-3: ~12 s.
     """
     ds = learning_time_vs_n_bci((2, 4, 16), seeds=(0, 1, 2, 3), days=4)
     slow = ds["slowdown"].to_series()
     assert slow.loc[2] < slow.loc[4] < slow.loc[16], slow.to_dict()
-    # n = 2: one neuron per ensemble, the broadcast signal carries the same credit as the vectorized one
-    assert 0.6 < slow.loc[2] < 1.5 and slow.loc[16] > 2.0, slow.to_dict()
+    # n = 2: one neuron per ensemble, the broadcast signal carries about the same credit as the vectorized one
+    # (below 1: the plateaus' noise slows the vectorized rule most at small n)
+    assert 0.5 < slow.loc[2] < 1.5 and slow.loc[16] > 2.0, slow.to_dict()
     rate = ds["learning_rate_sd_per_day"].median("seed")
     # vectorized: coherent steps, the rate grows with n; scalar: the rate does not depend on n
     assert float(rate.sel(rule="vectorized", n_bci=16)) > 2 * float(rate.sel(rule="vectorized", n_bci=2))
     scalar = rate.sel(rule="scalar")
-    assert float(scalar.max() / scalar.min()) < 1.4, scalar.values
+    assert float(scalar.max() / scalar.min()) < 1.5, scalar.values
 
 
 def test_learned_cursor_shift_is_zero_without_learning(small_sessions):
@@ -418,11 +420,11 @@ def test_learning_time_curve_full():
     slow = ds["slowdown"].to_series()
     # median over 10 paired seeds: monotone over 2, 4, 8, 16 in ~98 % of resampled seed sets
     assert slow.loc[2] < slow.loc[4] < slow.loc[8] < slow.loc[16], slow.to_dict()
-    assert 0.7 < slow.loc[2] < 1.4  # n = 2: the scalar signal carries the same credit as the vectorized one
+    assert 0.5 < slow.loc[2] < 1.4  # n = 2: about the same credit (seeds 0-9: 0.68; plateau noise, see above)
     assert slow.loc[16] > 2.5
-    # growth like n^0.5 (module docstring); measured exponent 0.58 over seeds 0-19
+    # growth like n^0.5 (module docstring); measured exponent 0.67 over seeds 0-9 (0.70 over 0-11)
     exponent = np.polyfit(np.log(slow.index.to_numpy(float)), np.log(slow.to_numpy()), 1)[0]
     assert 0.3 < exponent < 0.85, exponent
     scalar_rate = ds["learning_rate_sd_per_day"].sel(rule="scalar").median("seed")
-    # the scalar rule's rate (in baseline sd) does not depend on n (see the module docstring)
-    assert float(scalar_rate.max() / scalar_rate.min()) < 1.3
+    # the scalar rule's rate (in baseline sd) depends little on n (seeds 0-9: max / min 1.36; module docstring)
+    assert float(scalar_rate.max() / scalar_rate.min()) < 1.6

@@ -123,9 +123,11 @@ shrinking linearly) slowed the drives down earlier. The NDNF-like arm (``ndnf_su
 seeds 0-5) reaches a learned shift of 0.17 on day 4 and 0.40 (0.18-0.67) on day 8 against 0.32 and 0.84
 (0.54-1.34) for the control, lower in every seed; hit rate on day 8 0.80 against 0.89.
 With :func:`learning_time_vs_n_bci` (4 days, seeds 0-11) the median learning rates (baseline SD per day) are
-vectorized 0.039, 0.046, 0.067, 0.095 and scalar 0.057, 0.043, 0.041, 0.037 for n = 2, 4, 8, 16; median paired
-slowdowns 0.70, 1.01, 1.57, 2.89 (log-log slope 0.67). The plateaus' noise is a random walk of every drive that
-the former deterministic rule did not have; it slows the vectorized rule at small n the most.
+vectorized 0.038, 0.046, 0.069, 0.095 and scalar 0.055, 0.044, 0.042, 0.037 for n = 2, 4, 8, 16; median paired
+slowdowns 0.68, 1.04, 1.56, 3.01 (log-log slope 0.70). The plateaus' noise is a random walk of every drive that
+the former deterministic rule did not have (former rule, seeds 0-19: vectorized 0.059, 0.084, 0.118, 0.205,
+scalar 0.054-0.058, slowdowns 0.92, 1.56, 2.24, 3.32); it slows the vectorized rule at small n the most and
+makes the scalar rate fall slightly with n.
 """
 
 from __future__ import annotations
@@ -802,10 +804,10 @@ def learning_time_vs_n_bci(n_bci_values: Sequence[int] = (2, 4, 8, 16),
     The learning time is read from the first days, where learning is linear in time (4 days with the defaults
     of the reproduction; over 14 days the vectorized rule approaches the drive bound at large n and the
     through-origin slope underestimates its initial rate). Measured with the plateau-gated rules (module
-    docstring), 4 days x 41 min and seeds 0-11: median rates (baseline sd per day) vectorized 0.039, 0.046,
-    0.067, 0.095 and scalar 0.057, 0.043, 0.041, 0.037 for n = 2, 4, 8, 16; median paired slowdowns 0.70, 1.01,
-    1.57, 2.89 (log-log slope 0.67; the theory above gives 0.5); seeds 0-3 alone: 0.70, 0.97, 2.99 for
-    n = 2, 4, 16. (The former linear rule, seeds 0-19: vectorized 0.059, 0.084, 0.118, 0.205, scalar
+    docstring), 4 days x 41 min and seeds 0-11: median rates (baseline sd per day) vectorized 0.038, 0.046,
+    0.069, 0.095 and scalar 0.055, 0.044, 0.042, 0.037 for n = 2, 4, 8, 16; median paired slowdowns 0.68, 1.04,
+    1.56, 3.01 (log-log slope 0.70; the theory above gives 0.5); seeds 0-9: 0.68, 1.05, 1.56, 2.81, scalar
+    rates' max / min 1.36. (The former linear rule, seeds 0-19: vectorized 0.059, 0.084, 0.118, 0.205, scalar
     0.054-0.058, slowdowns 0.92, 1.56, 2.24, 3.32.)
     """
     import xarray as xr
