@@ -105,9 +105,9 @@ def bci_loop(x, xp, u, up, noise, log_base, amp, decay, weight, sign, drive,
     (``out_plateau``) with probability ``(1 - s) * base(k) * (1 + tanh(kappa * T))`` (``base``: ``p_iso``,
     ``p_spike``, ``p_burst`` for 0, 1, >= 2 spikes in the frame; ``T`` the instructive signal, ``out_teach``;
     ``s`` = ``suppression`` in the outcome-locked window, else 0) and, in the closed loop, the drive steps by
-    ``eta * (plateau - (1 - s) * base(k)) * p_iso / base(k)`` (times the eligibility under the scalar rule) in the rule's
-    plasticity window: the response window plus ``lag`` frames (vectorized, none) or ``lag`` frames from the
-    outcome (scalar). ``out_window`` flags per frame: 1 = response window + tail, 2 = scalar broadcast,
+    ``eta * (plateau - (1 - s) * base(k)) * p_iso / base(k)`` (times the eligibility under the scalar rule) in
+    the rule's plasticity window: the response window plus ``lag`` frames (vectorized, none) or ``lag`` frames
+    from the outcome (scalar). ``out_window`` flags per frame: 1 = response window + tail, 2 = scalar broadcast,
     4 = outcome-locked suppression window (from the decision to ``lag`` frames after the outcome).
     State arrays (online-F0 windows, calcium, cursor history, ``drive``, ``rbar``) are updated in place
     so a baseline call can be followed by a closed-loop call. The trial follows the rig's frame counter

@@ -27,7 +27,7 @@ it as in :mod:`neurorl.tasks.bci`.
   ``dendrite_coupling``, log-sd ``dendrite_coupling_sd``);
 * *plateaus*: on every frame neuron :math:`i` has a plateau, :math:`P_i(t) \in \{0, 1\}`, with probability
 
-  .. math:: p_i(t) = (1 - s(t))\,\big[\pi(k_i(t)) + \pi_0 \tanh(\kappa\, T_i(t))\big]
+  .. math:: p_i(t) = \min\big(1,\ (1 - s(t))\,\pi(k_i(t))\,\big[1 + \tanh(\kappa\, T_i(t))\big]\big)
 
   where :math:`k_i(t)` is the frame's spike count and :math:`\pi(0) = \pi_0`, :math:`\pi(1)`, :math:`\pi(\ge 2)`
   the plateau probabilities per frame without instructive signal (``plateau_rate_hz``, ``plateau_rate_spike_hz``,
@@ -50,13 +50,16 @@ sees (the grating's distance to the target, 1 at 0°, 0 at 90°), :math:`\Delta 
 over ``error_lag_s`` (:math:`L` frames), :math:`\sigma_i = +1, -1, 0` the neuron's ensemble sign (P+, P-, P0).
 Plasticity is gated by the plateaus: in the rule's plasticity window the drive steps by the plateau minus the
 plateau probability the neuron has without instructive signal, :math:`\bar\pi_i(t) = (1 - s(t))\,\pi(k_i(t))`,
+scaled by the frame's plateau propensity relative to a spike-free frame,
 
-.. math:: \Delta d_i = \eta\,\big(P_i(t) - \bar\pi_i(t)\big)\,[e_i], \qquad
-          E[\Delta d_i] = \eta\,(1 - s)\,\pi_0 \tanh(\kappa T_i)\,[e_i],
+.. math:: \Delta d_i = \eta\,\big(P_i(t) - \bar\pi_i(t)\big)\,\frac{\pi_0}{\pi(k_i(t))}\,[e_i], \qquad
+          E[\Delta d_i] = \eta\,(1 - s)\,\pi_0 \tanh(\kappa T_i)\,[e_i]
 
-so the expected step follows the instructive signal whatever the neuron's own spiking (the spike-dependent part
-of :math:`p_i` cancels), and each step also carries the Bernoulli noise of the plateaus: with :math:`T = 0` the
-drive is a zero-mean random walk.
+(below the clip at 1, which the defaults never reach: :math:`2\pi(\ge 2) = 0.95`), so the expected step
+follows the instructive signal whatever the neuron's own spiking (a neuron's spikes change its own
+:math:`\Delta E`, and an unscaled step would add a Hebbian bias that potentiates P- neurons too), and each step
+also carries the Bernoulli noise of the plateaus: with :math:`T = 0` the drive is a zero-mean random walk.
+The suppression lowers the expected step by :math:`(1 - s)` in its window.
 
 ``vectorized``
     A per-neuron signed signal, minus the gain times the neuron's ensemble sign times the change in error,
