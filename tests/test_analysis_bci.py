@@ -294,8 +294,9 @@ def test_vectorized_signature_only_in_vectorized(simulated):
     assert float(vec["signature_p_value"]) < 0.01
     for rule in ("scalar", "none"):
         other = simulated[rule]["by_epoch"]
-        # seed 11 at this size (soma-locked events): vectorized 0.116 (p < 1e-9); none 0.016 and scalar
-        # -0.020, i.e. at most 0.17 x the vectorized value
+        # seed 11 at this size (soma-locked events, plateau-gated dendrites): vectorized 0.280 (z 6.2); none
+        # 0.080 and scalar 0.089, i.e. at most 0.32 x the vectorized value (the plateaus' Bernoulli noise gives
+        # the signature an se of ~0.045 here; the former linear dendrite model: 0.116, 0.016, -0.020)
         assert abs(float(other["signature"])) < 0.35 * float(vec["signature"]), rule
 
 
@@ -318,8 +319,10 @@ def decoding_by_seed(analysed_by_seed):
 def test_signature_unbiased_without_instructive_signal(analysed_by_seed):
     """Soma-locked event residuals: no vectorized signature under ``none`` / ``scalar`` across seeds.
 
-    Signature z-scores (from the two-sided p-value, signed) measured at this size: ``none`` seeds 11-16 1.12,
-    -0.02, -0.50, 1.02, -0.38, -0.36; ``scalar`` 11-13 -1.44, -1.00, 0.25; ``vectorized`` 11-13 6.2, 8.3, 6.0.
+    Signature z-scores (from the two-sided p-value, signed) measured at this size with plateau-gated dendrites:
+    ``none`` seeds 11-16 1.95, -0.06, 1.33, 0.24, 0.12, -0.32; ``scalar`` 11-13 2.16, -0.59, 0.03; ``vectorized``
+    11-13 6.2, 7.5, 7.6. Over seeds 11-30: ``none`` mean 0.15, sd 1.15; ``scalar`` mean 0.00, sd 1.19;
+    ``vectorized`` mean 5.9, sd 1.5, min 2.4 (the former linear dendrite model: ``vectorized`` 11-13 6.2, 8.3, 6.0).
     With coincident events (the paper-literal pairing) ``none`` had a positive signature in 42 % of seeds at
     p < 0.05 (see ``soma_locked_events``).
     """
@@ -341,10 +344,12 @@ def test_signature_unbiased_without_instructive_signal(analysed_by_seed):
 def test_residual_decoding_above_chance_only_with_instructive_signal(decoding_by_seed):
     """Window residuals (``trial_window_residuals``): chance without an instructive signal, clearly above with.
 
-    Measured over 30 seeds (11-40) at this size: ``none`` 0.464 +- 0.055 (mean +- sd across seeds; no seed
-    with p < 0.05, median p 0.64), ``vectorized`` 0.738 +- 0.037 (min 0.617), ``scalar`` 0.949 +- 0.025 (min
-    0.905), all 60 instructive runs p = 0.005-0.01 (200 shuffles). Seeds 11-16 of ``none``: 0.559, 0.473, 0.529,
-    0.465, 0.483, 0.507. The earlier event-based features gave ``none`` 0.57-0.59 (p 0.015-0.03) on seeds 11-12.
+    Measured over 20 seeds (11-30) at this size with plateau-gated dendrites: ``none`` 0.458 +- 0.067 (mean +-
+    sd across seeds; one seed with p < 0.05, median p 0.63), ``vectorized`` 0.696 +- 0.074 (min 0.536; 17 of 20
+    seeds p <= 0.015), ``scalar`` 0.823 +- 0.050 (min 0.708; all p = 0.005) (200 shuffles). Seeds 11-13:
+    ``vectorized`` 0.677, 0.708, 0.675, ``scalar`` 0.861, 0.807, 0.875; seeds 11-16 of ``none``: 0.408, 0.395,
+    0.415, 0.467, 0.502, 0.500. The former linear dendrite model (seeds 11-40): ``none`` 0.464 +- 0.055,
+    ``vectorized`` 0.738 +- 0.037, ``scalar`` 0.949 +- 0.025.
     """
     acc = {key: float(dec["accuracy"]) for key, dec in decoding_by_seed.items()}
     p = {key: float(dec["p_value"]) for key, dec in decoding_by_seed.items()}
@@ -358,7 +363,7 @@ def test_residual_decoding_above_chance_only_with_instructive_signal(decoding_by
     assert np.all(none < 0.5 + 4 * np.sqrt(0.25 / n_trials)), none
     # label-shuffle p-values not systematically small: at most one of six below 0.05 (expected 0.3 under the null)
     assert np.sum(none_p < 0.05) <= 1 and np.median(none_p) > 0.2, none_p
-    for rule, floor in (("vectorized", 0.65), ("scalar", 0.85)):
+    for rule, floor in (("vectorized", 0.65), ("scalar", 0.75)):
         for seed in (11, 12, 13):
             dec = decoding_by_seed[rule, seed]
             assert acc[rule, seed] > floor and p[rule, seed] < 0.02, (rule, seed, acc[rule, seed])

@@ -7,6 +7,8 @@ P0 neurons do not affect the cursor). Paper-scale runs (300 P0 neurons, the full
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -175,7 +177,8 @@ def test_grating_angle_and_error(small_sessions):
 def test_teaching_signals_by_rule(small_sessions):
     none, vec, sca = small_sessions["none"], small_sessions["vectorized"], small_sessions["scalar"]
     assert not none.teaching_signal.any()
-    assert np.all(none.drive_end == 0)
+    # no instructive signal, but plasticity still runs: the drives drift (zero-mean; see test_none_drifts...)
+    assert np.any(none.drive_end != 0)
     # vectorized: P+ and P- get opposite signals, P0 nothing
     t = vec.teaching_signal
     plus, minus, p0 = vec.ensemble == "P+", vec.ensemble == "P-", vec.ensemble == "P0"
@@ -190,8 +193,10 @@ def test_teaching_signals_by_rule(small_sessions):
     f = np.asarray(inner[:200])
     np.testing.assert_allclose(t[f, np.flatnonzero(plus)[0]], -params.vectorized_gain * (e[f] - e[f - lag]),
                                atol=1e-6)
-    # drives move in the ensemble's direction
-    assert np.all(vec.drive_end[plus] >= 0) and np.all(vec.drive_end[minus] <= 0)
+    # plateaus are stored as ground truth, one 0/1 per frame and neuron
+    for sess in small_sessions.values():
+        pl = sess.ground_truth["plateau"]
+        assert pl.shape == sess.spike_counts.shape and pl.dtype == np.uint8 and set(np.unique(pl)) <= {0, 1}
     # scalar: one broadcast value per frame for every neuron (P0 included), equal to gain x RPE
     ts = sca.teaching_signal
     assert np.abs(ts).sum() > 0
@@ -200,26 +205,129 @@ def test_teaching_signals_by_rule(small_sessions):
     assert set(np.round(np.unique(ts[ts != 0]), 5)) <= rpes | set(np.round(ts[ts != 0], 5))
 
 
-def test_dendrite_is_linear_in_soma_plus_teaching_signal(small_sessions):
-    """At isolated single-spike events, dendritic jump - coupling x somatic jump ~ offset + beta x T."""
+def _jumps(s, params):
+    """Dendritic ΔF/F jump per frame (ΔF/F minus the decayed previous frame), frames 1.. (first row NaN)."""
+    decay_d = np.exp(-1 / (params.dendrite_tau_s * s.frame_rate_hz))
+    d = s.dendrite_dff.astype(float)
+    out = np.full(d.shape, np.nan)
+    out[1:] = d[1:] - decay_d * d[:-1]
+    return out, decay_d
+
+
+def test_dendrite_has_no_linear_teaching_term(small_sessions):
+    """The instructive signal reaches the dendritic trace only through plateaus: where a frame has neither
+    spikes nor a plateau, and where it has a plateau without spikes, the dendritic jump does not depend on T.
+
+    Jump noise: imaging noise sqrt(1 + decay^2) x 0.12 (+ event noise 0.05 and the plateau amplitude's spread
+    across neurons at plateaus); the slope on T is compared with 4 of its standard errors. The former linear
+    model (0.5 x T added to every event) would give a slope of 0.5 at events.
+    """
     s = small_sessions["vectorized"]
     params = BCILearnerParams()
-    fr = s.frame_rate_hz
-    decay_d = np.exp(-1 / (params.dendrite_tau_s * fr))
-    sp = s.spike_counts.astype(int)
-    d = s.dendrite_dff.astype(float)
+    jump, _ = _jumps(s, params)
+    nb = s.baseline_frames
     cols = np.flatnonzero(s.ensemble != "P0")
-    xs, ys = [], []
-    for c in cols:
-        f = np.flatnonzero(sp[1:, c] == 1) + 1
-        jump = d[f, c] - decay_d * d[f - 1, c]
-        xs.append(s.teaching_signal[f, c])
-        ys.append(jump - params.dendrite_coupling * params.spike_amplitude_dff)
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    slope, intercept = np.polyfit(x, y, 1)
-    # noise: event sd 0.05 plus imaging noise sqrt(1 + decay^2) x 0.12 per jump
-    assert slope == pytest.approx(params.teaching_coupling, abs=0.25)
-    assert intercept == pytest.approx(params.dendrite_offset, abs=0.03)
+    sp = s.spike_counts[nb:, cols]
+    pl = s.ground_truth["plateau"][nb:, cols]
+    t = s.teaching_signal[nb:, cols].astype(float)
+    j = jump[nb:, cols]
+    for plateau in (0, 1):
+        sel = (sp == 0) & (pl == plateau) & (t != 0)
+        x, y = t[sel], j[sel]
+        if plateau:  # remove each neuron's own plateau amplitude
+            y = y - np.array([j[:, c][sel[:, c]].mean() for c in range(cols.size)])[np.nonzero(sel)[1]]
+        assert x.size > 100
+        slope, intercept = np.polyfit(x, y, 1)
+        resid = y - slope * x - intercept
+        se = resid.std() / (x.std() * np.sqrt(x.size))
+        assert abs(slope) < 4 * se, (slope, se, x.size)
+    # plateaus without spikes are large events; frames with neither are noise only
+    assert np.nanmean(j[(sp == 0) & (pl == 1)]) > 0.3 > abs(np.nanmean(j[(sp == 0) & (pl == 0)]))
+
+
+def _error_fell(s, lag):
+    """Closed-loop frames whose error fell over the last ``lag`` frames (within one response window)."""
+    e = s.error.astype(float)
+    fin = np.isfinite(e)
+    run = np.convolve(fin.astype(int), np.ones(lag + 1, dtype=int), mode="full")[:e.size]  # finite e[f-lag..f]
+    ok = np.zeros(e.size, dtype=bool)
+    ok[lag:] = (run[lag:] == lag + 1) & (e[lag:] - e[:-lag] < 0)
+    return ok
+
+
+@pytest.mark.parametrize("rule", ["vectorized", "scalar", "none"])
+def test_plateau_rate_carries_the_signal_only_under_vectorized(small_sessions, rule):
+    """Spike-free frames of error-fell epochs: P+ dendrites have more plateaus than P- ones only under the
+    vectorized rule (T_P+ = -T_P- > 0 there); under scalar (broadcast only after outcomes) and none, both have
+    the baseline rate. Plateaus are independent Bernoulli draws given spikes and T, so the difference of the
+    two rates is compared with 4 binomial standard errors."""
+    s = small_sessions[rule]
+    lag = BCITask().frames(BCILearnerParams().error_lag_s)
+    fell = _error_fell(s, lag)
+    pl = s.ground_truth["plateau"]
+    sp = s.spike_counts
+
+    def rate(label):
+        cols = np.flatnonzero(s.ensemble == label)
+        sel = fell[:, None] & (sp[:, cols] == 0)
+        return pl[:, cols][sel].mean(), sel.sum()
+
+    (r_plus, n_plus), (r_minus, n_minus) = rate("P+"), rate("P-")
+    pooled = (r_plus * n_plus + r_minus * n_minus) / (n_plus + n_minus)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / n_plus + 1 / n_minus))
+    assert n_plus > 1000 and n_minus > 1000
+    if rule == "vectorized":
+        assert r_plus - r_minus > 4 * se, (r_plus, r_minus, se)
+    else:
+        assert abs(r_plus - r_minus) < 4 * se, (r_plus, r_minus, se)
+
+
+def test_none_drifts_without_systematic_learning():
+    """Under ``none`` the plateaus still gate plasticity: each drive is a zero-mean random walk (a martingale:
+    every step is a plateau minus its probability). Across 10 seeds x 10 BCI neurons the drives spread, while
+    their mean and the mean P+ minus P- difference stay within 4 standard errors of 0."""
+    drives, diffs = [], []
+    for seed in range(10):
+        sess = list(simulate_bci_experiment("none", days=2, session_minutes=20, n_p0=0, seed=seed, record=False))
+        d = sess[-1].drive_end
+        drives.append(d)
+        ens = sess[-1].ensemble
+        diffs.append(d[ens == "P+"].mean() - d[ens == "P-"].mean())
+    drives = np.concatenate(drives)
+    diffs = np.asarray(diffs)
+    assert drives.std() > 0.02, drives.std()
+    assert abs(drives.mean()) < 4 * drives.std() / np.sqrt(drives.size), drives.mean()
+    assert abs(diffs.mean()) < 4 * diffs.std(ddof=1) / np.sqrt(diffs.size), diffs
+
+
+def test_ndnf_suppression_disrupts_learning():
+    """NDNF-like arm (plateau probability and amplitude x 0.4 around each outcome) learns less than the control
+    with the same seed (same neurons and noise) in each of 6 seeds; under no effect each pair would be a coin
+    flip (P(6 of 6) = 1/64). Measured (4 days): learned shift 0.06-0.29 vs 0.15-0.44 baseline SD."""
+    params = BCILearnerParams(ndnf_suppression=0.6)
+    lower = []
+    for seed in range(6):
+        ctrl = _days("vectorized", 4, seed)[-1]["learned_shift_sd"]
+        ndnf = _days("vectorized", 4, seed, params=params)[-1]["learned_shift_sd"]
+        lower.append(ndnf < ctrl)
+    assert all(lower), lower
+
+
+def test_ndnf_suppression_scales_plateaus_in_the_outcome_window():
+    s = next(iter(simulate_bci_experiment("vectorized", days=1, session_minutes=10, n_p0=0, seed=5, record=False,
+                                          params=BCILearnerParams(ndnf_suppression=1.0))))
+    # full suppression: no plateau from a trial's decision until lag frames after its outcome
+    fr = s.frame_rate_hz
+    lag = BCITask().frames(BCILearnerParams().error_lag_s)
+    pl = s.ground_truth["plateau"]
+    hits = s.trials[s.trials.rewarded]
+    assert len(hits) > 3
+    for _, tr in hits.iterrows():
+        f0, f1 = int(round(tr.decision_time * fr)), int(round(tr.reward_time * fr)) + lag
+        assert not pl[f0:f1].any()
+    assert pl[s.baseline_frames:].any()
+    with pytest.raises(InvalidArgumentError):
+        BCILearnerParams(ndnf_suppression=1.5)
 
 
 # ------------------------------------------------------------------------------------------------ behaviour
@@ -235,7 +343,9 @@ def test_no_instructive_signal_stays_near_half(default_runs):
     acc = np.array([[row["accuracy"] for row in default_runs[("none", s)]] for s in SEEDS])
     assert abs(acc.mean() - 0.5) < 0.1
     assert np.all(np.abs(acc.mean(axis=0) - 0.5) < 0.15)
-    assert all(row["learned_shift_sd"] == 0 for s in SEEDS for row in default_runs[("none", s)])
+    # the drives drift (zero-mean) but do not learn: the mean learned shift over seeds stays near 0
+    shifts = np.array([[row["learned_shift_sd"] for row in default_runs[("none", s)]] for s in SEEDS])
+    assert np.any(shifts != 0) and abs(shifts[:, -1].mean()) < 0.1, shifts
 
 
 def test_vectorized_learns_above_07(default_runs):
@@ -263,24 +373,28 @@ def test_scalar_learns_more_slowly_than_vectorized(default_runs):
 def test_scalar_slowdown_grows_with_n_bci():
     """Median paired slowdown (scalar / vectorized learning time, same seed = same neurons) rises with n.
 
-    Measured over seeds 0-19 (4 days): 0.92, 1.56, 2.24, 3.32 for n = 2, 4, 8, 16. Resampling those seeds,
-    the median over 4 seeds is monotone over n = 2, 4, 16 in > 99.8 % of seed sets. Seeds 0-3: ~12 s.
+    Measured with plateau-gated plasticity over seeds 0-11 (4 days): 0.68, 1.04, 1.56, 3.01 for n = 2, 4, 8, 16;
+    seeds 0-3 (n = 2, 4, 16): 0.68, 1.04, 3.01, scalar rates' max / min 1.35 (the former linear rule, seeds 0-19:
+    0.92, 1.56, 2.24, 3.32). Seeds 0-3: ~12 s.
     """
     ds = learning_time_vs_n_bci((2, 4, 16), seeds=(0, 1, 2, 3), days=4)
     slow = ds["slowdown"].to_series()
     assert slow.loc[2] < slow.loc[4] < slow.loc[16], slow.to_dict()
-    # n = 2: one neuron per ensemble, the broadcast signal carries the same credit as the vectorized one
-    assert 0.6 < slow.loc[2] < 1.5 and slow.loc[16] > 2.0, slow.to_dict()
+    # n = 2: one neuron per ensemble, the broadcast signal carries about the same credit as the vectorized one
+    # (below 1: the plateaus' noise slows the vectorized rule most at small n)
+    assert 0.5 < slow.loc[2] < 1.5 and slow.loc[16] > 2.0, slow.to_dict()
     rate = ds["learning_rate_sd_per_day"].median("seed")
     # vectorized: coherent steps, the rate grows with n; scalar: the rate does not depend on n
     assert float(rate.sel(rule="vectorized", n_bci=16)) > 2 * float(rate.sel(rule="vectorized", n_bci=2))
     scalar = rate.sel(rule="scalar")
-    assert float(scalar.max() / scalar.min()) < 1.4, scalar.values
+    assert float(scalar.max() / scalar.min()) < 1.5, scalar.values
 
 
 def test_learned_cursor_shift_is_zero_without_learning(small_sessions):
-    assert learned_cursor_shift(small_sessions["none"]) == 0.0
-    assert learned_cursor_shift(small_sessions["vectorized"]) > 0.0
+    s = small_sessions["none"]
+    assert learned_cursor_shift(dataclasses.replace(s, drive_end=np.zeros_like(s.drive_end))) == 0.0
+    learned = np.where(s.ensemble == "P+", 0.1, np.where(s.ensemble == "P-", -0.1, 0.0))
+    assert learned_cursor_shift(dataclasses.replace(s, drive_end=learned)) > 0.0
 
 
 def test_one_day_at_a_time():
@@ -306,11 +420,11 @@ def test_learning_time_curve_full():
     slow = ds["slowdown"].to_series()
     # median over 10 paired seeds: monotone over 2, 4, 8, 16 in ~98 % of resampled seed sets
     assert slow.loc[2] < slow.loc[4] < slow.loc[8] < slow.loc[16], slow.to_dict()
-    assert 0.7 < slow.loc[2] < 1.4  # n = 2: the scalar signal carries the same credit as the vectorized one
+    assert 0.5 < slow.loc[2] < 1.4  # n = 2: about the same credit (seeds 0-9: 0.68; plateau noise, see above)
     assert slow.loc[16] > 2.5
-    # growth like n^0.5 (module docstring); measured exponent 0.58 over seeds 0-19
+    # growth like n^0.5 (module docstring); measured exponent 0.67 over seeds 0-9 (0.70 over 0-11)
     exponent = np.polyfit(np.log(slow.index.to_numpy(float)), np.log(slow.to_numpy()), 1)[0]
     assert 0.3 < exponent < 0.85, exponent
     scalar_rate = ds["learning_rate_sd_per_day"].sel(rule="scalar").median("seed")
-    # the scalar rule's rate (in baseline sd) does not depend on n (see the module docstring)
-    assert float(scalar_rate.max() / scalar_rate.min()) < 1.3
+    # the scalar rule's rate (in baseline sd) depends little on n (seeds 0-9: max / min 1.36; module docstring)
+    assert float(scalar_rate.max() / scalar_rate.min()) < 1.6

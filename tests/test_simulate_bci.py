@@ -286,13 +286,17 @@ def test_signature_through_suite2p_matches_the_nwb_path(round_trip):
     also follows the slow rate changes of learning, so the two signatures are two estimates sharing most of their
     events, not one number. Tolerance: 2 standard errors of the signature (se = |signature| / z of its z-test),
     i.e. the conversion must move the result by less than the half-width of its 95 % sampling interval. Measured
-    over seeds 0-5 at this size: (suite2p - NWB) / se = +1.06, +0.07, +0.55, +0.12, +1.09, -0.32."""
+    over seeds 0-5 at this size with the former linear dendrite model: (suite2p - NWB) / se = +1.06, +0.07,
+    +0.55, +0.12, +1.09, -0.32; with plateau-gated dendrites, seed 0: -0.45."""
     from scipy import stats
 
     _, s2p, nwb = round_trip
     assert s2p["days"] == nwb["days"] == 2
     assert s2p["accuracy_day1"] == pytest.approx(nwb["accuracy_day1"], abs=1e-12)  # the same trials
     se = abs(nwb["signature"]) / stats.norm.isf(nwb["signature_p"] / 2)
-    assert 0 < se < 0.06  # the signature is measured with a precision that makes the comparison meaningful
+    # the signature is measured with a precision that makes the comparison meaningful (seed 0: signature 0.19
+    # (NWB) and 0.15 (suite2p), se 0.095; the plateaus' Bernoulli noise makes it less precise than the former
+    # linear teaching term, which gave se < 0.06)
+    assert 0 < se < 0.12
     assert nwb["signature"] > se and s2p["signature"] > se  # the vectorized signature is found on both paths
     assert abs(s2p["signature"] - nwb["signature"]) < 2 * se
