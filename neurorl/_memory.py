@@ -120,10 +120,11 @@ def simulate_bci_bytes(n_neurons: int, session_minutes: float, *, frame_rate_hz:
     """Estimate the peak memory (bytes) of one simulated BCI day.
 
     About 10 float32 (frames x neurons) arrays at once: somata, dendrites, teaching signal, noise, the AR(1)
-    temporaries and the in-memory NWB image (assumed).
+    temporaries and the in-memory NWB image (assumed), plus the dendritic plateau events (1 byte per frame and
+    neuron).
     """
     frames = float(session_minutes) * 60.0 * frame_rate_hz + baseline_frames
-    return 10 * 4 * frames * max(int(n_neurons), 1)
+    return (10 * 4 + 1) * frames * max(int(n_neurons), 1)
 
 
 def train_bytes(n_train: int, n_test: int, *, n_inputs: int = 784, float64: bool = False) -> float:
