@@ -8,6 +8,9 @@ Rows
 * ``bci_experiment``: the full experiment (all arrays of every day built: somata, dendrites, teaching signal,
   spikes), against the time numpy needs just to draw the experiment's random numbers (three float32 normals
   per neuron and frame, a floor no simulation can beat).
+* ``bci_experiment_imaging``: the same experiment plus, every day, the raw ``F`` and ``Fneu`` of the soma and
+  dendrite planes (:func:`neurorl.models.bci_imaging.raw_fluorescence`) and the ΔF/F computed from them
+  (:func:`neurorl.io.bci_suite2p.suite2p_dff`), against the experiment alone (target: under 90 s).
 * ``online_dff``: the exact running 10th percentile over 30 s (two-heap kernel), against
   ``numpy.percentile`` on each window.
 * ``bci_memory``: peak traced memory (tracemalloc) of a 14-day run against a 1-day run; ratio ~1 means memory
@@ -43,6 +46,20 @@ def _run_experiment(days: int, session_minutes: float = 41.0, n_p0: int = 300, n
         accuracies.append(session.accuracy)
         del session
     return accuracies
+
+
+def _run_experiment_imaging(days: int, session_minutes: float = 41.0, n_p0: int = 300, n_bci: int = 10) -> None:
+    """The experiment plus, every day, the raw F and Fneu of both planes and the ΔF/F a lab computes from them."""
+    from neurorl.io.bci_suite2p import suite2p_dff
+    from neurorl.models.bci_imaging import raw_fluorescence
+
+    rng = np.random.default_rng(1)
+    for session in simulate_bci_experiment("vectorized", days=days, session_minutes=session_minutes, n_p0=n_p0,
+                                           n_bci=n_bci, seed=0):
+        for plane in (session.soma_dff, session.dendrite_dff):
+            f, fneu, _ = raw_fluorescence(plane, session.frame_rate_hz, seed=rng)
+            suite2p_dff(f, fneu, session.frame_rate_hz)
+        del session
 
 
 def _rng_floor(days: int, session_minutes: float = 41.0, n_neurons: int = 310) -> None:
@@ -114,6 +131,13 @@ def run(quick: bool = False) -> list[dict]:
                  "reference": "numpy: draw 3 float32 normals per neuron-frame", "reference_s": floor_s,
                  "ratio": sim_s / floor_s, "target": "< 60 s (14 days)" if not quick else "",
                  "meets_target": bool(sim_s < 60.0) if not quick else ""})
+
+    imaging_s = median_time(lambda: _run_experiment_imaging(days), 1)[0]
+    rows.append({"benchmark": f"bci_experiment_imaging ({days} d x 41 min x 310 neurons, + F/Fneu of both planes "
+                              "and their ΔF/F)", "neurorl_s": imaging_s,
+                 "reference": "the same experiment without F/Fneu (row above)", "reference_s": sim_s,
+                 "ratio": imaging_s / sim_s, "target": "< 90 s (14 days)" if not quick else "",
+                 "meets_target": bool(imaging_s < 90.0) if not quick else ""})
 
     fluor = 1 + 0.1 * np.abs(np.random.default_rng(1).standard_normal((20_000, 10)))
     window = BCITask().f0_window_frames

@@ -91,9 +91,14 @@ def test_suite2p_dff_undoes_neuropil_and_baseline():
     F = 150 * (1 + true) + 0.7 * neuropil
     dff = suite2p_dff(F, neuropil, rate)
     assert dff.shape == (n, 2) and dff.dtype == np.float32
-    # the baseline is the 8th percentile of Fc = 150 + 0 noise: ΔF/F is 1 at the transient, ~0 elsewhere
-    np.testing.assert_allclose(dff[1000:1010], 1.0, atol=0.01)
-    assert abs(np.median(dff[2000:])) < 0.01
+    # Fc = 150 exactly off the transient: both baselines (maximin, running 8th percentile) are 150, so ΔF/F is
+    # 1 at the transient and ~0 elsewhere
+    for baseline in ("maximin", "prctile"):
+        dff = suite2p_dff(F, neuropil, rate, baseline=baseline)
+        np.testing.assert_allclose(dff[1000:1010], 1.0, atol=0.01)
+        assert abs(np.median(dff[2000:])) < 0.01
+    with pytest.raises(Exception, match="baseline"):
+        suite2p_dff(F, neuropil, rate, baseline="mean")
     # without neuropil correction (coefficient 0) the contamination stays in: the transient reads smaller
     assert suite2p_dff(F, neuropil, rate, neuropil_coefficient=0.0)[1005, 0] < 0.9
 

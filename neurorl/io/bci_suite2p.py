@@ -30,8 +30,9 @@ ROI file (one per animal; TOML or CSV), ROI numbers are suite2p's (rows of ``F.n
     soma has none); every soma listed is analysed.
 
 ΔF/F is computed from F and Fneu the way suite2p users commonly do (:func:`suite2p_dff`): neuropil-corrected
-fluorescence ``F - 0.7 Fneu`` (0.7 = suite2p's default ``neucoeff``), baseline ``F0`` = running 8th
-percentile over 60 s (suite2p's ``prctile_baseline`` 8 and ``win_baseline`` 60 s), ``ΔF/F = (Fc - F0) / F0``.
+fluorescence ``F - 0.7 Fneu`` (0.7 = suite2p's default ``neucoeff``), baseline ``F0`` by suite2p's default
+``maximin`` (Gaussian smoothing of 10 frames, running minimum then maximum over 60 s: ``sig_baseline``,
+``win_baseline``; a running 8th percentile, ``prctile_baseline``, on request), ``ΔF/F = (Fc - F0) / F0``.
 The cursor is read from ``cursor.npy`` (one value per frame) in the day folder when the rig saved it;
 otherwise it is rebuilt as the rig computes it: mean ΔF/F of P+ minus mean ΔF/F of P-, averaged over 3 frames.
 """
@@ -48,12 +49,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InvalidRecordingError, MissingDataError
+from ..errors import InvalidArgumentError, InvalidRecordingError, MissingDataError
 from ..recordings import BCIRecording
 from ._atomic import data_first
 
 __all__ = ["BCIRoiMap", "read_bci_rois", "write_bci_rois", "read_suite2p_session", "read_suite2p_folder",
-           "is_suite2p_day", "suite2p_dff", "day_folders", "NEUROPIL_COEFFICIENT"]
+           "is_suite2p_day", "suite2p_dff", "day_folders", "NEUROPIL_COEFFICIENT", "BASELINES"]
 
 # Files of a suite2p plane folder, as suite2p writes them (newer versions name ops.npy settings.npy).
 _SUITE2P_FILES: tuple[str, ...] = ("F.npy", "Fneu.npy", "spks.npy", "iscell.npy", "stat.npy", "ops.npy")
@@ -162,33 +163,53 @@ def write_bci_rois(p_plus: Sequence[int], p_minus: Sequence[int], pairs: Sequenc
     return write_text("\n".join(lines) + "\n", Path(path))
 
 
+#: Baseline methods of :func:`suite2p_dff`.
+BASELINES = ("maximin", "prctile")
+
+
 def suite2p_dff(F: np.ndarray, Fneu: np.ndarray, frame_rate_hz: float, *,
-                neuropil_coefficient: float = NEUROPIL_COEFFICIENT, window_s: float = 60.0,
-                percentile: float = 8.0, step_s: float = 1.0) -> np.ndarray:
+                neuropil_coefficient: float = NEUROPIL_COEFFICIENT, baseline: str = "maximin",
+                window_s: float = 60.0, sigma_frames: float = 10.0, percentile: float = 8.0,
+                step_s: float = 1.0) -> np.ndarray:
     """ΔF/F from suite2p's F and Fneu (ROIs x frames), returned frames x ROIs (float32).
 
-    ``Fc = F - neuropil_coefficient * Fneu``; ``F0`` = the ``percentile``-th percentile of ``Fc`` in a window of
-    ``window_s`` centred on each frame (evaluated every ``step_s`` and interpolated linearly in between, as a
-    running percentile is smooth on that scale); ``ΔF/F = (Fc - F0) / F0``, with ``F0`` floored at 1 % of the
-    ROI's median ``|Fc|`` so that a baseline near zero does not explode.
+    ``Fc = F - neuropil_coefficient * Fneu``; the baseline ``F0`` of each ROI is
 
-    Defaults: neuropil coefficient 0.7 (suite2p ``neucoeff``), 8th percentile (suite2p ``prctile_baseline``),
-    60 s window (suite2p ``win_baseline``); ``step_s`` 1 s assumed.
+    * ``"maximin"`` (default; suite2p's own default ``baseline``): ``Fc`` smoothed by a Gaussian of
+      ``sigma_frames`` frames (suite2p ``sig_baseline`` 10), then a running minimum and a running maximum over
+      ``window_s`` (suite2p ``win_baseline`` 60 s); linear time, about 0.3 s per 310 ROIs x 50,000 frames;
+    * ``"prctile"``: the ``percentile``-th percentile of ``Fc`` (suite2p ``prctile_baseline`` 8) in a window of
+      ``window_s`` centred on each frame, evaluated every ``step_s`` (1 s, assumed) and interpolated linearly in
+      between (about 20 s for the same traces);
+
+    ``ΔF/F = (Fc - F0) / F0``, with ``F0`` floored at 1 % of the ROI's median ``|Fc|`` so that a baseline near zero
+    does not explode. Defaults: neuropil coefficient 0.7 (suite2p ``neucoeff``).
     """
+    if baseline not in BASELINES:
+        raise InvalidArgumentError(f"baseline must be one of {BASELINES}, got {baseline!r}")
     F = np.asarray(F, dtype=np.float64)
     Fneu = np.asarray(Fneu, dtype=np.float64)
     corrected = F - float(neuropil_coefficient) * Fneu  # ROIs x frames
     n_rois, n_frames = corrected.shape
     if n_frames == 0:
         return np.zeros((0, n_rois), dtype=np.float32)
-    half = max(1, int(round(window_s * frame_rate_hz / 2)))
-    step = max(1, int(round(step_s * frame_rate_hz)))
-    centres = np.unique(np.append(np.arange(0, n_frames, step), n_frames - 1))
-    f0_at = np.empty((n_rois, centres.size))
-    for k, c in enumerate(centres):
-        f0_at[:, k] = np.percentile(corrected[:, max(0, c - half):min(n_frames, c + half + 1)], percentile, axis=1)
-    frames = np.arange(n_frames)
-    f0 = np.vstack([np.interp(frames, centres, row) for row in f0_at]) if n_rois else corrected
+    if baseline == "maximin":
+        from scipy.ndimage import gaussian_filter1d, maximum_filter1d, minimum_filter1d
+
+        # as suite2p's preprocessing (dcnv.preprocess, baseline 'maximin'): smooth, running min, running max
+        window = max(1, int(round(window_s * frame_rate_hz)))
+        smooth = gaussian_filter1d(corrected, float(sigma_frames), axis=1) if sigma_frames > 0 else corrected
+        f0 = maximum_filter1d(minimum_filter1d(smooth, window, axis=1), window, axis=1)
+    else:
+        half = max(1, int(round(window_s * frame_rate_hz / 2)))
+        step = max(1, int(round(step_s * frame_rate_hz)))
+        centres = np.unique(np.append(np.arange(0, n_frames, step), n_frames - 1))
+        f0_at = np.empty((n_rois, centres.size))
+        for k, c in enumerate(centres):
+            f0_at[:, k] = np.percentile(corrected[:, max(0, c - half):min(n_frames, c + half + 1)], percentile,
+                                        axis=1)
+        frames = np.arange(n_frames)
+        f0 = np.vstack([np.interp(frames, centres, row) for row in f0_at]) if n_rois else corrected
     floor = 0.01 * np.median(np.abs(corrected), axis=1, keepdims=True)
     f0 = np.maximum(f0, np.maximum(floor, 1e-12))
     return ((corrected - f0) / f0).T.astype(np.float32)
