@@ -91,3 +91,22 @@ def test_reproduce_small(tmp_path, capsys):
 def test_reproduce_bad_rule(tmp_path, capsys):
     assert main(["reproduce", "bci", "--out", str(tmp_path), "--rules", "vectorised"]) == 2
     assert "--rules" in capsys.readouterr().err
+
+
+def test_lab_traces_come_from_raw_fluorescence_and_keep_the_signature():
+    import numpy as np
+
+    from neurorl.models.bci_learning import simulate_bci_experiment
+    from neurorl.pipelines.bci_analysis import analyze_sessions, lab_traces
+
+    model = list(simulate_bci_experiment("vectorized", days=2, session_minutes=20, n_p0=0, seed=3))
+    lab = list(lab_traces(model, seed=1))
+    for model_day, lab_day in zip(model, lab, strict=True):
+        assert lab_day.soma_dff.shape == model_day.soma_dff.shape
+        assert lab_day.dendrite_dff.shape == model_day.dendrite_dff.shape
+        assert lab_day.trials is model_day.trials and lab_day.day == model_day.day
+        # the same cells seen through the indicator, neuropil and noise: related, not equal
+        r = np.corrcoef(lab_day.soma_dff[:, 0], model_day.soma_dff[:, 0])[0, 1]
+        assert 0.3 < r < 0.999, r
+    result = analyze_sessions(lab, n_shuffles=10)
+    assert float(result["by_epoch"]["signature"]) > 0 and float(result["by_epoch"]["signature_p_value"]) < 0.01

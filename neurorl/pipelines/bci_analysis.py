@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ..analysis.bci import BCIAnalysisSettings
 
 __all__ = ["register", "analyze_sessions", "run_analyze", "run_reproduce", "reproduce", "write_outputs",
-           "summary_table", "learning_time_curve", "RULES"]
+           "summary_table", "learning_time_curve", "lab_traces", "ROI_DRIFT_SD", "RULES"]
 
 #: The three learning rules, in plotting order.
 RULES: tuple[str, ...] = ("vectorized", "scalar", "none")
@@ -375,6 +375,47 @@ def reproduce(out: Path, *, rules: Sequence[str] = RULES, days: int = 14, sessio
     written = write_outputs(groups, out, dim="rule", formats=formats, learning_time=learning_time, warnings=warnings)
     _warn(warnings)
     return groups, written
+
+
+#: Day-to-day change of each ROI's resting fluorescence in :func:`lab_traces` (log-normal sd): the ROI drawn on a
+#: slightly different patch of the cell each day. Assumed: 10 %.
+ROI_DRIFT_SD = 0.1
+
+
+def lab_traces(sessions: Iterable[Any], imaging=None, seed: int | np.random.Generator | None = 0, *,
+               roi_drift_sd: float = ROI_DRIFT_SD):
+    """Each simulated day with its ΔF/F replaced by what a lab computes from the raw fluorescence.
+
+    Per day and plane (somata, dendrites): ``F`` and ``Fneu`` from the simulated ΔF/F
+    (:func:`neurorl.models.bci_imaging.raw_fluorescence`: indicator kinetics, saturation, neuropil, bleaching,
+    motion shared by both planes, shot noise), each ROI's resting fluorescence fixed for the animal and drifting
+    from day to day by ``roi_drift_sd`` (log-normal), then the ΔF/F a suite2p user computes
+    (:func:`neurorl.io.bci_suite2p.suite2p_dff`: ``F - 0.7 Fneu`` over suite2p's default baseline). The analyses
+    then see the traces a rig records, not the model's variables.
+    """
+    import copy
+
+    from ..io.bci_suite2p import suite2p_dff
+    from ..models.bci_imaging import ImagingParams, motion_artefacts, raw_fluorescence
+
+    params = imaging or ImagingParams()
+    rng = np.random.default_rng(seed)
+    resting: dict[str, np.ndarray] = {}
+    for session in sessions:
+        rate = float(session.frame_rate_hz)
+        n_frames = int(np.shape(session.soma_dff)[0])
+        motion = motion_artefacts(n_frames, rate, params, rng) if params.realism else None
+        traces = {}
+        for name in ("soma_dff", "dendrite_dff"):
+            dff = np.asarray(getattr(session, name))
+            if name not in resting:
+                resting[name] = params.f0_median * np.exp(params.f0_log_sd * rng.standard_normal(dff.shape[1]))
+            day_f0 = resting[name] * np.exp(float(roi_drift_sd) * rng.standard_normal(dff.shape[1]))
+            f, fneu, _ = raw_fluorescence(dff, rate, params, rng, f0=day_f0, motion=motion)
+            traces[name] = suite2p_dff(f, fneu, rate, neuropil_coefficient=params.neuropil_coefficient)
+        day = copy.copy(session)
+        day.soma_dff, day.dendrite_dff = traces["soma_dff"], traces["dendrite_dff"]
+        yield day
 
 
 def learning_time_curve(n_bci_values: Sequence[int] = (2, 4, 8, 16),
