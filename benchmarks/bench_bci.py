@@ -101,7 +101,7 @@ def _output_rows(sim_s_per_minute: float) -> list[dict]:
             h5.create_dataset("data", data=frames, compression="gzip", compression_opts=4, shuffle=True,
                               chunks=(64, 128, 128))
 
-    movie_s = _median_time(render, 1)
+    movie_s = median_time(render, 1)[0]
     day = np.tile(dff, (task.baseline_frames // one_min + 42, 1))[: task.baseline_frames + task.session_frames]
 
     def plane():
@@ -109,7 +109,7 @@ def _output_rows(sim_s_per_minute: float) -> list[dict]:
         with tempfile.TemporaryDirectory() as tmp:
             write_suite2p_plane(arrays, tmp)
 
-    suite2p_s = _median_time(plane, 1)
+    suite2p_s = median_time(plane, 1)[0]
     return [{"benchmark": "bci_movie: s per movie minute (310 ROIs, 128 x 128 px)", "neurorl_s": movie_s,
              "reference": "simulation s per closed-loop minute", "reference_s": sim_s_per_minute,
              "ratio": movie_s / sim_s_per_minute},
