@@ -428,3 +428,18 @@ def test_learning_time_curve_full():
     scalar_rate = ds["learning_rate_sd_per_day"].sel(rule="scalar").median("seed")
     # the scalar rule's rate (in baseline sd) depends little on n (seeds 0-9: max / min 1.36; module docstring)
     assert float(scalar_rate.max() / scalar_rate.min()) < 1.6
+
+
+def test_back_propagation_coupling_falls_with_distance_from_the_soma():
+    from neurorl.models.bci_learning import BCILearnerParams, simulate_bci_experiment
+
+    params = BCILearnerParams()
+    (day,) = simulate_bci_experiment("none", days=1, session_minutes=1.0, n_p0=30, seed=4)
+    distance = day.ground_truth["dendrite_distance_um"]
+    coupling = day.ground_truth["bap_coupling"]
+    assert distance.shape == coupling.shape == (40,)
+    # alpha = c exp(-(d - d_median) / lambda): log coupling is linear in distance with slope -1 / lambda
+    slope = np.polyfit(distance, np.log(coupling), 1)[0]
+    assert slope == pytest.approx(-1.0 / params.bap_length_constant_um, rel=1e-9)
+    # distances spread with sd lambda x dendrite_coupling_sd (100 µm): 40 draws within 40 % of it
+    assert abs(np.std(distance) / (params.bap_length_constant_um * params.dendrite_coupling_sd) - 1) < 0.4

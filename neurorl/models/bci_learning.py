@@ -201,6 +201,11 @@ class BCILearnerParams:
         :math:`\\alpha_i` is log-normal across neurons (median ``dendrite_coupling``, log-sd
         ``dendrite_coupling_sd``); a frame's back-propagation fails (no dendritic event) with probability
         ``bap_failure_prob``.
+    dendrite_distance_um, bap_length_constant_um
+        The coupling falls with the imaged dendrite's distance from its soma:
+        :math:`\alpha_i = c\, e^{-(d_i - \bar d)/\lambda}`, with :math:`d_i` (µm, stored as ground truth
+        ``dendrite_distance_um``) normal around ``dendrite_distance_um`` with sd :math:`\lambda` x
+        ``dendrite_coupling_sd`` and :math:`\lambda` = ``bap_length_constant_um`` (µm).
     plateau_rate_hz, plateau_rate_spike_hz, plateau_rate_burst_hz
         Rate (Hz) of dendritic plateaus without instructive signal on frames with no, one and >= 2 somatic spikes
         (bursts drive plateaus nonlinearly; plateaus without spikes are isolated dendritic events).
@@ -239,6 +244,8 @@ class BCILearnerParams:
     dendrite_noise_sd: float = 0.12
     dendrite_coupling: float = 0.8
     dendrite_coupling_sd: float = 0.25
+    dendrite_distance_um: float = 400.0
+    bap_length_constant_um: float = 400.0
     dendrite_offset: float = 0.05
     bap_failure_prob: float = 0.1
     plateau_rate_hz: float = 0.6
@@ -261,7 +268,8 @@ class BCILearnerParams:
 
     def __post_init__(self) -> None:
         for name in ("rate_median_hz", "shared_tau_s", "private_tau_s", "calcium_tau_s", "dendrite_tau_s",
-                     "error_lag_s", "eligibility_tau_s", "drive_bound", "spike_amplitude_dff"):
+                     "error_lag_s", "eligibility_tau_s", "drive_bound", "spike_amplitude_dff",
+                     "bap_length_constant_um"):
             if not getattr(self, name) > 0:
                 raise InvalidArgumentError(f"{name} must be positive, got {getattr(self, name)}")
         for name in ("rate_log_sd", "shared_sd_spread", "private_sd", "soma_noise_sd", "dendrite_noise_sd",
@@ -294,6 +302,8 @@ LEARNER_SOURCES: dict[str, str] = {
     "dendrite_noise_sd": "assumed: imaging noise of thin dendrites (ΔF/F sd per frame)",
     "dendrite_coupling": _MODEL, "dendrite_offset": _MODEL,
     "dendrite_coupling_sd": "assumed: soma-dendrite coupling varies across neurons",
+    "dendrite_distance_um": "assumed: imaged tuft dendrites a few hundred µm from the soma (median)",
+    "bap_length_constant_um": "assumed: back-propagating spikes attenuate over a few hundred µm of apical trunk",
     "bap_failure_prob": "assumed: occasional back-propagation failures",
     "plateau_rate_hz": "assumed: isolated dendritic events without somatic spikes, well below 1 Hz",
     "plateau_rate_spike_hz": "assumed: plateaus more likely with a somatic spike",
@@ -382,6 +392,7 @@ class _Population:
     p0_idx: np.ndarray
     coupling: np.ndarray
     plateau_amp: np.ndarray
+    distance: np.ndarray
 
 
 def _make_population(n_p0: int, n_bci: int, task: BCITask, params: BCILearnerParams,
@@ -394,11 +405,17 @@ def _make_population(n_p0: int, n_bci: int, task: BCITask, params: BCILearnerPar
     var = loading ** 2 + params.private_sd ** 2
     bci_idx = np.flatnonzero(ensemble != "P0")
     p0_idx = np.flatnonzero(ensemble == "P0")
-    coupling = params.dendrite_coupling * np.exp(params.dendrite_coupling_sd * rng.standard_normal(n))
+    # each imaged dendrite's distance from its soma (µm) sets how much of a back-propagating spike reaches it,
+    # coupling = c exp(-(d - d_median) / lambda); the distances are normal with sd lambda x dendrite_coupling_sd
+    # (so the coupling is log-normal with log-sd dendrite_coupling_sd, as before)
+    distance = params.dendrite_distance_um - (params.bap_length_constant_um * params.dendrite_coupling_sd
+                                              * rng.standard_normal(n))
+    coupling = params.dendrite_coupling * np.exp(-(distance - params.dendrite_distance_um)
+                                                 / params.bap_length_constant_um)
     plateau_amp = params.plateau_amplitude_dff * np.exp(params.plateau_amplitude_sd * rng.standard_normal(n))
     return _Population(ensemble=ensemble, weight=weight, sign=sign, log_r0dt=np.log(r0 / task.frame_rate_hz),
                        loading=loading, var=var, bci_idx=bci_idx, p0_idx=p0_idx, coupling=coupling,
-                       plateau_amp=plateau_amp)
+                       plateau_amp=plateau_amp, distance=distance)
 
 
 def simulate_licks(trials: pd.DataFrame, n_frames: int, frame_rate_hz: float,
@@ -702,7 +719,8 @@ def _simulate_day(day: int, rule: str, seed: int | None, pop: _Population, task:
         soma_dff=soma, dendrite_dff=dend, ensemble=ensemble, bci_weight=pop.weight[cols],
         cursor=cursor, grating_angle=angle, trials=table, threshold=cal.threshold, cursor_min=cal.cursor_min,
         threshold_z=cal.threshold_z, teaching_signal=teach, error=error, spike_counts=spikes,
-        ground_truth={"plateau": plateau},
+        ground_truth={"plateau": plateau, "dendrite_distance_um": pop.distance[cols],
+                      "bap_coupling": pop.coupling[cols]},
         drive_start=drive_start[cols], drive_end=drive[cols].copy(),
         params={"rule": rule, "seed": seed, "task": task.as_dict(), "learner": params.as_dict(),
                 "pseudo_success": cal.pseudo_success, "baseline_cursor_mean": cal.baseline_mean,

@@ -342,8 +342,11 @@ def reproduce(out: Path, *, rules: Sequence[str] = RULES, days: int = 14, sessio
               curve_days: int | None = None, curve_minutes: float | None = None,
               write_nwb: bool = False, formats: Sequence[str] = ("png",),
               analysis_kwargs: dict[str, Any] | None = None, criterion: float = 0.7,
-              criterion_trials: int = 200) -> tuple[dict[str, dict[str, xr.Dataset]], list[Path]]:
+              criterion_trials: int = 200, traces: str = "lab") -> tuple[dict[str, dict[str, xr.Dataset]], list[Path]]:
     """Simulate the three rules, analyse them and write the comparison tables and figures into ``out``.
+
+    ``traces="lab"`` (default) analyses the ΔF/F a lab computes from each day's raw F and Fneu
+    (:func:`lab_traces`); ``"model"`` the simulated ΔF/F itself.
 
     The learning-time curve (``n_bci_values``, ``vectorized`` vs ``scalar``, ``curve_seeds`` seeds from
     ``seed``) is measured from behaviour by :func:`learning_time_curve`: days (and trials) until the running hit
@@ -362,6 +365,10 @@ def reproduce(out: Path, *, rules: Sequence[str] = RULES, days: int = 14, sessio
                                            n_bci=n_bci, seed=seed)
         if write_nwb:
             sessions = _writing(sessions, out / rule)
+        if traces == "lab":
+            sessions = lab_traces(sessions, seed=[seed, 21])
+        elif traces != "model":
+            raise InvalidArgumentError(f"traces must be 'lab' or 'model', got {traces!r}")
         groups[rule] = analyze_sessions(progress(sessions, desc=f"simulate+analyse {rule}", total=days),
                                         n_shuffles=n_shuffles, seed=seed, **analysis_kwargs)
     learning_time = None
@@ -515,7 +522,8 @@ def run_reproduce(args: argparse.Namespace) -> int:
         n_bci=args.n_bci, seed=args.seed, n_shuffles=args.shuffles, n_bci_values=n_bci_values,
         curve_seeds=args.curve_seeds, curve_days=args.curve_days, curve_minutes=args.curve_minutes,
         write_nwb=args.write_nwb, formats=_formats(args.format),
-        analysis_kwargs=_analysis_kwargs(args), criterion=args.criterion, criterion_trials=args.criterion_trials)
+        analysis_kwargs=_analysis_kwargs(args), criterion=args.criterion, criterion_trials=args.criterion_trials,
+        traces=getattr(args, "traces", "lab"))
     _report(groups, written, Path(args.out), time.perf_counter() - started)
     return 0
 
@@ -579,6 +587,9 @@ def register(groups: dict[str, argparse._SubParsersAction], parent: argparse.Arg
     p.add_argument("--curve-minutes", type=T.positive_float, default=None,
                    help="minutes per day for the curve runs (default 41)")
     p.add_argument("--no-curve", action="store_true", help="skip the learning-time vs n-bci curve")
+    p.add_argument("--traces", choices=("lab", "model"), default="lab",
+                   help="analyse the ΔF/F a lab computes from each day's raw F and Fneu (lab) or the simulated "
+                        "ΔF/F (model) (default lab)")
     p.add_argument("--criterion", type=T.float_in(0.0, 1.0), default=0.7,
                    help="learning criterion of the curve: running hit rate to reach (default 0.7)")
     p.add_argument("--criterion-trials", type=T.positive_int, default=200,
