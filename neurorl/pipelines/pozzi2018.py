@@ -342,6 +342,10 @@ def _markdown(table: pd.DataFrame, command: str, overrides: dict | None = None) 
              "| # | section | rule | network | lr | paper accuracy % | neurorl accuracy % | Δ acc (paper SD) | "
              "paper epochs | neurorl epochs | Δ epochs (paper SD) | seeds (converged) | s / epoch |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    def diverged_note(r) -> str:
+        n = int(getattr(r, "n_diverged", 0) or 0)
+        return f", {n} diverged (left out of the means)" if n else ""
+
     for r in table.itertuples():
         paper = (f"| {r.row} | {r.section} | {r.rule} | {r.network} | {r.learning_rate:g} | "
                  f"{cell(r.paper_accuracy_mean, r.paper_accuracy_sd, 2)} | ")
@@ -353,7 +357,7 @@ def _markdown(table: pd.DataFrame, command: str, overrides: dict | None = None) 
             paper + f"{cell(r.accuracy_mean, r.accuracy_sd, 2)} | "
             f"{num(r.accuracy_diff_paper_sd, 1)} | {cell(r.paper_epochs_mean, r.paper_epochs_sd, 0)} | "
             f"{cell(r.epochs_mean, r.epochs_sd, 0)} | {num(r.epochs_diff_paper_sd, 1)} | "
-            f"{r.n_seeds} ({r.n_converged}) | {num(r.seconds_per_epoch, 2)} |")
+            f"{r.n_seeds} ({r.n_converged}){diverged_note(r)} | {num(r.seconds_per_epoch, 2)} |")
     n_done = int((table["n_seeds"] > 0).sum())
     if n_done < len(table):
         lines += ["", f"**Incomplete: {n_done} of {len(table)} rows have finished runs**; rows marked *not yet run* "
