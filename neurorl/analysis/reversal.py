@@ -877,7 +877,8 @@ def off_floor(responses: xr.DataArray | list[xr.DataArray], floor_rate: float = 
     if not (np.isfinite(floor_rate) and floor_rate >= 0):
         raise InvalidArgumentError(f"floor_rate must be a number >= 0, got {floor_rate}")
     keep = []
-    for part in _check_responses(responses):
+    parts = _check_responses(responses)
+    for part in parts:
         values = np.asarray(part.to_numpy(), dtype=float)
         baseline = (part["baseline_rate"].to_numpy().astype(float) if "baseline_rate" in part.coords
                     else np.full(values.shape[0], np.nan))
@@ -892,7 +893,7 @@ def off_floor(responses: xr.DataArray | list[xr.DataArray], floor_rate: float = 
             mean = np.where(count > 0, np.where(seen, columns, 0.0).sum(axis=1) / np.maximum(count, 1), np.inf)
             lowest = np.minimum(lowest, mean)
         keep.append(~np.isfinite(baseline) | (lowest + baseline >= floor_rate))
-    cells = np.concatenate([part["cell"].to_numpy() for part in _check_responses(responses)])
+    cells = np.concatenate([part["cell"].to_numpy() for part in parts])
     return xr.DataArray(np.concatenate(keep), dims=("cell",), coords={"cell": cells}, name="off_floor",
                         attrs={"floor_rate": float(floor_rate), "units": "1"})
 
