@@ -45,7 +45,8 @@ splits = [] if sys.argv[4] == "auto" else ["--splits", sys.argv[4]]
 status = main(["fit", "dopamine", sys.argv[1], "--out", sys.argv[2], "--bootstrap", sys.argv[3], *splits, "--quiet"])
 assert status == 0, status
 print(json.dumps({"seconds": time.perf_counter() - start,
-                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "child_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
 """
 
 
@@ -71,7 +72,8 @@ def run(quick: bool = False, sizes: tuple[int, int, int] | None = None) -> list[
     """One row: fit time and peak RSS against read-only time and peak RSS, measured in the same run."""
     n_sessions, n_units, n_trials = sizes or (QUICK if quick else FULL)
     # the command's defaults at full scale: 200 bootstraps, splits "auto" (1,000 up to 200 cells, 200,000 / cells
-    # above, at least 50: neurorl.pipelines.dopamine.auto_splits)
+    # above, at least 20: neurorl.pipelines.dopamine.auto_splits); reader processes: the default (one per core, at
+    # most 4)
     n_bootstrap, n_splits = (20, "50") if quick else (200, "auto")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "sessions"
@@ -83,16 +85,25 @@ def run(quick: bool = False, sizes: tuple[int, int, int] | None = None) -> list[
         read = _child(_READ, str(folder))
         fit = _child(_FIT, str(folder), str(Path(tmp) / "out"), str(n_bootstrap), str(n_splits))
     ratio = read["seconds"] / fit["seconds"]
+    # the reader processes (--jobs, default one per core) each hold one session: the peak of the whole run is
+    # at most the main process's peak plus each reader's (the largest child's peak, times the readers)
+
+    from neurorl.pipelines.dopamine_sessions import default_jobs
+
+    readers = default_jobs(n_sessions)
+    total_mb = fit["peak_mb"] + (readers * fit["child_peak_mb"] if readers > 1 else 0.0)
     return [{
         "benchmark": (f"fit dopamine: {n_sessions} sessions x {n_units} units x {n_trials} trials "
                       f"({n_sessions * n_units} cells, {read['spikes']:.2e} spikes, {size_mb:.0f} MB of NWB; "
-                      f"{n_bootstrap} bootstraps, {n_splits} splits); peak RSS {fit['peak_mb']:.0f} MB"),
+                      f"{n_bootstrap} bootstraps, {n_splits} splits, {readers} reader processes); peak RSS "
+                      f"{fit['peak_mb']:.0f} MB + readers {fit['child_peak_mb']:.0f} MB each (<= {total_mb:.0f} MB "
+                      f"in all)"),
         "neurorl_s": fit["seconds"],
         "reference": f"reading the spike times only (peak RSS {read['peak_mb']:.0f} MB)",
         "reference_s": read["seconds"],
         "ratio": ratio,
         "target": "fit <= 2 x read, peak RSS < 2048 MB",
-        "meets_target": bool(ratio >= 0.5 and fit["peak_mb"] < 2048),
+        "meets_target": bool(ratio >= 0.5 and total_mb < 2048),
         "simulate_s": written_s,
     }]
 

@@ -87,3 +87,31 @@ def test_fit_never_pools_the_sessions(folder, tmp_path, monkeypatch):
     summary = json.loads((out / "summary.json").read_text())
     for key in ("tau_reversal_r", "tau_reversal_p_perm", "reversal_split_half_r", "decode_loss"):
         assert summary[key] == pytest.approx(pooled_results.summary[key], rel=1e-12), key
+
+
+def test_reader_processes_give_the_serial_results(folder):
+    serial, serial_types = stream_responses(dopamine_files(folder), jobs=1)
+    parallel, parallel_types = stream_responses(dopamine_files(folder), jobs=2)
+    xr.testing.assert_identical(serial, parallel)
+    assert serial_types == parallel_types
+    blocks, _ = stream_responses(dopamine_files(folder), jobs=3, pool=False)
+    xr.testing.assert_identical(serial, pool_responses(blocks))
+    with pytest.raises(InvalidArgumentError, match="jobs"):
+        stream_responses(dopamine_files(folder), jobs=0)
+
+
+def test_a_bad_session_read_in_a_reader_process_is_one_line(folder, tmp_path, capsys):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(folder, bad)
+    (bad / "zz_broken.nwb").write_bytes(b"not an HDF5 file")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "earlier.txt").write_text("kept")
+    status = main(["fit", "dopamine", str(bad), "--out", str(out), "--jobs", "2", *FAST])
+    err = capsys.readouterr().err
+    assert status != 0
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "zz_broken.nwb" in lines[0] and "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == ["earlier.txt"]

@@ -208,3 +208,32 @@ def test_zscore_divides_by_the_baseline_sd():
     baseline = np.array([np.sum((spikes >= s - 1) & (spikes < s)) for s in starts], float)
     np.testing.assert_allclose(z.values, plain.values / baseline.std(ddof=1), rtol=1e-12)
     assert z.attrs["units"] == "baseline SD"
+
+
+@pytest.mark.parametrize("max_silence_s", [20.0, 0.5, None])
+def test_compiled_counts_are_the_numpy_counts(monkeypatch, max_silence_s):
+    """The compiled kernel gives bit for bit the numbers of the numpy code: spikes exactly on window edges,
+    silences, unsorted and empty trains, trials out of time order."""
+    from neurorl.analysis import responses as module
+
+    rng = np.random.default_rng(3)
+    start = np.sort(rng.uniform(5, 200, 60))
+    trials = pd.DataFrame({"start_time": start, "stop_time": start + 3.0, "reward_time": start + 1.5,
+                           "reward_volume": rng.choice([0.1, 2.5, 20.0], 60), "trial_type": "uncued"})
+    trials = trials.iloc[rng.permutation(60)].reset_index(drop=True)          # not in time order
+    edges = np.concatenate([start + 1.7, start + 2.1, start - 1.0, start])    # window and baseline edges
+    trains = [np.sort(np.concatenate([rng.uniform(0, 210, 400), edges])),     # spikes on every edge
+              np.sort(np.concatenate([rng.uniform(0, 60, 100), rng.uniform(140, 210, 100)])),  # a long silence
+              rng.uniform(0, 210, 300),                                        # unsorted
+              np.array([]),                                                    # silent unit
+              np.array([100.0]),                                               # one spike
+              np.sort(rng.uniform(0, 210, 2000)).round(2)]                     # ties on a 10 ms grid
+    units = pd.DataFrame({"spike_times": pd.Series(trains, dtype=object).to_numpy()}, index=np.arange(len(trains)))
+    recording = SimpleNamespace(session="s", units=units, trials=trials)
+    compiled = compute_responses([recording], max_silence_s=max_silence_s)
+    monkeypatch.setattr(module, "_plain_kernel", lambda: None)
+    reference = compute_responses([recording], max_silence_s=max_silence_s)
+    xr.testing.assert_identical(compiled, reference)
+    assert np.isfinite(reference.to_numpy()).sum() > (20 if max_silence_s == 0.5 else 100)
+    if max_silence_s == 20.0:   # the silent stretch of unit 1 drops trials there
+        assert np.isnan(reference.sel(cell="s/1").to_numpy()).sum() > 5

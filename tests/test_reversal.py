@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -367,3 +368,34 @@ def test_every_result_variable_carries_units():
     fit = results[0]
     assert fit["reversal_point"].attrs["units"] == "µl" and fit["asymmetry"].attrs["units"] == "1"
     assert fit["reversal_point_ci"].attrs["units"] == "µl"
+
+
+def test_row_percentiles_are_numpys_nanpercentile():
+    from neurorl.analysis.reversal import _row_percentiles
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(300, 57))
+    values[rng.random(values.shape) < 0.01] = np.nan
+    values[7] = np.nan
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanpercentile(values, [2.5, 50.0, 97.5], axis=1)
+        np.testing.assert_array_equal(_row_percentiles(values, [2.5, 50.0, 97.5]), expected)
+
+
+def test_estimates_asked_for_are_those_of_all_estimates():
+    from neurorl.analysis.reversal import _estimate
+
+    rng = np.random.default_rng(1)
+    n = rng.integers(1, 30, size=(20, 5, 6)).astype(float)
+    s = rng.normal(size=n.shape) * n
+    positive = np.floor(n * rng.uniform(0, 1, n.shape))
+    stats = np.stack([n, s, positive, n - positive])
+    volumes, utility = np.array([0.1, 0.3, 1.2, 2.5, 5.0, 10.0]), np.array([-3.0, -2.0, -0.5, 0.4, 2.0, 6.0])
+    for method in ("counting", "model"):
+        everything = _estimate(stats, volumes, utility, method)
+        for keys in (["tau_utility", "reversal_utility"], ["tau_sides_volume"], ["n_trials"],
+                     ["alpha_pos_sides_utility", "censored_volume"]):
+            some = _estimate(stats, volumes, utility, method, keys)
+            for key in keys:
+                np.testing.assert_array_equal(some[key], everything[key])

@@ -2,6 +2,8 @@
 
 - :func:`model_fit_rows`: reversal-point fit of the dopamine responses (:mod:`neurorl.analysis.reversal`).
 - :func:`expectile_objective`: loss and gradient of expectile imputation (:mod:`neurorl.analysis.decoding`).
+- :func:`plain_unit_rates`, :func:`is_sorted`: spike counts in the response and baseline windows
+  (:mod:`neurorl.analysis.responses`).
 """
 
 from __future__ import annotations
@@ -242,3 +244,124 @@ def expectile_objective(z, targets, taus, delta):  # pragma: no cover - compiled
             grad[r, j] = (base + slope_prefix[m]) / (n_cells * n_samples)
         per_restart[r] /= n_cells
     return per_restart, grad
+
+
+# ------------------------------------------------------------------------------------ spike counts in windows
+@numba.njit(cache=True, nogil=True)
+def is_sorted(values):  # pragma: no cover - compiled
+    """Whether ``values`` is in non-decreasing order (NaN anywhere: False)."""
+    for i in range(values.size):
+        if not values[i] == values[i]:
+            return False
+        if i and values[i] < values[i - 1]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _search_left(values, x, hint):  # pragma: no cover - compiled
+    """First index i with values[i] >= x, as ``np.searchsorted(values, x, side="left")``.
+
+    Galloping from ``hint``: O(log distance) where the queries come in time order, as trials do.
+    """
+    n = values.size
+    if hint > n:
+        hint = n
+    if hint > 0 and values[hint - 1] >= x:       # answer left of the hint: gallop down
+        step = 1
+        hi = hint - 1
+        lo = hi - step
+        while lo > 0 and values[lo] >= x:
+            hi = lo
+            step *= 2
+            lo = hi - step
+        if lo < 0:
+            lo = 0
+        # values[hi] >= x; answer in [lo, hi]
+    else:                                        # answer at or right of the hint: gallop up
+        lo = hint
+        step = 1
+        hi = lo + step
+        while hi < n and values[hi] < x:
+            lo = hi
+            step *= 2
+            hi = lo + step
+        if hi > n:
+            hi = n
+        # answer in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if values[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True, nogil=True)
+def plain_unit_rates(spikes, align, base, window_s0, window_s1, baseline_s0, baseline_s1, window_ms, baseline_ms,
+                     max_silence_s):  # pragma: no cover - compiled
+    """One unit's plain-count responses, as ``responses._rates_plain`` + the silence cut + ``_counts_rate``.
+
+    ``spikes`` sorted (s); ``align`` / ``base`` the trials' align and baseline events (s); windows in s
+    (``window_ms`` / ``baseline_ms`` their rounded lengths); ``max_silence_s`` <= 0: no silence cut.
+    Returns (rates (spikes/s, NaN where the unit was not observed), baseline-window rates (spikes/s)).
+    Every count is the same half-open ``[a, b)`` search as numpy's ``searchsorted(side="left")`` and the
+    arithmetic is the numpy code's, operation for operation, so the results are bit-identical.
+    """
+    n_trials = align.size
+    n = spikes.size
+    rates = np.empty(n_trials)
+    level = np.empty(n_trials)
+    # observed pieces: cut at silences longer than max_silence_s, widened by min(5 mean ISI, max_silence_s)
+    n_pieces = 1
+    if max_silence_s > 0 and n > 0:
+        for i in range(1, n):
+            if spikes[i] - spikes[i - 1] > max_silence_s:
+                n_pieces += 1
+    starts = np.empty(n_pieces)
+    ends = np.empty(n_pieces)
+    if max_silence_s > 0 and n > 0:
+        mean_isi = (spikes[n - 1] - spikes[0]) / (n - 1) if n > 1 else np.inf
+        pad = min(5.0 * mean_isi, max_silence_s)
+        k = 0
+        starts[0] = spikes[0]
+        for i in range(1, n):
+            if spikes[i] - spikes[i - 1] > max_silence_s:
+                ends[k] = spikes[i - 1]
+                k += 1
+                starts[k] = spikes[i]
+        ends[k] = spikes[n - 1]
+        for k in range(n_pieces):
+            starts[k] = starts[k] - pad
+            ends[k] = ends[k] + pad
+    h0 = h1 = h2 = h3 = 0
+    for t in range(n_trials):
+        w_lo = align[t] + window_s0
+        w_hi = align[t] + window_s1
+        b_lo = base[t] + baseline_s0
+        b_hi = base[t] + baseline_s1
+        h0 = _search_left(spikes, w_lo, h0)
+        h1 = _search_left(spikes, w_hi, max(h1, h0) if w_hi >= w_lo else h1)
+        h2 = _search_left(spikes, b_lo, h2)
+        h3 = _search_left(spikes, b_hi, max(h3, h2) if b_hi >= b_lo else h3)
+        rates[t] = (h1 - h0) * 1000.0 / window_ms - (h3 - h2) * 1000.0 / baseline_ms
+        level[t] = (h3 - h2) / (b_hi - b_lo)
+        if max_silence_s > 0:
+            if n == 0:
+                rates[t] = np.nan
+                continue
+            end = max(w_hi, b_hi)
+            # the last piece starting at or before b_lo (searchsorted(starts, b_lo, side="right") - 1)
+            piece = -1
+            lo, hi = 0, n_pieces
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if starts[mid] <= b_lo:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            piece = lo - 1
+            if piece < 0 or not end <= ends[piece]:
+                rates[t] = np.nan
+    return rates, level

@@ -235,7 +235,7 @@ def _estimates_by_block(prep: _Prepared, make_weights, utility: np.ndarray, meth
                 block.totals = _block_stats(block.values, block.size_index, prep.volumes.size,
                                             np.ones((1, block.size_index.size)))
             stats = np.concatenate([stats, block.totals - stats], axis=2)
-        estimates = _estimate(stats, prep.volumes, utility, method)
+        estimates = _estimate(stats, prep.volumes, utility, method, keys)
         if keep_stats:
             estimates["positive"], estimates["negative"] = stats[2], stats[3]
         for key in keys:
@@ -432,17 +432,26 @@ def _model_fit_flat(s: np.ndarray, n: np.ndarray, x: np.ndarray) -> np.ndarray:
     return value
 
 
-def _estimate(stats: np.ndarray, volumes: np.ndarray, utility: np.ndarray, method: str) -> dict[str, np.ndarray]:
-    """All per-cell estimates from stats (4, C, R, J); arrays (C, R)."""
+def _estimate(stats: np.ndarray, volumes: np.ndarray, utility: np.ndarray, method: str, keys=None
+              ) -> dict[str, np.ndarray]:
+    """Per-cell estimates from stats (4, C, R, J); arrays (C, R).
+
+    ``keys``: the estimates wanted (default all); an axis, or the sides' slopes of an axis, that no wanted key
+    needs is not computed (the others are the same numbers either way).
+    """
     n, s, positive, negative = stats
     axes = {"volume": volumes, "utility": utility}
+    if keys is not None:
+        keys = set(keys)
+        axes = {name: x for name, x in axes.items() if any(key.endswith(f"_{name}") for key in keys)}
+    sides = {name for name in axes if keys is None or any(key.endswith(f"sides_{name}") for key in keys)}
     out: dict[str, np.ndarray] = {}
     if method == "counting":
-        reversal, censored = _counting(positive, negative, n, {
-            "volume": (volumes, volumes[0], volumes[-1]),
-            "utility": (utility, utility[0] + 0.01, utility[-1] - 0.1),
-        })
-        out["censored_volume"] = out["censored_utility"] = censored
+        caps = {"volume": (volumes, volumes[0], volumes[-1]),
+                "utility": (utility, utility[0] + 0.01, utility[-1] - 0.1)}
+        reversal, censored = _counting(positive, negative, n, {name: caps[name] for name in axes})
+        for name in axes:
+            out[f"censored_{name}"] = censored
     else:
         reversal = {}
         for name, x in axes.items():
@@ -458,6 +467,8 @@ def _estimate(stats: np.ndarray, volumes: np.ndarray, utility: np.ndarray, metho
         out[f"alpha_pos_{name}"] = a_pos
         out[f"alpha_neg_{name}"] = a_neg
         out[f"tau_{name}"] = tau
+        if name not in sides:
+            continue
         # the sides' own regression lines (tau_reversal_correlation(slopes="sides")); a side whose slope is
         # not positive gives no tau
         s_pos, s_neg = _side_slopes(s, n, x, np.where(np.isfinite(r), r, 0.0))
@@ -585,7 +596,7 @@ def fit_cells(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             for out, key in names.items():
-                data[f"{out}_ci"] = (("cell", "bound"), np.nanpercentile(boot[key], q, axis=1).T)
+                data[f"{out}_ci"] = (("cell", "bound"), _row_percentiles(boot[key], q).T)
                 data[f"{out}_se"] = ("cell", np.nanstd(boot[key], axis=1, ddof=1))
     if split_half:
         est = _estimates_by_block(prep, _split_weights(rng, 1), utility, method,
@@ -630,6 +641,23 @@ def fit_cells(
             result[name].attrs["units"] = units[base]
     result["reward_volume"].attrs["units"] = "µl"
     return result
+
+
+def _row_percentiles(values: np.ndarray, q: list[float]) -> np.ndarray:
+    """``np.nanpercentile(values, q, axis=1)``, the same numbers, vectorised over the rows without NaN.
+
+    numpy's nan-aware percentile loops over rows in Python (about 40 µs a row: 3 s for 10,000 cells' eight
+    bootstrap estimates); rows without NaN go through ``np.percentile`` in one call, which interpolates the
+    same way.
+    """
+    values = np.asarray(values, dtype=float)
+    out = np.empty((len(q), values.shape[0]))
+    has_nan = np.isnan(values).any(axis=1)
+    if (~has_nan).any():
+        out[:, ~has_nan] = np.percentile(values[~has_nan], q, axis=1)
+    if has_nan.any():
+        out[:, has_nan] = np.nanpercentile(values[has_nan], q, axis=1)
+    return out
 
 
 def _pearson(a: np.ndarray, b: np.ndarray, valid: np.ndarray):

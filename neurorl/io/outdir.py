@@ -76,6 +76,40 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+class _InputHashes:
+    """Size and SHA-256 of each input file, computed in a background thread (:meth:`result` waits for them)."""
+
+    def __init__(self, files: Sequence[Path]) -> None:
+        self._files = list(files)
+        self._rows: list[dict] = []
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="neurorl-input-hashes", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            for f in self._files:
+                digest = hashlib.sha256()
+                with open(f, "rb") as handle:
+                    while block := handle.read(1 << 20):
+                        if self._stop.is_set():
+                            return
+                        digest.update(block)
+                self._rows.append({"path": os.path.abspath(f), "size": f.stat().st_size, "sha256": digest.hexdigest()})
+        except BaseException as error:  # re-raised in the caller's thread by result()
+            self._error = error
+
+    def result(self) -> list[dict]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._rows
+
+    def cancel(self) -> None:
+        self._stop.set()
+
+
 def input_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """Return the regular files behind ``paths``: a file is itself, a folder every non-hidden file below it.
 
@@ -472,11 +506,17 @@ def output_folder(out: str | os.PathLike, *, inputs: Sequence[str | os.PathLike]
                     "numpy_version": numpy.__version__,
                     "platform": sys.platform,
                     "settings": _json_safe(dict(settings or {})),
-                    "inputs": [{"path": os.path.abspath(f), "size": f.stat().st_size, "sha256": sha256_file(f)}
-                               for f in files],
+                    "inputs": [],
                     "started": started,
                 }
-                yield folder.staging
+                # the inputs' checksums are computed in a thread while the command runs (hashlib and file reads
+                # release the GIL): gigabytes of recordings cost no time of their own
+                hashing = _InputHashes(files)
+                try:
+                    yield folder.staging
+                    manifest["inputs"] = hashing.result()
+                finally:
+                    hashing.cancel()
                 deferred.append(0)  # from here on a SIGTERM waits until the swap is done
                 try:
                     folder.commit(manifest)

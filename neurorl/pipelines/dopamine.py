@@ -294,16 +294,19 @@ CONTROL_MAX_CELLS = 1000
 DEFAULT_SPLITS = 1000
 #: ... unless the population is large: at most this many cell-splits (statistics are medians over splits of
 #: correlations across cells, whose spread over splits shrinks like 1/sqrt(cells); with 2,000 cells and 100
-#: splits the median r's Monte Carlo error is about 0.003), and never fewer than MIN_SPLITS splits. Assumed.
+#: splits the median r's Monte Carlo error is about 0.003), and never fewer than MIN_SPLITS splits. Measured on
+#: 10,000 simulated cells (benchmarks/bench_dopamine_sessions.py's sessions, 50 splits): the r's of the splits
+#: have SD 0.0023 (tau-reversal), 0.0034 (reversal split-half) and 0.0053 (the reported test), so the median of
+#: 20 splits has a Monte Carlo error of at most 0.0015 (1.25 SD / sqrt(20)). Assumed, then measured.
 SPLIT_BUDGET = 200_000
-MIN_SPLITS = 50
+MIN_SPLITS = 20
 
 
 def auto_splits(n_cells: int) -> int:
-    """Default number of random splits for ``n_cells`` cells: 1,000 up to 200 cells, fewer above (>= 50).
+    """Default number of random splits for ``n_cells`` cells: 1,000 up to 200 cells, fewer above (>= 20).
 
     >>> auto_splits(40), auto_splits(2000), auto_splits(10_000)
-    (1000, 100, 50)
+    (1000, 100, 20)
     """
     return int(max(MIN_SPLITS, min(DEFAULT_SPLITS, SPLIT_BUDGET // max(int(n_cells), 1))))
 
@@ -515,7 +518,8 @@ def _run(args: argparse.Namespace, source: Path) -> int:
     method = args.method or preset.get("method", "counting")
     # one session at a time (locally, or on the Dask cluster of --scheduler): one session's spikes in memory
     responses, unit_types = stream_responses(dopamine_files(source), spec, scheduler=getattr(args, "scheduler", None),
-                                             allow_external_links=args.allow_external_links, pool=False)
+                                             allow_external_links=args.allow_external_links, pool=False,
+                                             jobs=getattr(args, "jobs", None))
     data_name = str(source) if source.is_file() else source.name
     no_controls = bool(getattr(args, "no_controls", False))
     results = analyze_dopamine([], method=method, n_bootstrap=args.bootstrap, n_splits=args.splits,
@@ -587,7 +591,7 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap", type=T.positive_int, default=200, help="bootstrap resamples for the CIs (default 200)")
     p.add_argument("--splits", type=T.positive_int, default=None,
                    help="random split-halves for the population tests (default 1000; for more than 200 cells "
-                        "200,000 / cells, at least 50)")
+                        "200,000 / cells, at least 20)")
     p.add_argument("--seed", type=T.seed, default=0, help="random seed (default 0)")
     p.add_argument("--decode-code", choices=("expectile", "quantile"), default="expectile",
                    help="code assumed when decoding the reward distribution (default expectile)")
@@ -611,6 +615,9 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="read and reduce the sessions on a running Dask cluster (e.g. tcp://HOST:PORT); the workers "
                         "must see the files at the same paths (default: here, one session at a time)")
+    p.add_argument("--jobs", type=T.positive_int, default=None, metavar="N",
+                   help="local processes reading the sessions side by side, each holding one session in memory "
+                        "(default: one per core, at most 4 and the number of files); results do not depend on it")
     add_recording_options(p)
 
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import xarray as xr
 
-__all__ = ["session_responses", "stream_responses"]
+from ..errors import InvalidArgumentError
+
+__all__ = ["session_responses", "stream_responses", "default_jobs", "MAX_DEFAULT_JOBS"]
 
 
 def session_responses(path: str | os.PathLike, spec=None, *, allow_external_links: bool = False
@@ -28,8 +31,28 @@ def session_responses(path: str | os.PathLike, spec=None, *, allow_external_link
     return compute_responses([recording], spec=spec), dict(recording.unit_types)
 
 
+def default_jobs(n_files: int) -> int:
+    """Local reader processes for ``n_files`` sessions: one per core, at most :data:`MAX_DEFAULT_JOBS` and the
+    number of files (1 for a single file)."""
+    return max(1, min(os.cpu_count() or 1, MAX_DEFAULT_JOBS, int(n_files)))
+
+
+#: Most local reader processes by default (assumed: reading is decompression-bound, and each process holds one
+#: session in memory, so memory grows with the number of processes).
+MAX_DEFAULT_JOBS = 4
+
+
+def _process_context():
+    """``fork`` where it is the platform's safe default (Linux: workers start at once, with nothing to import),
+    else ``spawn``."""
+    import multiprocessing
+    import sys
+
+    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+
+
 def stream_responses(files: Sequence[str | os.PathLike], spec=None, *, scheduler: str | None = None,
-                     allow_external_links: bool = False, pool: bool = True
+                     allow_external_links: bool = False, pool: bool = True, jobs: int | None = 1
                      ) -> tuple[xr.DataArray | list[xr.DataArray], dict]:
     """Responses of every session of ``files``, computed one session at a time (pooled, or kept per session).
 
@@ -43,6 +66,9 @@ def stream_responses(files: Sequence[str | os.PathLike], spec=None, *, scheduler
         Address of a running Dask scheduler; ``None`` runs here.
     allow_external_links
         Read HDF5 links to other files instead of refusing the file (see :func:`neurorl.io.nwb.read_dopamine`).
+    jobs
+        Local processes reading sessions side by side (``None``: :func:`default_jobs`); each holds one session
+        at a time, so peak memory is about ``jobs`` times the largest session. Results do not depend on it.
     pool
         Pool the sessions into one ``responses(cell, trial)`` (dense: cells × trials of all sessions); with
         ``False`` the list of per-session responses, which every analysis of :mod:`neurorl.analysis.reversal`
@@ -66,7 +92,18 @@ def stream_responses(files: Sequence[str | os.PathLike], spec=None, *, scheduler
                                  allow_external_links=allow_external_links, pure=False)
             results = client.gather(futures)
     else:
-        results = [session_responses(f, spec, allow_external_links=allow_external_links) for f in files]
+        jobs = default_jobs(len(files)) if jobs is None else int(jobs)
+        if jobs < 1:
+            raise InvalidArgumentError(f"jobs must be at least 1, got {jobs}")
+        jobs = min(jobs, len(files))
+        if jobs > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            read = partial(session_responses, spec=spec, allow_external_links=allow_external_links)
+            with ProcessPoolExecutor(jobs, mp_context=_process_context()) as executor:
+                results = list(executor.map(read, [str(f) for f in files]))
+        else:
+            results = [session_responses(f, spec, allow_external_links=allow_external_links) for f in files]
     unit_types: dict[str, int] = {}
     for _, types in results:
         for kind, n in types.items():
