@@ -127,19 +127,9 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
     :func:`~neurorl.analysis.reversal.reversal_split_half` and
     :func:`neurorl.analysis.decoding.decode_fit`, then draws the figures.
     """
-    from .. import __version__
-    from ..analysis.decoding import decode_fit, decoding_controls
     from ..analysis.responses import compute_responses, skip_cells
-    from ..analysis.reversal import (
-        FLOOR_RATE,
-        fit_cells,
-        reversal_split_half,
-        same_vs_diverse,
-        tau_reversal_correlation,
-        tau_reversal_test,
-    )
+    from ..analysis.reversal import reuse_prepared
     from ..io.spec import RecordingSpec
-    from ..tasks.variable_reward import VariableRewardTask
 
     if method not in ("counting", "model"):
         raise InvalidArgumentError(f"--method must be 'counting' or 'model', not {method!r}")
@@ -160,6 +150,28 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
         n_splits = auto_splits(n_cells)
     if n_permutations < 0 or n_control_shuffles < 0:
         raise InvalidArgumentError("--permutations and the control shuffles must be at least 0")
+    with reuse_prepared():   # every analysis below reads the same responses: prepared once
+        return _analyze(responses, skipped, unit_types, method=method, n_bootstrap=n_bootstrap, n_splits=n_splits,
+                        seed=seed, decode_code=decode_code, data_name=data_name, make_figures=make_figures,
+                        spec=spec, decode_support=decode_support, decode_asymmetry=decode_asymmetry,
+                        n_permutations=n_permutations, controls=controls, n_control_shuffles=n_control_shuffles)
+
+
+def _analyze(responses, skipped, unit_types, *, method, n_bootstrap, n_splits, seed, decode_code, data_name,
+             make_figures, spec, decode_support, decode_asymmetry, n_permutations, controls, n_control_shuffles
+             ) -> DopamineResults:
+    from .. import __version__
+    from ..analysis.decoding import decode_fit, decoding_controls
+    from ..analysis.reversal import (
+        FLOOR_RATE,
+        fit_cells,
+        reversal_split_half,
+        same_vs_diverse,
+        tau_reversal_correlation,
+        tau_reversal_test,
+    )
+    from ..tasks.variable_reward import VariableRewardTask
+
     rng = np.random.default_rng(seed)
     fit = fit_cells(responses, method=method, n_bootstrap=n_bootstrap, seed=rng)
     # the permutations draw from their own stream, so the split statistics are those of a run without them
