@@ -517,20 +517,27 @@ def skip_cells(responses, *, min_trials_per_size: int = MIN_TRIALS_PER_SIZE):
                     else np.full(values.shape[0], ""))
     n_spikes = (responses["n_spikes"].to_numpy() if "n_spikes" in responses.coords
                 else np.full(values.shape[0], -1))
-    reasons: list[str | None] = []
-    for row in range(values.shape[0]):
-        if n_spikes[row] == 0:
-            reasons.append("no spikes")
-            continue
-        own = trial_session == cell_session[row] if "trial_session" in responses.coords else np.ones(volume.size, bool)
-        finite = np.isfinite(values[row])
-        short = []
-        for size in np.unique(volume[own & np.isfinite(volume)]):
-            count = int(np.sum(finite & own & (volume == size)))
-            if count < min_trials_per_size:
-                short.append(f"{count} at {size:g} µl")
-        reasons.append(f"too few trials per reward size ({', '.join(short)}; need {min_trials_per_size})"
-                       if short else None)
+    reasons: list[str | None] = [None] * values.shape[0]
+    finite = np.isfinite(values)
+    has_sessions = "trial_session" in responses.coords
+    # the finite responses of each cell per reward size of its own session's trials: one matrix product per
+    # session (cells x own trials) @ (own trials x sizes)
+    for session in np.unique(cell_session):
+        rows = np.flatnonzero(cell_session == session)
+        own = trial_session == session if has_sessions else np.ones(volume.size, bool)
+        own &= np.isfinite(volume)
+        sizes, size_index = np.unique(volume[own], return_inverse=True)
+        one_hot = np.zeros((int(own.sum()), sizes.size))
+        one_hot[np.arange(one_hot.shape[0]), size_index] = 1.0
+        counts = np.rint(finite[np.ix_(rows, np.flatnonzero(own))].astype(float) @ one_hot).astype(np.int64)
+        for position, row in enumerate(rows):
+            if n_spikes[row] == 0:
+                reasons[row] = "no spikes"
+                continue
+            few = np.flatnonzero(counts[position] < min_trials_per_size)
+            if few.size:
+                short = ", ".join(f"{int(counts[position, k])} at {sizes[k]:g} µl" for k in few)
+                reasons[row] = f"too few trials per reward size ({short}; need {min_trials_per_size})"
     skip = np.array([r is not None for r in reasons])
     unit = responses["unit"].to_numpy() if "unit" in responses.coords else np.full(values.shape[0], "")
     subject = (responses["subject_id"].to_numpy().astype(str) if "subject_id" in responses.coords
