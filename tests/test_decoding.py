@@ -78,7 +78,7 @@ def _plain_expectile_objective(z, targets, taus, delta):
         for j in range(n_samples):                     # the kernel's running sum, not numpy's pairwise one
             prefix[j + 1] = prefix[j] + zs[j]
         total, base, loss, slope = prefix[n_samples], 0.0, 0.0, []
-        for e, t in zip(targets, taus):
+        for e, t in zip(targets, taus, strict=True):
             k = int(np.searchsorted(zs, e, side="right"))
             g = ((1.0 - t) * (prefix[k] - k * e) + t * ((total - prefix[k]) - (n_samples - k) * e)) / n_samples
             if delta < 0 or abs(g) <= delta:
@@ -89,7 +89,7 @@ def _plain_expectile_objective(z, targets, taus, delta):
                 slope.append(delta if g > 0 else -delta)
             base += slope[-1] * (1.0 - t)
         slope_prefix = [0.0]
-        for s, t in zip(slope, taus):
+        for s, t in zip(slope, taus, strict=True):
             slope_prefix.append(slope_prefix[-1] + s * (2.0 * t - 1.0))
         for j in range(n_samples):
             m = int(np.searchsorted(targets, z[r, j], side="left"))

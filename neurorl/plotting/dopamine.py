@@ -40,8 +40,11 @@ RASTERIZE_ABOVE = 500
 
 
 def _drawn_cells(n_cells: int, max_cells: int | None) -> np.ndarray:
-    """Indices (ascending) of the cells whose marks are drawn: all ``n_cells``, or a random subset of
-    ``max_cells`` of them (seed :data:`DRAWN_CELLS_SEED`) when there are more."""
+    """Indices (ascending) of the cells whose marks are drawn.
+
+    All ``n_cells``, or a random subset of ``max_cells`` of them (seed :data:`DRAWN_CELLS_SEED`) when there are
+    more.
+    """
     if max_cells is None or n_cells <= max_cells:
         return np.arange(n_cells)
     if max_cells < 1:
