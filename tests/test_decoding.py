@@ -68,6 +68,49 @@ def test_kernel_matches_numpy_and_numeric_gradient():
     np.testing.assert_allclose(numeric, kernel(z, targets, taus, 0.05)[1].ravel(), atol=1e-9)
 
 
+def _plain_expectile_objective(z, targets, taus, delta):
+    """The expectile objective as a plain per-cell loop (binary search per cell), in Python floats."""
+    n_restarts, n_samples = z.shape
+    per_restart, grad = np.zeros(n_restarts), np.zeros(z.shape)
+    for r in range(n_restarts):
+        zs = np.sort(z[r])
+        prefix = np.zeros(n_samples + 1)
+        for j in range(n_samples):                     # the kernel's running sum, not numpy's pairwise one
+            prefix[j + 1] = prefix[j] + zs[j]
+        total, base, loss, slope = prefix[n_samples], 0.0, 0.0, []
+        for e, t in zip(targets, taus, strict=True):
+            k = int(np.searchsorted(zs, e, side="right"))
+            g = ((1.0 - t) * (prefix[k] - k * e) + t * ((total - prefix[k]) - (n_samples - k) * e)) / n_samples
+            if delta < 0 or abs(g) <= delta:
+                loss += 0.5 * g * g
+                slope.append(g)
+            else:
+                loss += delta * (abs(g) - 0.5 * delta)
+                slope.append(delta if g > 0 else -delta)
+            base += slope[-1] * (1.0 - t)
+        slope_prefix = [0.0]
+        for s, t in zip(slope, taus, strict=True):
+            slope_prefix.append(slope_prefix[-1] + s * (2.0 * t - 1.0))
+        for j in range(n_samples):
+            m = int(np.searchsorted(targets, z[r, j], side="left"))
+            grad[r, j] = (base + slope_prefix[m]) / (targets.size * n_samples)
+        per_restart[r] = loss / targets.size
+    return per_restart, grad
+
+
+def test_kernel_is_bit_identical_to_the_plain_per_cell_loop():
+    from neurorl.analysis._jitted import expectile_objective
+
+    rng = np.random.default_rng(3)
+    z = np.round(rng.normal(size=(4, 25)), 1)           # ties between samples and with the targets
+    targets = np.sort(np.concatenate([np.round(rng.normal(size=60), 1), [z.min() - 1, z.max() + 1]]))
+    taus = rng.uniform(0.02, 0.98, size=targets.size)
+    for delta in (-1.0, 0.05):
+        loss, grad = expectile_objective(z, targets, taus, delta)
+        loss_ref, grad_ref = _plain_expectile_objective(z, targets, taus, delta)
+        assert np.array_equal(loss, loss_ref) and np.array_equal(grad, grad_ref)
+
+
 def test_recovers_task_distribution_from_exact_expectiles():
     decoded = decode_distribution(task_expectiles(TAUS), TAUS, seed=0)
     samples = pooled(decoded)

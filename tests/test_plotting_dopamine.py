@@ -54,6 +54,33 @@ def test_one_line_per_cell_in_response_curves(results):
     assert drawn == expected
 
 
+def test_large_populations_draw_a_subset_and_say_so(results):
+    fit, _ = results
+    n_cells = fit.sizes["cell"]
+    # all cells (no note) up to max_cells; a fixed random subset, said in the title, above it
+    ax = plots.plot_response_curves(fit, max_cells=n_cells)
+    assert len(ax.collections[0].get_segments()) == n_cells and "drawn" not in ax.get_title()
+    for _ in range(2):
+        ax = plots.plot_response_curves(fit, max_cells=5)
+        assert len(ax.collections[0].get_segments()) == 5
+        assert ax.get_title().endswith(f"5 of {n_cells} cells drawn (random subset)")
+        segments = ax.collections[0].get_segments()
+        rows = {tuple(np.round(row, 9)) for row in fit["mean_response"].to_numpy()}
+        assert all(tuple(np.round(seg[:, 1], 9)) in rows for seg in segments)
+    first = plots.plot_split_half(fit, max_cells=5)
+    again = plots.plot_split_half(fit, max_cells=5)
+    np.testing.assert_array_equal(first.lines[0].get_xdata(), again.lines[0].get_xdata())   # a fixed subset
+    assert len(first.lines[0].get_xdata()) == 5 and "5 of" in first.get_title()
+    assert f"n = {int(np.isfinite(fit['reversal_point_half'].to_numpy()).all(axis=1).sum())}" in first.get_title()
+    ax = plots.plot_reversal_points(fit, max_cells=5)
+    ranks = ax.lines[0].get_xdata()
+    assert len(ranks) == 5 and ranks.max() < n_cells and "5 of" in ax.get_title()      # ranks among all cells
+    ax = plots.plot_asymmetry_vs_reversal(fit, max_cells=5)
+    assert len(ax.lines[0].get_xdata()) <= 5 and "5 of" in ax.get_title()
+    fig = plots.plot_dopamine_summary(fit, max_cells=None)
+    assert not any("drawn" in a.get_title() for a in fig.axes)
+
+
 def test_decoded_distribution_and_summary(results):
     fit, decoded = results
     ax = plots.plot_decoded_distribution(decoded, task_volumes=[0.1, 5, 20], task_probabilities=[0.2, 0.5, 0.3])

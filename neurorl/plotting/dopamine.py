@@ -23,7 +23,43 @@ __all__ = [
     "plot_asymmetry_test",
     "plot_decoded_distribution",
     "plot_dopamine_summary",
+    "MAX_DRAWN_CELLS",
 ]
+
+#: Most cells whose own marks (a line, a dot, an error bar per cell) a panel draws. Assumed: a few thousand
+#: overlapping marks already fill a panel, so a random subset of this size shows what all of them would, while
+#: drawing and saving grow with every cell. Larger populations are drawn from a random subset (the same cells in
+#: every panel: :data:`DRAWN_CELLS_SEED`), the panel says so ("2,000 of 10,000 cells drawn"), and everything
+#: computed (r, n, fitted lines, colour scales, sort order) still uses all cells. ``max_cells=None`` draws all.
+MAX_DRAWN_CELLS = 2000
+#: Seed of the random subset of cells drawn above :data:`MAX_DRAWN_CELLS`.
+DRAWN_CELLS_SEED = 0
+#: Marks of more cells than this are rasterized in vector formats (PDF, SVG), whose files otherwise hold one
+#: object per cell; PNG output is the same either way. Assumed.
+RASTERIZE_ABOVE = 500
+
+
+def _drawn_cells(n_cells: int, max_cells: int | None) -> np.ndarray:
+    """Indices (ascending) of the cells whose marks are drawn.
+
+    All ``n_cells``, or a random subset of ``max_cells`` of them (seed :data:`DRAWN_CELLS_SEED`) when there are
+    more.
+    """
+    if max_cells is None or n_cells <= max_cells:
+        return np.arange(n_cells)
+    if max_cells < 1:
+        from ..errors import InvalidArgumentError
+
+        raise InvalidArgumentError(f"max_cells must be at least 1 or None, not {max_cells}")
+    return np.sort(np.random.default_rng(DRAWN_CELLS_SEED).choice(n_cells, size=int(max_cells), replace=False))
+
+
+def _say_drawn(ax, n_drawn: int, n_cells: int) -> None:
+    """Add "n of N cells drawn" to the title of a panel that draws a subset of the cells."""
+    if n_drawn < n_cells:
+        note = f"{n_drawn:,} of {n_cells:,} cells drawn (random subset)"
+        title = ax.get_title()
+        ax.title.set_text(f"{title}\n{note}" if title else note)
 
 
 def _axis_names(axis: str) -> tuple[str, str, str]:
@@ -36,7 +72,8 @@ def _axis_names(axis: str) -> tuple[str, str, str]:
     raise InvalidArgumentError(f"axis must be 'volume' or 'utility', not {axis!r}")
 
 
-def plot_response_curves(fit: xr.Dataset, *, ax=None, cmap: str = "viridis", log_x: bool = True):
+def plot_response_curves(fit: xr.Dataset, *, ax=None, cmap: str = "viridis", log_x: bool = True,
+                         max_cells: int | None = MAX_DRAWN_CELLS):
     """Mean baseline-subtracted response vs reward size, one line per cell coloured by its reversal point.
 
     Parameters
@@ -49,6 +86,9 @@ def plot_response_curves(fit: xr.Dataset, *, ax=None, cmap: str = "viridis", log
         Colormap for the reversal points.
     log_x
         Reward axis on a log scale (the sizes span 0.1-20 µl).
+    max_cells
+        Draw the lines of at most this many cells (a random subset, said in the title; the colour scale
+        still spans all cells); ``None`` draws every cell. See :data:`MAX_DRAWN_CELLS`.
 
     Returns
     -------
@@ -68,10 +108,13 @@ def plot_response_curves(fit: xr.Dataset, *, ax=None, cmap: str = "viridis", log
 
     # one collection for all cells (the same lines, drawn in one artist: fast for thousands of cells), in
     # order of reversal point so that the highest are on top; cells without a reversal point in grey
-    order = np.argsort(np.nan_to_num(reversal, nan=-np.inf))
+    drawn = _drawn_cells(reversal.size, max_cells)
+    order = drawn[np.argsort(np.nan_to_num(reversal[drawn], nan=-np.inf))]
     segments = np.stack([np.broadcast_to(volumes, mean.shape), mean], axis=-1)[order]
-    colours = [colormap(norm(value)) if np.isfinite(value) else (0.6, 0.6, 0.6, 1.0) for value in reversal[order]]
-    ax.add_collection(LineCollection(list(segments), colors=colours, linewidths=1.0, alpha=0.85))
+    colours = colormap(norm(reversal[order]))
+    colours[~np.isfinite(reversal[order])] = (0.6, 0.6, 0.6, 1.0)
+    ax.add_collection(LineCollection(list(segments), colors=colours, linewidths=1.0, alpha=0.85,
+                                     rasterized=order.size > RASTERIZE_ABOVE))
     ax.autoscale_view()
     ax.axhline(0, color="k", lw=0.6, ls=":")
     if log_x:
@@ -79,12 +122,14 @@ def plot_response_curves(fit: xr.Dataset, *, ax=None, cmap: str = "viridis", log
     ax.set_xlabel("reward (µl)")
     ax.set_ylabel("response (spikes/s, baseline-subtracted)")
     ax.set_title("responses by reward size")
+    _say_drawn(ax, order.size, reversal.size)
     mappable = mpl.cm.ScalarMappable(norm=norm, cmap=colormap)
     ax.figure.colorbar(mappable, ax=ax, label="reversal point (µl)")
     return ax
 
 
-def plot_reversal_points(fit: xr.Dataset, *, ax=None, axis: str = "volume"):
+def plot_reversal_points(fit: xr.Dataset, *, ax=None, axis: str = "volume",
+                         max_cells: int | None = MAX_DRAWN_CELLS):
     """Reversal points of all cells, sorted, with their bootstrap confidence intervals.
 
     Parameters
@@ -93,6 +138,9 @@ def plot_reversal_points(fit: xr.Dataset, *, ax=None, axis: str = "volume"):
         ``fit_cells`` result (``reversal_point[_utility]`` and, if present, ``..._ci`` over ``bound``).
     axis
         ``"volume"`` (µl) or ``"utility"``.
+    max_cells
+        Draw at most this many cells (a random subset, each at its rank among all cells, said in the title);
+        ``None`` draws every cell. See :data:`MAX_DRAWN_CELLS`.
 
     Returns
     -------
@@ -103,27 +151,39 @@ def plot_reversal_points(fit: xr.Dataset, *, ax=None, axis: str = "volume"):
     value = fit[name].to_numpy()
     order = np.argsort(np.nan_to_num(value, nan=np.inf))
     rank = np.arange(value.size)
+    # the drawn cells at their ranks among all cells
+    drawn = np.zeros(value.size, bool)
+    drawn[_drawn_cells(value.size, max_cells)] = True
+    keep = drawn[order]
+    order, rank = order[keep], rank[keep]
+    rasterized = order.size > RASTERIZE_ABOVE
     if f"{name}_ci" in fit:
         ci = fit[f"{name}_ci"].transpose("cell", "bound").to_numpy()[order]
         low = np.clip(value[order] - ci[:, 0], 0, None)
         high = np.clip(ci[:, 1] - value[order], 0, None)
-        ax.errorbar(rank, value[order], yerr=np.vstack([np.nan_to_num(low), np.nan_to_num(high)]), fmt="o",
-                    ms=3, color="C0", ecolor="0.6", elinewidth=0.8, capsize=0)
+        _, _, bars = ax.errorbar(rank, value[order], yerr=np.vstack([np.nan_to_num(low), np.nan_to_num(high)]),
+                                 fmt="o", ms=3, color="C0", ecolor="0.6", elinewidth=0.8, capsize=0,
+                                 rasterized=rasterized)
+        for artist in bars:
+            artist.set_rasterized(rasterized)
     else:
-        ax.plot(rank, value[order], "o", ms=3, color="C0")
+        ax.plot(rank, value[order], "o", ms=3, color="C0", rasterized=rasterized)
     if axis == "volume":
         for volume in fit["reward_volume"].to_numpy():
             ax.axhline(volume, color="0.85", lw=0.5, zorder=0)
     ax.set_xlabel("cell (sorted)")
     ax.set_ylabel(label)
     ax.set_title("reversal points\n(bars: 95% bootstrap percentile CI over trials)", fontsize=9)
+    _say_drawn(ax, order.size, value.size)
     return ax
 
 
-def plot_split_half(fit: xr.Dataset, *, ax=None, axis: str = "volume"):
+def plot_split_half(fit: xr.Dataset, *, ax=None, axis: str = "volume", max_cells: int | None = MAX_DRAWN_CELLS):
     """Reversal point from one half of the trials vs the other half, one dot per cell, with Pearson r.
 
-    Needs ``reversal_point[_utility]_half`` over ``half`` (``fit_cells(..., split_half=True)``).
+    Needs ``reversal_point[_utility]_half`` over ``half`` (``fit_cells(..., split_half=True)``). Dots of at
+    most ``max_cells`` cells are drawn (a random subset, said in the title; r, n and the axes' range use all
+    cells); ``None`` draws every cell. See :data:`MAX_DRAWN_CELLS`.
 
     Returns
     -------
@@ -133,7 +193,9 @@ def plot_split_half(fit: xr.Dataset, *, ax=None, axis: str = "volume"):
     name, _, label = _axis_names(axis)
     halves = fit[f"{name}_half"].transpose("cell", "half").to_numpy()
     a, b = halves[:, 0], halves[:, 1]
-    ax.plot(a, b, "o", ms=4, color="C1", alpha=0.8, label="cells (one random split)")
+    drawn = _drawn_cells(a.size, max_cells)
+    ax.plot(a[drawn], b[drawn], "o", ms=4, color="C1", alpha=0.8, label="cells (one random split)",
+            rasterized=drawn.size > RASTERIZE_ABOVE)
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.any():
         low, high = min(a[ok].min(), b[ok].min()), max(a[ok].max(), b[ok].max())
@@ -143,12 +205,13 @@ def plot_split_half(fit: xr.Dataset, *, ax=None, axis: str = "volume"):
     ax.set_xlabel(f"{label}, half A")
     ax.set_ylabel(f"{label}, half B")
     ax.set_title(f"split-half reliability (r = {r:.2f}, n = {n})")
+    _say_drawn(ax, drawn.size, a.size)
     return ax
 
 
 def plot_asymmetry_vs_reversal(fit: xr.Dataset, *, ax=None, axis: str = "volume",
                                model_curves: dict[str, tuple[Sequence[float], Sequence[float]]] | None = None,
-                               halves: bool = False):
+                               halves: bool = False, max_cells: int | None = MAX_DRAWN_CELLS):
     """Asymmetry tau = a+/(a+ + a-) vs reversal point per cell, with a least-squares line and model curves.
 
     Parameters
@@ -166,6 +229,9 @@ def plot_asymmetry_vs_reversal(fit: xr.Dataset, *, ax=None, axis: str = "volume"
         variables of ``fit_cells``), as the paper's test does. Without ``halves`` both come from the same
         trials, where noise alone correlates them even under classic TD: the panel is titled
         "descriptive, not a test".
+    max_cells
+        Dots of at most this many cells are drawn (a random subset, said in the title; r, n and the line use
+        all cells); ``None`` draws every cell. See :data:`MAX_DRAWN_CELLS`.
 
     Returns
     -------
@@ -180,7 +246,10 @@ def plot_asymmetry_vs_reversal(fit: xr.Dataset, *, ax=None, axis: str = "volume"
     else:
         x, y = fit[name].to_numpy(), fit[tau_name].to_numpy()
     ok = np.isfinite(x) & np.isfinite(y)
-    ax.plot(x[ok], y[ok], "o", ms=4, color="C0", alpha=0.85, label="cells")
+    drawn = np.zeros(x.size, bool)
+    drawn[_drawn_cells(x.size, max_cells)] = True
+    ax.plot(x[ok & drawn], y[ok & drawn], "o", ms=4, color="C0", alpha=0.85, label="cells",
+            rasterized=int(drawn.sum()) > RASTERIZE_ABOVE)
     r, n = pearson_r(x, y)
     if ok.sum() >= 3 and np.ptp(x[ok]) > 0:
         slope, intercept = np.polyfit(x[ok], y[ok], 1)
@@ -200,13 +269,14 @@ def plot_asymmetry_vs_reversal(fit: xr.Dataset, *, ax=None, axis: str = "volume"
     ax.set_ylabel(f"asymmetry a+/(a+ + a-) ({axis_word})" + (", half B" if halves else ""))
     ax.set_title("asymmetry vs reversal point: split halves (cross-validated)" if halves else
                  "asymmetry vs reversal point, same trials:\ndescriptive, not a test", fontsize=9)
+    _say_drawn(ax, int(drawn.sum()), x.size)
     ax.legend(fontsize=6, frameon=False, loc="lower right")
     return ax
 
 
 def plot_asymmetry_test(fit: xr.Dataset, tau_reversal: xr.Dataset | None = None,
                         control_tau: xr.Dataset | None = None, *, fig=None, axis: str = "utility",
-                        tau_test: xr.Dataset | None = None):
+                        tau_test: xr.Dataset | None = None, max_cells: int | None = MAX_DRAWN_CELLS):
     """The tau-reversal test as the original ran it, with its nulls beside the data (two panels).
 
     Left: asymmetry from half B of the trials against the reversal point from half A (one split, utility
@@ -227,6 +297,8 @@ def plot_asymmetry_test(fit: xr.Dataset, tau_reversal: xr.Dataset | None = None,
     tau_test
         :func:`neurorl.analysis.reversal.tau_reversal_test` on the data (the reported, calibrated test): its
         permutation p goes in the title beside the all-cells one.
+    max_cells
+        Most cells drawn in the left panel (:data:`MAX_DRAWN_CELLS`; ``None``: all).
 
     Returns
     -------
@@ -237,7 +309,7 @@ def plot_asymmetry_test(fit: xr.Dataset, tau_reversal: xr.Dataset | None = None,
 
         fig = plt.figure(figsize=(8.4, 3.6), layout="constrained")
     left, right = fig.subplots(1, 2)
-    plot_asymmetry_vs_reversal(fit, ax=left, axis=axis, halves=True)
+    plot_asymmetry_vs_reversal(fit, ax=left, axis=axis, halves=True, max_cells=max_cells)
     _plot_split_r(right, tau_reversal, control_tau, tau_test)
     return fig
 
@@ -331,7 +403,7 @@ def plot_dopamine_summary(fit: xr.Dataset, decoded: xr.Dataset | None = None, *,
                           model_curves: dict | None = None, task_volumes=None, task_probabilities=None,
                           title: str | None = None, tau_reversal: xr.Dataset | None = None,
                           control_tau: xr.Dataset | None = None, controls: dict | None = None,
-                          tau_test: xr.Dataset | None = None):
+                          tau_test: xr.Dataset | None = None, max_cells: int | None = MAX_DRAWN_CELLS):
     """The main-job figure: response curves, sorted reversal points, split-half scatter, asymmetry vs
     reversal point (split halves, utility axis; with ``tau_reversal`` / ``control_tau`` the distribution of r
     over splits beside the classic-TD null replaces the same-trials panel), and the decoded distribution
@@ -348,6 +420,8 @@ def plot_dopamine_summary(fit: xr.Dataset, decoded: xr.Dataset | None = None, *,
     model_curves, task_volumes, task_probabilities, title, tau_reversal, control_tau, controls
         Passed on to the panels (model curves over the asymmetry panel, the task's distribution over the
         decoded one, the population tests beside their nulls).
+    max_cells
+        Most cells whose marks each panel draws (:data:`MAX_DRAWN_CELLS`; ``None``: all).
 
     Returns
     -------
@@ -358,20 +432,20 @@ def plot_dopamine_summary(fit: xr.Dataset, decoded: xr.Dataset | None = None, *,
 
         fig = Figure(figsize=(13, 7.5), layout="constrained")
     axes = fig.subplots(2, 3)
-    plot_response_curves(fit, ax=axes[0, 0])
-    plot_reversal_points(fit, ax=axes[0, 1])
+    plot_response_curves(fit, ax=axes[0, 0], max_cells=max_cells)
+    plot_reversal_points(fit, ax=axes[0, 1], max_cells=max_cells)
     if "reversal_point_half" in fit:
-        plot_split_half(fit, ax=axes[0, 2])
+        plot_split_half(fit, ax=axes[0, 2], max_cells=max_cells)
     else:
         axes[0, 2].set_axis_off()
     if tau_reversal is not None:
         _plot_split_r(axes[1, 0], tau_reversal, control_tau, tau_test)
     else:
-        plot_asymmetry_vs_reversal(fit, ax=axes[1, 0], model_curves=model_curves)
+        plot_asymmetry_vs_reversal(fit, ax=axes[1, 0], model_curves=model_curves, max_cells=max_cells)
     if "reversal_point_utility_half" in fit and "asymmetry_utility_half" in fit:
-        plot_asymmetry_vs_reversal(fit, ax=axes[1, 1], axis="utility", halves=True)
+        plot_asymmetry_vs_reversal(fit, ax=axes[1, 1], axis="utility", halves=True, max_cells=max_cells)
     elif "reversal_point_utility" in fit:
-        plot_asymmetry_vs_reversal(fit, ax=axes[1, 1], axis="utility")
+        plot_asymmetry_vs_reversal(fit, ax=axes[1, 1], axis="utility", max_cells=max_cells)
     else:
         axes[1, 1].set_axis_off()
     if decoded is not None:
