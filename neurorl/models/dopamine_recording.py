@@ -28,19 +28,21 @@ learning noise of a constant-step TD estimator (sd about ``sqrt(abar * Var(R) / 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from .._random import as_generator
 from ..errors import InvalidArgumentError
 from ..tasks.variable_reward import VariableRewardTask
 from .distributional_td import CODES, DistributionalTD, expectile, make_population, quantile
 
-__all__ = ["SimulatedSession", "Simulation", "simulate_recordings", "expected_reward_response",
+__all__ = ["SimulatedSession", "Simulation", "simulate_recordings", "SimulatedResponses", "simulate_responses",
+           "expected_reward_response",
            "GROUND_TRUTH_COLUMNS", "SIMULATION_CODES", "NULL_CODES"]
 
 #: Population models of :func:`simulate_recordings`: the TD learning rules, plus ``"additive_bias"`` (the
@@ -204,6 +206,266 @@ def simulate_recordings(
     >>> [s.session for s in sessions], len(sessions[0].trials), list(sessions[1].spike_times)
     (['session_01', 'session_02'], 50, [3, 4, 5])
     """
+    if spike_window_s is not None:
+        pre, post = map(float, spike_window_s)
+        if pre < 0 or post < 0:
+            raise InvalidArgumentError("spike_window_s must be two non-negative numbers (s)")
+    population = _population(
+        n_cells, n_sessions, n_trials, code=code, task=task, tau_range=tau_range, learning_rate=learning_rate,
+        n_training_trials=n_training_trials, baseline_rate=baseline_rate, baseline_spread=baseline_spread,
+        gain=gain, gain_spread=gain_spread, cue_gain=cue_gain, response_window_s=response_window_s,
+        session_names=session_names, seed=seed, utility_exponent=utility_exponent)
+    sessions: list[SimulatedSession] = []
+    for name, cells, trials, rate_trials in population.sessions():
+        spikes = _session_spikes(rate_trials, cells, *population.rate_parameters, population.response_window,
+                                 spike_window_s, population.rng)
+        simulated = SimulatedSession(
+            session=name, spike_times={int(c): s for c, s in zip(cells, spikes, strict=True)}, trials=trials,
+            cell_types={int(c): "dopamine" for c in cells})
+        if on_session is None:
+            sessions.append(simulated)
+        else:
+            on_session(simulated)
+    return Simulation(sessions, population.ground_truth)
+
+
+class SimulatedResponses(NamedTuple):
+    """Result of :func:`simulate_responses`: ``responses, ground_truth = simulate_responses(...)``."""
+
+    responses: list[xr.DataArray]
+    ground_truth: pd.DataFrame
+
+
+#: ``max_silence_s`` recorded in the attrs of :func:`simulate_responses` (that of the default
+#: :class:`neurorl.io.spec.RecordingSpec`, whose responses these are).
+_MAX_SILENCE_S = 20.0
+#: Poisson counts drawn per chunk of cells in :func:`simulate_responses` (bounds its temporaries to ~100 MB).
+_COUNTS_PER_CHUNK = 4_000_000
+
+
+def simulate_responses(
+    n_cells: int = 40,
+    n_sessions: int = 4,
+    n_trials: int = 500,
+    *,
+    code: str = "expectile",
+    task: VariableRewardTask | None = None,
+    tau_range: tuple[float, float] = (0.1, 0.9),
+    learning_rate: float = 0.02,
+    n_training_trials: int = 10000,
+    baseline_rate: float = 5.0,
+    baseline_spread: float = 0.45,
+    gain: float = 1.0,
+    gain_spread: float = 0.3,
+    cue_gain: float | None = None,
+    response_window_s: tuple[float, float] = (0.1, 0.7),
+    window_ms: tuple[float, float] = (200.0, 600.0),
+    baseline_window_ms: tuple[float, float] = (-1000.0, 0.0),
+    session_names: Sequence[str] | None = None,
+    seed: int | np.random.Generator | None = None,
+    on_session: Callable[[xr.DataArray], None] | None = None,
+    utility_exponent: float = 1.0,
+) -> SimulatedResponses:
+    """Reward responses of a simulated TD population, drawn without simulating its spikes.
+
+    The population, its values and firing parameters are those of :func:`simulate_recordings` with the same
+    arguments and seed (the same ``ground_truth``). Instead of every spike of the session, only the spike counts
+    in the two analysis windows of each rewarded trial are drawn: Poisson with mean the integral of the cell's
+    piecewise-constant rate over the window (baseline rate, and the rates of any reward or cue response window
+    that overlaps it). Where analysis windows overlap (e.g. a baseline window and the previous trial's response
+    window) the counts are drawn per common piece, so that every count has the distribution, jointly, of the
+    spike count of whole-session recordings (``spike_window_s=None``). The result is what
+    ``compute_responses([session], spec=RecordingSpec(window_ms=window_ms, baseline_window_ms=baseline_window_ms))``
+    of :mod:`neurorl.analysis.responses` gives for such a session, in distribution: its silence cut
+    (``max_silence_s = 20`` s) drops no trial here, since a cell firing at >= 1 spike/s between responses is
+    silent for 20 s with probability below e^-20.
+
+    Parameters
+    ----------
+    n_cells, n_sessions, n_trials, code, task, tau_range, learning_rate, n_training_trials, baseline_rate, \
+baseline_spread, gain, gain_spread, cue_gain, response_window_s, session_names, utility_exponent
+        As for :func:`simulate_recordings`.
+    window_ms
+        Response window (ms after ``reward_time``), half-open ``[start, stop)``.
+    baseline_window_ms
+        Baseline window (ms relative to ``start_time``), half-open ``[start, stop)``.
+    seed
+        Random seed or generator; the same seed gives the same responses (and the same population as
+        :func:`simulate_recordings`; the trial sequences of the sessions after the first differ, since the two
+        draw different numbers of random variables per session).
+    on_session
+        Called with each session's responses as soon as they are drawn; they are then not kept (``responses``
+        is empty), so memory holds one session at a time.
+
+    Returns
+    -------
+    SimulatedResponses
+        ``responses``: one ``responses(cell, trial)`` :class:`xarray.DataArray` per session (spikes/s: the
+        count in the response window × 1000 / its length in ms minus the count in the baseline window × 1000 /
+        its length in ms), with the coordinates and attrs of :func:`~neurorl.analysis.responses.compute_responses`:
+        ``cell`` (``"session/unit"``), ``session``, ``unit``, ``subject_id`` (``""``), ``n_spikes`` (the
+        *expected* number of spikes of the cell over the whole session, rounded to an integer), ``baseline_rate``
+        (spikes/s, the mean over trials of the baseline-window count divided by its length), ``cell_type``
+        (``"dopamine"``); ``trial``, ``trial_session``, ``trial_id``, ``reward_volume`` (µl), ``trial_type``,
+        ``reward_time`` (s). ``ground_truth`` as for :func:`simulate_recordings`.
+
+    Examples
+    --------
+    >>> responses, truth = simulate_responses(6, 2, 50, n_training_trials=500, seed=0)
+    >>> [r.sizes["cell"] for r in responses], responses[1]["cell"].values.tolist()
+    ([3, 3], ['session_02/3', 'session_02/4', 'session_02/5'])
+    """
+    window_ms = (float(window_ms[0]), float(window_ms[1]))
+    baseline_window_ms = (float(baseline_window_ms[0]), float(baseline_window_ms[1]))
+    if not (window_ms[1] > window_ms[0] and baseline_window_ms[1] > baseline_window_ms[0]):
+        raise InvalidArgumentError(f"window_ms and baseline_window_ms must be (start, stop) with stop > start, got "
+                                   f"{window_ms} and {baseline_window_ms}")
+    population = _population(
+        n_cells, n_sessions, n_trials, code=code, task=task, tau_range=tau_range, learning_rate=learning_rate,
+        n_training_trials=n_training_trials, baseline_rate=baseline_rate, baseline_spread=baseline_spread,
+        gain=gain, gain_spread=gain_spread, cue_gain=cue_gain, response_window_s=response_window_s,
+        session_names=session_names, seed=seed, utility_exponent=utility_exponent)
+    blocks: list[xr.DataArray] = []
+    for name, cells, trials, rate_trials in population.sessions():
+        block = _session_responses(name, cells, trials, rate_trials, population, window_ms, baseline_window_ms)
+        if on_session is None:
+            blocks.append(block)
+        else:
+            on_session(block)
+    return SimulatedResponses(blocks, population.ground_truth)
+
+
+def _session_responses(name: str, cells: np.ndarray, trials: pd.DataFrame, rate_trials: pd.DataFrame,
+                       population: _Population, window_ms: tuple[float, float],
+                       baseline_window_ms: tuple[float, float]) -> xr.DataArray:
+    """Window counts of one session drawn from the rate model, as ``responses(cell, trial)``."""
+    rng = population.rng
+    baseline = population.rate_parameters[2]
+    b = baseline[cells][:, None]
+    event_start, event_stop, event_rate = _event_windows(rate_trials, cells, *population.rate_parameters,
+                                                         population.response_window)
+    session_end = _session_end(trials["stop_time"].to_numpy(), event_stop)
+
+    volume = trials["reward_volume"].to_numpy(dtype=float)
+    align = trials["reward_time"].to_numpy(dtype=float)
+    base = trials["start_time"].to_numpy(dtype=float)
+    keep = np.isfinite(volume) & np.isfinite(align) & np.isfinite(base)
+    trial_id = np.flatnonzero(keep)
+    align, base = align[keep], base[keep]
+    window_s = (window_ms[0] / 1000.0, window_ms[1] / 1000.0)
+    baseline_s = (baseline_window_ms[0] / 1000.0, baseline_window_ms[1] / 1000.0)
+    lo = np.concatenate([align + window_s[0], base + baseline_s[0]])          # analysis windows [lo, hi), s
+    hi = np.concatenate([align + window_s[1], base + baseline_s[1]])
+
+    # pieces between every edge of an analysis or response window; counts are drawn for the pieces inside an
+    # analysis window and summed per window (exact also where windows overlap)
+    edges = np.unique(np.concatenate([lo, hi, event_start, event_stop, [0.0, session_end]]))
+    lo_edge, hi_edge = np.searchsorted(edges, lo), np.searchsorted(edges, hi)
+    cover = np.zeros(edges.size + 1, dtype=np.int64)
+    np.add.at(cover, lo_edge, 1)
+    np.add.at(cover, hi_edge, -1)
+    inside = np.cumsum(cover)[:edges.size - 1] > 0
+    piece_start, piece_stop = edges[:-1][inside], edges[1:][inside]
+    mid = 0.5 * (piece_start + piece_stop)
+    recorded = (mid > 0.0) & (mid < session_end)                                # no spikes outside the session
+    k_event = np.searchsorted(event_start, mid, side="right") - 1
+    in_event = (k_event >= 0) & (mid < event_stop[np.maximum(k_event, 0)])
+    before = np.concatenate([[0], np.cumsum(inside)])                           # pieces before each edge
+    first, last = before[lo_edge], before[hi_edge]
+
+    duration = np.where(recorded, piece_stop - piece_start, 0.0)
+    counts = np.empty((cells.size, lo.size), dtype=np.int64)
+    step = max(1, _COUNTS_PER_CHUNK // max(1, mid.size))
+    for c0 in range(0, cells.size, step):
+        rate = np.broadcast_to(b[c0:c0 + step], (min(step, cells.size - c0), mid.size)).copy()
+        rate[:, in_event] = event_rate[c0:c0 + step, k_event[in_event]]
+        cumulative = np.zeros((rate.shape[0], mid.size + 1), dtype=np.int64)
+        np.cumsum(rng.poisson(rate * duration[None, :]), axis=1, out=cumulative[:, 1:])
+        counts[c0:c0 + step] = cumulative[:, last] - cumulative[:, first]
+        del rate, cumulative
+    n = align.size
+    response_count, baseline_count = counts[:, :n], counts[:, n:]
+
+    # as compute_responses (analysis.responses._rates_plain and _counts_rate)
+    window_len_ms = round((window_s[1] - window_s[0]) * 1000.0, 9)
+    baseline_len_ms = round((baseline_s[1] - baseline_s[0]) * 1000.0, 9)
+    rates = response_count * 1000.0 / window_len_ms - baseline_count * 1000.0 / baseline_len_ms
+    level = baseline_count / ((base + baseline_s[1]) - (base + baseline_s[0]))[None, :]
+    baseline_rate = level.mean(axis=1) if n else np.full(cells.size, np.nan)
+    # expected spikes over the whole session: baseline throughout, plus the excess inside the response windows
+    in_session = np.clip(np.minimum(event_stop, session_end) - np.maximum(event_start, 0.0), 0.0, None)
+    expected = baseline[cells] * session_end + ((event_rate - b) * in_session[None, :]).sum(axis=1)
+
+    units = cells.astype(np.int64)
+    return xr.DataArray(
+        rates.astype(float),
+        dims=("cell", "trial"),
+        coords={
+            "cell": np.array([f"{name}/{unit}" for unit in units], dtype=object).astype(str),
+            "session": ("cell", np.full(cells.size, name, dtype=object).astype(str)),
+            "unit": ("cell", units),
+            "subject_id": ("cell", np.full(cells.size, "", dtype=object).astype(str)),
+            "n_spikes": ("cell", np.rint(expected).astype(np.int64)),
+            "baseline_rate": ("cell", np.asarray(baseline_rate, dtype=float)),
+            "cell_type": ("cell", np.full(cells.size, "dopamine", dtype=object).astype(str)),
+            "trial": np.arange(n),
+            "trial_session": ("trial", np.full(n, name, dtype=object).astype(str)),
+            "trial_id": ("trial", trial_id.astype(np.int64)),
+            "reward_volume": ("trial", volume[keep]),
+            "trial_type": ("trial", trials["trial_type"].astype(str).to_numpy()[keep].astype(str)),
+            "reward_time": ("trial", align),
+        },
+        name="responses",
+        attrs={
+            "units": "spikes/s",
+            "description": "firing rate in the response window after the align event minus the baseline rate",
+            "signal": "spikes",
+            "window_ms": list(window_ms),
+            "window_reference": "align_time (default reward_time)",
+            "baseline_ms": baseline_window_ms[1] - baseline_window_ms[0],
+            "baseline_window_ms": list(baseline_window_ms),
+            "baseline_reference": "baseline_time (default start_time)",
+            "smoothing": "none",
+            "trial_types": "all",
+            "max_silence_s": _MAX_SILENCE_S,
+            "zscore": 0,
+        },
+    )
+
+
+class _Population(NamedTuple):
+    """A trained population with its firing parameters (shared by :func:`simulate_recordings` and
+    :func:`simulate_responses`).
+    """
+
+    task: VariableRewardTask
+    n_trials: int
+    names: list[str]
+    blocks: list[np.ndarray]
+    utility: Callable | None
+    #: ``(reward_value, cue_rpe, baseline, gains, cue_gains, up, down)``, one entry per cell (utility units).
+    rate_parameters: tuple[np.ndarray, ...]
+    response_window: tuple[float, float]
+    ground_truth: pd.DataFrame
+    rng: np.random.Generator
+
+    def sessions(self) -> Iterator[tuple[str, np.ndarray, pd.DataFrame, pd.DataFrame]]:
+        """Yield ``(name, cells, trials, rate_trials)`` per session, drawing each trial sequence from ``rng``
+        in turn; ``rate_trials`` has the rewards in utility units (what the cells respond to).
+        """
+        for name, cells in zip(self.names, self.blocks, strict=True):
+            trials = self.task.sample_session(self.n_trials, self.rng)
+            rate_trials = (trials if self.utility is None
+                           else trials.assign(reward_volume=self.utility(trials["reward_volume"].to_numpy())))
+            yield name, cells, trials, rate_trials
+
+
+def _population(n_cells: int, n_sessions: int, n_trials: int, *, code: str, task: VariableRewardTask | None,
+                tau_range: tuple[float, float], learning_rate: float, n_training_trials: int, baseline_rate: float,
+                baseline_spread: float, gain: float, gain_spread: float, cue_gain: float | None,
+                response_window_s: tuple[float, float], session_names: Sequence[str] | None,
+                seed: int | np.random.Generator | None, utility_exponent: float) -> _Population:
+    """Check the arguments of :func:`simulate_recordings`, train the population and draw its firing parameters."""
     if code not in SIMULATION_CODES:
         raise InvalidArgumentError(f"code must be one of {', '.join(SIMULATION_CODES)}; got {code!r}")
     if not 0 < utility_exponent <= 1e3 or not np.isfinite(utility_exponent):
@@ -225,10 +487,6 @@ def simulate_recordings(
         raise InvalidArgumentError("the cue and reward response windows overlap: shorten response_window_s")
     if task.cue_reward_delay_s + resp1 > task.iti_min_s + resp0:
         raise InvalidArgumentError("response_window_s reaches into the next trial: lengthen task.iti_min_s")
-    if spike_window_s is not None:
-        pre, post = map(float, spike_window_s)
-        if pre < 0 or post < 0:
-            raise InvalidArgumentError("spike_window_s must be two non-negative numbers (s)")
     names = list(session_names) if session_names is not None else [f"session_{k + 1:02d}" for k in range(n_sessions)]
     if len(names) != n_sessions or len(set(names)) != n_sessions:
         raise InvalidArgumentError("session_names must be n_sessions distinct names")
@@ -279,23 +537,8 @@ def simulate_recordings(
 
     blocks = np.array_split(np.arange(n_cells), n_sessions)
     session_of_cell = np.empty(n_cells, dtype=object)
-    sessions: list[SimulatedSession] = []
     for name, cells in zip(names, blocks, strict=True):
         session_of_cell[cells] = name
-        trials = task.sample_session(n_trials, rng)
-        spikes = _session_spikes(
-            trials if k_util == 1.0 else trials.assign(reward_volume=u(trials["reward_volume"].to_numpy())),
-            cells, reward_value, cue_rpe, baseline, gains, cue_gains, up, down,
-            (resp0, resp1), spike_window_s, rng,
-        )
-        simulated = SimulatedSession(
-            session=name, spike_times={int(c): s for c, s in zip(cells, spikes, strict=True)}, trials=trials,
-            cell_types={int(c): "dopamine" for c in cells})
-        if on_session is None:
-            sessions.append(simulated)
-        else:
-            on_session(simulated)
-
     truth = pd.DataFrame({
         "session": session_of_cell.astype(str),
         "cell": np.arange(n_cells, dtype=np.int64),
@@ -315,7 +558,8 @@ def simulate_recordings(
         "code": code, "learning_rate": learning_rate, "n_training_trials": n_training_trials,
         "tau_range": tuple(tau_range), "response_window_s": (resp0, resp1), "utility_exponent": k_util,
     })
-    return Simulation(sessions, truth)
+    return _Population(task, n_trials, names, blocks, None if k_util == 1.0 else u,
+                       (reward_value, cue_rpe, baseline, gains, cue_gains, up, down), (resp0, resp1), truth, rng)
 
 
 class _UtilityTask:
@@ -365,12 +609,14 @@ def expected_reward_response(ground_truth: pd.DataFrame, reward_ul) -> np.ndarra
     return np.maximum(slope * delta, -ground_truth["baseline_rate"].to_numpy(dtype=float)[:, None])
 
 
-def _session_spikes(trials: pd.DataFrame, cells: np.ndarray, reward_value, cue_rpe, baseline, gains, cue_gains,
-                    up, down, response_window, spike_window, rng: np.random.Generator) -> list[np.ndarray]:
-    """Poisson spikes of ``cells`` in one session, vectorised over cells and trials."""
+def _event_windows(trials: pd.DataFrame, cells: np.ndarray, reward_value, cue_rpe, baseline, gains, cue_gains,
+                   up, down, response_window) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Phasic response windows of one session: start and stop times (s, sorted by start) of the reward response
+    of every rewarded trial and the cue response of every cued trial, and the rate inside (spikes/s,
+    ``(cells, events)``).
+    """
     resp0, resp1 = response_window
     start = trials["start_time"].to_numpy()
-    stop = trials["stop_time"].to_numpy()
     reward_time = trials["reward_time"].to_numpy()
     volume = trials["reward_volume"].to_numpy()
     cued = (trials["trial_type"].to_numpy() == "cued") & np.isfinite(volume)
@@ -389,11 +635,27 @@ def _session_spikes(trials: pd.DataFrame, cells: np.ndarray, reward_value, cue_r
     order = np.argsort(event_start, kind="stable")
     event_start, event_rate = event_start[order], event_rate[:, order]
     event_stop = event_start + (resp1 - resp0)
+    return event_start, event_stop, event_rate
+
+
+def _session_end(stop: np.ndarray, event_stop: np.ndarray) -> float:
+    """End of a whole-session recording (s): 2 s after the last trial or response window."""
+    return max(stop.max(), event_stop.max() if event_stop.size else 0.0) + 2.0
+
+
+def _session_spikes(trials: pd.DataFrame, cells: np.ndarray, reward_value, cue_rpe, baseline, gains, cue_gains,
+                    up, down, response_window, spike_window, rng: np.random.Generator) -> list[np.ndarray]:
+    """Poisson spikes of ``cells`` in one session, vectorised over cells and trials."""
+    start = trials["start_time"].to_numpy()
+    stop = trials["stop_time"].to_numpy()
+    b = baseline[cells][:, None]
+    event_start, event_stop, event_rate = _event_windows(trials, cells, reward_value, cue_rpe, baseline, gains,
+                                                         cue_gains, up, down, response_window)
 
     # observed intervals: the whole session, or windows around trials (merged where they overlap)
     if spike_window is None:
         obs_start = np.array([0.0])
-        obs_stop = np.array([max(stop.max(), event_stop.max() if event_stop.size else 0.0) + 2.0])
+        obs_stop = np.array([_session_end(stop, event_stop)])
     else:
         pre, post = spike_window
         obs_start, obs_stop = _merge(np.maximum(start - pre, 0.0), stop + post)

@@ -299,8 +299,8 @@ def _analyze(responses, skipped, unit_types, *, method, n_bootstrap, n_splits, s
 
 
 #: Largest classic-TD control population (cells). Assumed: a decode from a classic-TD population is at its
-#: floor long before this size, and simulating a Neuropixels-scale population spike by spike would cost more
-#: than the whole fit; larger datasets get a control of this many cells (``control_n_cells`` in summary.json).
+#: floor long before this size, and fitting a Neuropixels-scale control would cost as much as the fit of the data;
+#: larger datasets get a control of this many cells (``control_n_cells`` in summary.json).
 CONTROL_MAX_CELLS = 1000
 #: Default number of random splits (as the original analysis) ...
 DEFAULT_SPLITS = 1000
@@ -331,10 +331,9 @@ def _classic_control(fit: xr.Dataset, responses, *, method: str, n_splits: int, 
     """A simulated classic-TD population like the data (cells, up to :data:`CONTROL_MAX_CELLS`; sessions; median
     rewarded trials per cell), analysed the same way: its fit (for the decoding control) and its split-half
     tau-reversal statistics."""
-    from ..analysis.responses import compute_responses
     from ..analysis.reversal import fit_cells, tau_reversal_correlation
     from ..io.spec import RecordingSpec
-    from ..models.dopamine_recording import simulate_recordings
+    from ..models.dopamine_recording import simulate_responses
     from ..tasks.variable_reward import VariableRewardTask
 
     rng = np.random.default_rng(seed)
@@ -344,12 +343,13 @@ def _classic_control(fit: xr.Dataset, responses, *, method: str, n_splits: int, 
     n_trials = max(20, int(np.median(fit["n_trials"].to_numpy())))
     volume = _trial_volumes(responses)
     other = float(np.mean(~np.isfinite(volume))) if volume.size else 0.0
-    # one simulated session at a time: its responses are kept, its spikes dropped
-    null_responses: list[xr.DataArray] = []
-    simulate_recordings(n_cells, n_sessions, int(round(n_trials / max(1e-9, 1.0 - other))),
-                        code="classic", task=VariableRewardTask(other_fraction=min(other, 0.9)), seed=rng,
-                        on_session=lambda session: null_responses.append(
-                            compute_responses([session], spec=RecordingSpec())))
+    # the default analysis windows' spike counts are drawn from the rate model (no spikes are simulated): the
+    # responses of whole-session recordings, in distribution, one session at a time
+    spec = RecordingSpec()
+    null_responses = simulate_responses(
+        n_cells, n_sessions, int(round(n_trials / max(1e-9, 1.0 - other))), code="classic",
+        task=VariableRewardTask(other_fraction=min(other, 0.9)), window_ms=spec.window_ms,
+        baseline_window_ms=spec.baseline_window_ms, seed=rng).responses
     control_fit = fit_cells(null_responses, method=method, n_bootstrap=0, split_half=False, seed=rng)
     control_tau = tau_reversal_correlation(null_responses, n_splits=n_splits, seed=rng, method=method,
                                            n_permutations=0)
