@@ -399,3 +399,20 @@ def test_estimates_asked_for_are_those_of_all_estimates():
             some = _estimate(stats, volumes, utility, method, keys)
             for key in keys:
                 np.testing.assert_array_equal(some[key], everything[key])
+
+
+@pytest.mark.parametrize("n_strata", [5, 300])
+def test_stratified_permutations_stay_in_their_stratum_and_are_uniform(n_strata):
+    from neurorl.analysis.reversal import MAX_LOOPED_STRATA, _permutation_orders
+
+    assert (n_strata > MAX_LOOPED_STRATA) == (n_strata == 300)     # both ways of drawing are tested
+    rng = np.random.default_rng(0)
+    strata = np.repeat(np.arange(n_strata), 4)[rng.permutation(4 * n_strata)]
+    orders = _permutation_orders(rng, strata.size, 4000, strata)
+    assert all(np.array_equal(np.sort(row), np.arange(strata.size)) for row in orders[:50])
+    assert np.all(strata[orders] == strata[None, :])
+    # each cell takes each of its stratum's 4 members with probability 1/4: over 4000 permutations the count
+    # is Binomial(4000, 1/4) (SD 27.4); all counts within 5 SD (P(any outside) < 1e-3 for 4 * 1200 counts)
+    first = np.flatnonzero(strata == strata[0])
+    counts = np.array([[np.sum(orders[:, i] == j) for j in first] for i in first])
+    assert np.all(np.abs(counts - 1000) < 5 * np.sqrt(4000 * 0.25 * 0.75))

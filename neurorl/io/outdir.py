@@ -88,6 +88,11 @@ class _InputHashes:
         self._thread.start()
 
     def _run(self) -> None:
+        if sys.platform.startswith("linux"):
+            with contextlib.suppress(AttributeError, OSError):
+                # lowest CPU priority for this thread (on Linux a thread has its own nice value), so that the
+                # checksums take only the cores the command leaves idle
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         try:
             for f in self._files:
                 digest = hashlib.sha256()
