@@ -611,9 +611,10 @@ def align_trial_types(responses, *, reference: str = "cued"):
         if np.isfinite(level):
             offsets[str(kind)] = ref_level - level
             for b, t in zip(out, types):
-                shifted = b.to_numpy()
+                shifted = b.to_numpy()              # the copy's own array: shifted in place
                 shifted[:, t == kind] += ref_level - level
-                b.values = shifted
+                if shifted is not b.data:           # (setting .values costs xarray an import of dask.array)
+                    b.values = shifted
     for b in out:
         b.attrs["type_offsets"] = repr({k: round(v, 6) for k, v in offsets.items()})
         b.attrs["aligned_to"] = reference

@@ -39,6 +39,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -483,8 +484,13 @@ def _fit_netcdf(results: DopamineResults) -> xr.Dataset:
 
 
 def write_dopamine_results(results: DopamineResults, out: str | os.PathLike, *,
-                           formats: tuple[str, ...] = ("png",)) -> list[Path]:
-    """Write the result files into ``out`` (each file atomically; on failure the files of this call are removed)."""
+                           formats: tuple[str, ...] = ("png",), jobs: int = 1) -> list[Path]:
+    """Write the result files into ``out`` (each file atomically; on failure the files of this call are removed).
+
+    ``jobs`` > 1 saves the figures in that many forked processes (Linux; rendering a PNG is most of the writing
+    time), with the same files.
+    """
+    from .._forked import run_forked
     from ..io.results import save_figure, write_csv, write_netcdf, write_text
 
     out = Path(out)
@@ -503,9 +509,14 @@ def write_dopamine_results(results: DopamineResults, out: str | os.PathLike, *,
         written.append(write_csv(decoded_table, out / "decoded_distribution.csv"))
         written.append(write_text(json.dumps(results.summary, indent=2) + "\n", out / "summary.json"))
         written.append(write_netcdf(_fit_netcdf(results), out / "fit.nc"))
-        for name, fig in results.figures.items():
-            for fmt in formats:
-                written.append(save_figure(fig, out / f"{name}.{fmt}"))
+        saves = [partial(save_figure, fig, out / f"{name}.{fmt}") for name, fig in results.figures.items()
+                 for fmt in formats]
+        planned = [call.args[1] for call in saves]
+        try:
+            written.extend(run_forked(saves, jobs))
+        except BaseException:
+            written.extend(planned)     # removed below, whichever were written
+            raise
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
@@ -519,7 +530,7 @@ def _run(args: argparse.Namespace, source: Path) -> int:
     from ..io.nwb import dopamine_files
     from ..io.outdir import display_path, staging_of
     from ..io.spec import PRESET_ANALYSIS, RecordingSpec
-    from .dopamine_sessions import stream_responses
+    from .dopamine_sessions import default_jobs, stream_responses
 
     formats = tuple(dict.fromkeys(args.format))
     for fmt in formats:
@@ -541,7 +552,9 @@ def _run(args: argparse.Namespace, source: Path) -> int:
                                decode_asymmetry=getattr(args, "decode_asymmetry", "utility"),
                                n_permutations=0 if no_controls else getattr(args, "permutations", 1000),
                                controls=not no_controls)
-    written = write_dopamine_results(results, staging_of(args), formats=formats)
+    jobs = getattr(args, "jobs", None)
+    written = write_dopamine_results(results, staging_of(args), formats=formats,
+                                     jobs=default_jobs(len(results.figures) * len(formats)) if jobs is None else jobs)
     s = results.summary
     if s["unit_types"] and spec.unit_filter is None:
         kinds = ", ".join(f"{n} {kind or '(no type)'}" for kind, n in s["unit_types"].items())
