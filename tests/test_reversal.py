@@ -416,3 +416,33 @@ def test_stratified_permutations_stay_in_their_stratum_and_are_uniform(n_strata)
     first = np.flatnonzero(strata == strata[0])
     counts = np.array([[np.sum(orders[:, i] == j) for j in first] for i in first])
     assert np.all(np.abs(counts - 1000) < 5 * np.sqrt(4000 * 0.25 * 0.75))
+
+
+@pytest.mark.parametrize("n_sizes", [2, 7, 8, 12])
+def test_compiled_estimators_are_the_numpy_estimators(n_sizes):
+    """The compiled counting estimator and slopes give the numpy code's numbers bit for bit (ties, empty rows,
+    points outside the sizes, integer and fractional counts)."""
+    from neurorl.analysis.reversal import _counting, _counting_numpy, _slopes, _slopes_numpy
+
+    rng = np.random.default_rng(n_sizes)
+    shape = (60, 40, n_sizes)
+    n = rng.integers(0, 12, size=shape).astype(float)
+    n[:5] = 0.0                                                     # empty rows
+    positive = np.floor(n * rng.uniform(0, 1, shape))
+    negative = n - positive
+    positive[5:10] = negative[5:10] = 1.0                           # many ties
+    positive[10:15, :, :] = n[10:15]                                # all above: censored low
+    positive[15:20] = positive[15:20] / 3.0                         # fractional weights
+    s = rng.normal(size=shape) * n
+    volumes = np.sort(rng.uniform(0.1, 20, n_sizes))
+    utility = np.sort(rng.normal(size=n_sizes) * 5)
+    axes = {"volume": (volumes, volumes[0], volumes[-1]), "utility": (utility, utility[0] + 0.01, utility[-1] - 0.1)}
+    (compiled, censored), (reference, censored_ref) = (_counting(positive, negative, n, axes),
+                                                       _counting_numpy(positive, negative, n, axes))
+    np.testing.assert_array_equal(censored, censored_ref)
+    assert {-1, 0, 1} <= set(np.unique(censored_ref).tolist())
+    for name in axes:
+        np.testing.assert_array_equal(compiled[name], reference[name])
+        r = np.where(np.isfinite(reference[name]), reference[name], 0.0)
+        for got, expected in zip(_slopes(s, n, axes[name][0], r), _slopes_numpy(s, n, axes[name][0], r), strict=True):
+            np.testing.assert_array_equal(got, expected)

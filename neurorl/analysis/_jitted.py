@@ -378,3 +378,123 @@ def plain_unit_rates(spikes, align, base, window_s0, window_s1, baseline_s0, bas
             if piece < 0 or not end <= ends[piece]:
                 rates[t] = np.nan
     return rates, level
+
+
+# ------------------------------------------------------------------------ reversal-point estimators, row-wise
+@numba.njit(cache=True, nogil=True, inline="always")
+def _numpy_sum(values, n):  # pragma: no cover - compiled
+    """``values[:n].sum()`` in numpy's order for a contiguous last-axis reduction (pairwise: sequential below
+    8 terms, 8 running sums from 8 to 128 terms), so that the kernels below give numpy's numbers bit for bit;
+    ``n`` <= 128 (reward sizes)."""
+    if n < 8:
+        total = -0.0
+        for i in range(n):
+            total += values[i]
+        return total
+    r0, r1, r2, r3 = values[0], values[1], values[2], values[3]
+    r4, r5, r6, r7 = values[4], values[5], values[6], values[7]
+    i = 8
+    end = n - n % 8
+    while i < end:
+        r0 += values[i]
+        r1 += values[i + 1]
+        r2 += values[i + 2]
+        r3 += values[i + 3]
+        r4 += values[i + 4]
+        r5 += values[i + 5]
+        r6 += values[i + 6]
+        r7 += values[i + 7]
+        i += 8
+    total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        total += values[i]
+        i += 1
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def counting_rows(positive, negative, n, axes, low_caps, high_caps):  # pragma: no cover - compiled
+    """The counting estimator (``reversal._counting``) for rows of per-size counts (rows, J).
+
+    ``axes`` (A, J) the sizes on each axis, ``low_caps`` / ``high_caps`` (A,) the values of a point below the
+    smallest / above the largest size. Returns (reversal (A, rows), censored (rows,)), the numpy code's numbers.
+    """
+    rows, j = positive.shape
+    n_axes = axes.shape[0]
+    value = np.empty((n_axes, rows))
+    censored = np.zeros(rows, dtype=np.int64)
+    crit = np.empty(j + 1)
+    ties = np.empty(j + 1)
+    w_low = np.empty(max(j - 1, 0))
+    terms = np.empty(j + 1)
+    for row in range(rows):
+        running = 0.0
+        crit[j] = 0.0
+        for k in range(j - 1, -1, -1):          # suffix sums of the positive counts, from the top
+            running += positive[row, k]
+            crit[k] = running
+        running = 0.0
+        for k in range(1, j + 1):                # plus prefix sums of the negative counts
+            running += negative[row, k - 1]
+            crit[k] += running
+        best = crit[0]
+        for k in range(1, j + 1):
+            if crit[k] > best:
+                best = crit[k]
+        n_ties = 0
+        for k in range(j + 1):
+            tied = abs(crit[k] - best) <= 1e-9
+            ties[k] = 1.0 if tied else 0.0
+            n_ties += 1 if tied else 0
+        for k in range(1, j):
+            d_low = crit[k] - crit[k - 1]
+            d_high = crit[k] - crit[k + 1]
+            total = d_low + d_high
+            w_low[k - 1] = d_high / total if total > 0 else 0.5
+        for k in range(j):
+            terms[k] = n[row, k]
+        empty = _numpy_sum(terms, j) == 0
+        for a in range(n_axes):
+            if empty:
+                value[a, row] = np.nan
+                continue
+            terms[0] = low_caps[a] * ties[0]
+            for k in range(1, j):
+                terms[k] = (w_low[k - 1] * axes[a, k - 1] + (1.0 - w_low[k - 1]) * axes[a, k]) * ties[k]
+            terms[j] = high_caps[a] * ties[j]
+            value[a, row] = _numpy_sum(terms, j + 1) / n_ties
+        if not empty and n_ties == 1:
+            if ties[0] > 0:
+                censored[row] = -1
+            elif ties[j] > 0:
+                censored[row] = 1
+    return value, censored
+
+
+@numba.njit(cache=True, nogil=True)
+def slopes_rows(s, n, x, r):  # pragma: no cover - compiled
+    """Slopes through the point (r, 0) above and below it (``reversal._slopes``) for rows (rows, J) of per-size
+    sums; the numpy code's numbers. Returns (slope above, slope below), NaN where a side has no weight."""
+    rows, j = s.shape
+    above_ds = np.empty(j)
+    above_nd2 = np.empty(j)
+    below_ds = np.empty(j)
+    below_nd2 = np.empty(j)
+    slope_pos = np.empty(rows)
+    slope_neg = np.empty(rows)
+    for row in range(rows):
+        for k in range(j):
+            d = x[k] - r[row]
+            ds = d * s[row, k]
+            nd2 = n[row, k] * d * d
+            up = 1.0 if d > 0 else 0.0
+            down = 1.0 if d < 0 else 0.0
+            above_ds[k] = ds * up
+            above_nd2[k] = nd2 * up
+            below_ds[k] = ds * down
+            below_nd2[k] = nd2 * down
+        a_pos, b_pos = _numpy_sum(above_ds, j), _numpy_sum(above_nd2, j)
+        a_neg, b_neg = _numpy_sum(below_ds, j), _numpy_sum(below_nd2, j)
+        slope_pos[row] = a_pos / b_pos if b_pos > 0 else np.nan
+        slope_neg[row] = a_neg / b_neg if b_neg > 0 else np.nan
+    return slope_pos, slope_neg

@@ -329,8 +329,37 @@ def _utility_from_stats(stats: np.ndarray) -> np.ndarray:
         return np.nanmean(np.where(n > 0, s / n, np.nan), axis=0)
 
 
+def _kernels():
+    """The compiled row kernels of the estimators (:mod:`._jitted`), or ``None`` without numba."""
+    try:
+        from ._jitted import counting_rows, slopes_rows
+    except ImportError:  # pragma: no cover - numba missing: the numpy code
+        return None
+    return counting_rows, slopes_rows
+
+
+def _rows(array: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.asarray(array, dtype=float).reshape(-1, array.shape[-1]))
+
+
 def _counting(positive: np.ndarray, negative: np.ndarray, n: np.ndarray, axes: dict[str, tuple]):
     """Counting estimator. Returns ({axis: reversal}, censored (-1/0/+1)) with shapes (...)."""
+    j = positive.shape[-1]
+    kernels = _kernels() if j <= 128 else None
+    if kernels is not None and axes:
+        # compiled, row by row: the same numbers as the numpy code below (tests/test_reversal.py), ~10x faster
+        positive, negative, n = np.broadcast_arrays(positive, negative, n)
+        shape = positive.shape[:-1]
+        names = list(axes)
+        values, censored = kernels[0](_rows(positive), _rows(negative), _rows(n),
+                                      np.array([np.asarray(axes[name][0], dtype=float) for name in names]),
+                                      np.array([float(axes[name][1]) for name in names]),
+                                      np.array([float(axes[name][2]) for name in names]))
+        return ({name: values[k].reshape(shape) for k, name in enumerate(names)}, censored.reshape(shape))
+    return _counting_numpy(positive, negative, n, axes)
+
+
+def _counting_numpy(positive: np.ndarray, negative: np.ndarray, n: np.ndarray, axes: dict[str, tuple]):
     j = positive.shape[-1]
     suffix_pos = np.concatenate([np.cumsum(positive[..., ::-1], axis=-1)[..., ::-1],
                                  np.zeros(positive.shape[:-1] + (1,))], axis=-1)
@@ -365,6 +394,17 @@ def _side_sums(s: np.ndarray, n: np.ndarray, x: np.ndarray, r: np.ndarray):
 
 
 def _slopes(s: np.ndarray, n: np.ndarray, x: np.ndarray, r: np.ndarray):
+    kernels = _kernels() if s.shape[-1] <= 128 else None
+    if kernels is not None:
+        s, n = np.broadcast_arrays(s, n)
+        shape = s.shape[:-1]
+        slope_pos, slope_neg = kernels[1](_rows(s), _rows(n), np.ascontiguousarray(x, dtype=float),
+                                          np.ascontiguousarray(np.broadcast_to(r, shape), dtype=float).ravel())
+        return slope_pos.reshape(shape), slope_neg.reshape(shape)
+    return _slopes_numpy(s, n, x, r)
+
+
+def _slopes_numpy(s: np.ndarray, n: np.ndarray, x: np.ndarray, r: np.ndarray):
     a_pos, b_pos, a_neg, b_neg = _side_sums(s, n, x, r)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(b_pos > 0, a_pos / b_pos, np.nan), np.where(b_neg > 0, a_neg / b_neg, np.nan)
