@@ -37,6 +37,20 @@ print(json.dumps({"seconds": time.perf_counter() - start, "spikes": n,
                   "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
+_READ_PARALLEL = """
+import json, multiprocessing, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from neurorl.io.nwb import dopamine_files, read_dopamine
+from neurorl.pipelines.dopamine_sessions import default_jobs
+def count(path):
+    return int(sum(len(s) for s in read_dopamine(path).units["spike_times"]))
+start = time.perf_counter()
+files = [str(f) for f in dopamine_files(sys.argv[1])]
+with ProcessPoolExecutor(default_jobs(len(files)), mp_context=multiprocessing.get_context("fork")) as pool:
+    n = sum(pool.map(count, files))
+print(json.dumps({"seconds": time.perf_counter() - start, "spikes": n}))
+"""
+
 _FIT = """
 import json, resource, sys, time
 from neurorl.cli import main
@@ -63,9 +77,57 @@ def write_sessions(folder: Path, n_sessions: int, n_units: int, n_trials: int, s
                        cell_types=session.cell_types, session_description="benchmark session (simulated)")
 
 
+def _tree_pss_mb(pid: int) -> float | None:
+    """Proportional set size (MB) of a process and all its descendants (Linux ``/proc``; ``None`` elsewhere).
+
+    PSS shares each page among the processes mapping it, so forked processes that share the parent's pages
+    are not counted twice (their ``ru_maxrss`` would be).
+    """
+    proc = Path("/proc")
+    if not (proc / str(pid)).exists():
+        return None
+    parents = {}
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[int(entry.name)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        children = [p for p, parent in parents.items() if parent in frontier and p not in tree]
+        tree.update(children)
+        frontier = children
+    total_kb = 0
+    for member in tree:
+        try:
+            for line in (proc / str(member) / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total_kb += int(line.split()[1])
+                    break
+        except OSError:
+            continue
+    return total_kb / 1024
+
+
 def _child(code: str, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """Run ``code`` in a fresh interpreter; its JSON line, plus ``tree_peak_mb``: the peak PSS of it and its
+    children (sampled every 50 ms; None where /proc is missing)."""
+    process = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    peak = None
+    while process.poll() is None:
+        sample = _tree_pss_mb(process.pid)
+        if sample is not None:
+            peak = sample if peak is None else max(peak, sample)
+        time.sleep(0.05)
+    out, err = process.communicate()
+    if process.returncode:
+        raise RuntimeError(f"benchmark child failed ({process.returncode}): {err[-2000:]}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["tree_peak_mb"] = peak
+    return result
 
 
 def run(quick: bool = False, sizes: tuple[int, int, int] | None = None) -> list[dict]:
@@ -84,26 +146,29 @@ def run(quick: bool = False, sizes: tuple[int, int, int] | None = None) -> list[
         size_mb = sum(p.stat().st_size for p in folder.glob("*.nwb")) / 2**20
         read = _child(_READ, str(folder))
         fit = _child(_FIT, str(folder), str(Path(tmp) / "out"), str(n_bootstrap), str(n_splits))
+        # the same reading spread over the fit's reader processes (Linux): what reading alone costs with them
+        read_parallel = _child(_READ_PARALLEL, str(folder)) if sys.platform.startswith("linux") else None
     ratio = read["seconds"] / fit["seconds"]
-    # the reader processes (--jobs, default one per core) each hold one session: the peak of the whole run is
-    # at most the main process's peak plus each reader's (the largest child's peak, times the readers)
-
     from neurorl.pipelines.dopamine_sessions import default_jobs
 
     readers = default_jobs(n_sessions)
-    total_mb = fit["peak_mb"] + (readers * fit["child_peak_mb"] if readers > 1 else 0.0)
+    # memory of the whole run: the command and the processes it forks (readers, figures, controls), by PSS, so
+    # that pages a forked process shares with its parent count once; ru_maxrss of the main process beside it
+    total_mb = fit["tree_peak_mb"] if fit["tree_peak_mb"] is not None else float("nan")
     return [{
         "benchmark": (f"fit dopamine: {n_sessions} sessions x {n_units} units x {n_trials} trials "
                       f"({n_sessions * n_units} cells, {read['spikes']:.2e} spikes, {size_mb:.0f} MB of NWB; "
-                      f"{n_bootstrap} bootstraps, {n_splits} splits, {readers} reader processes); peak RSS "
-                      f"{fit['peak_mb']:.0f} MB + readers {fit['child_peak_mb']:.0f} MB each (<= {total_mb:.0f} MB "
-                      f"in all)"),
+                      f"{n_bootstrap} bootstraps, {n_splits} splits, {readers} reader processes); peak memory "
+                      f"{total_mb:.0f} MB (PSS of the command and its processes; main process RSS "
+                      f"{fit['peak_mb']:.0f} MB)"),
         "neurorl_s": fit["seconds"],
-        "reference": f"reading the spike times only (peak RSS {read['peak_mb']:.0f} MB)",
+        "reference": (f"reading the spike times only, one process (peak RSS {read['peak_mb']:.0f} MB)"
+                      + (f"; read by the fit's {readers} reader processes {read_parallel['seconds']:.1f} s, the fit "
+                         f"{fit['seconds'] / read_parallel['seconds']:.1f}x that" if read_parallel else "")),
         "reference_s": read["seconds"],
         "ratio": ratio,
-        "target": "fit <= 2 x read, peak RSS < 2048 MB",
-        "meets_target": bool(ratio >= 0.5 and total_mb < 2048),
+        "target": "fit <= 2 x read (one process), peak memory < 2048 MB",
+        "meets_target": bool(ratio >= 0.5 and (total_mb < 2048 if total_mb == total_mb else fit["peak_mb"] < 2048)),
         "simulate_s": written_s,
     }]
 

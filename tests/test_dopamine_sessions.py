@@ -115,3 +115,33 @@ def test_a_bad_session_read_in_a_reader_process_is_one_line(folder, tmp_path, ca
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and "zz_broken.nwb" in lines[0] and "Traceback" not in err
     assert sorted(p.name for p in out.iterdir()) == ["earlier.txt"]
+
+
+def test_controls_in_a_forked_process_give_the_same_results(folder, monkeypatch):
+    """The controls computed beside the population tests (large populations, Linux) are those computed in line,
+    also after this process used the OpenMP kernels (a forked process may not use them: it does not)."""
+    import numpy as np
+
+    from neurorl._forked import fork_available
+    from neurorl.analysis._jitted import model_fit_rows
+    from neurorl.io.spec import RecordingSpec
+    from neurorl.pipelines import dopamine as pipeline
+
+    rows = np.ones((4, 3))
+    model_fit_rows(rows, rows, np.array([0.0, 1.0, 2.0]), 8, 10)        # OpenMP used here before any fork
+    blocks, unit_types = stream_responses(dopamine_files(folder), pool=False, jobs=2)
+    settings = dict(n_bootstrap=20, n_splits=20, seed=0, make_figures=False, spec=RecordingSpec(),
+                    responses=blocks, unit_types=unit_types, n_permutations=50)
+    monkeypatch.setattr(pipeline, "BACKGROUND_CONTROLS_CELLS", 10**9)
+    in_line = pipeline.analyze_dopamine([], **settings)
+    monkeypatch.setattr(pipeline, "BACKGROUND_CONTROLS_CELLS", 0)
+    calls = []
+    real_background = __import__("neurorl._forked", fromlist=["Background"]).Background
+    monkeypatch.setattr("neurorl._forked.Background",
+                        lambda task, fork=True: calls.append(fork) or real_background(task, fork=fork))
+    beside = pipeline.analyze_dopamine([], **settings)
+    assert calls == [True] and fork_available() in (True, False)
+    for key, value in in_line.summary.items():
+        if key.startswith(("control_", "reference_", "decode_", "tau_reversal", "same_vs")):
+            assert beside.summary[key] == value, key
+    xr.testing.assert_identical(in_line.control_tau, beside.control_tau)

@@ -162,6 +162,7 @@ def _analyze(responses, skipped, unit_types, *, method, n_bootstrap, n_splits, s
              make_figures, spec, decode_support, decode_asymmetry, n_permutations, controls, n_control_shuffles
              ) -> DopamineResults:
     from .. import __version__
+    from .._forked import Background
     from ..analysis.decoding import decode_fit, decoding_controls
     from ..analysis.reversal import (
         FLOOR_RATE,
@@ -180,33 +181,43 @@ def _analyze(responses, skipped, unit_types, *, method, n_bootstrap, n_splits, s
     tau_reversal = tau_reversal_correlation(responses, n_splits=n_splits, seed=rng, method=method,
                                             n_permutations=n_permutations, permutation_seed=perm_rng)
     split_half = reversal_split_half(responses, n_splits=n_splits, seed=rng, method=method)
-    # the reported test (calibrated for the nulls: jointly fitted estimator, cells off the firing floor), on its
-    # own streams; skipped without permutations
-    tau_test = None
-    if n_permutations:
-        try:
-            tau_test = tau_reversal_test(responses, n_splits=min(n_splits, TEST_SPLITS),
-                                         seed=np.random.default_rng([int(seed), 16]),
-                                         n_permutations=n_permutations,
-                                         permutation_seed=np.random.default_rng([int(seed), 17]))
-        except MissingDataError:       # fewer than 3 cells off the floor: no test, said in summary.json
-            tau_test = None
-    # its own stream too: its numbers do not depend on --permutations or --no-controls
-    diverse = same_vs_diverse(responses, n_splits=min(n_splits, 100), seed=np.random.default_rng([int(seed), 15]),
-                              method=method)
     decode_settings = dict(code=decode_code, support=decode_support, asymmetry=decode_asymmetry)
     try:
         decoded = decode_fit(fit, seed=rng, **decode_settings)
     except MissingDataError as error:
         raise MissingDataError(error.message, data_name or None) from None
     task = VariableRewardTask()
-    control_fit = control_tau = None
-    if controls:
-        control_fit, control_tau = _classic_control(fit, responses, method=method, n_splits=min(n_splits, 200),
-                                                    seed=[int(seed), 13])
-    control_stats = decoding_controls(fit, decoded, task.volumes, task.probs, control_fit=control_fit,
-                                      n_shuffles=n_control_shuffles if controls else 0,
-                                      seed=np.random.default_rng([int(seed), 14]), **decode_settings)
+
+    def control_and_decoding():
+        control_fit = control_tau = None
+        if controls:
+            control_fit, control_tau = _classic_control(fit, responses, method=method, n_splits=min(n_splits, 200),
+                                                        seed=[int(seed), 13])
+        control_stats = decoding_controls(fit, decoded, task.volumes, task.probs, control_fit=control_fit,
+                                          n_shuffles=n_control_shuffles if controls else 0,
+                                          seed=np.random.default_rng([int(seed), 14]), **decode_settings)
+        return control_fit, control_tau, control_stats
+
+    # large populations: the controls run in a forked process beside the reported test and the held-out
+    # comparison (Linux; counting estimator only, as the model estimator's kernels use OpenMP, which a forked
+    # process may not); every step draws from its own stream, so the numbers are those of one process
+    beside = method == "counting" and _n_cells(responses) >= BACKGROUND_CONTROLS_CELLS
+    with Background(control_and_decoding, fork=beside) as background:
+        # the reported test (calibrated for the nulls: jointly fitted estimator, cells off the firing floor), on
+        # its own streams; skipped without permutations
+        tau_test = None
+        if n_permutations:
+            try:
+                tau_test = tau_reversal_test(responses, n_splits=min(n_splits, TEST_SPLITS),
+                                             seed=np.random.default_rng([int(seed), 16]),
+                                             n_permutations=n_permutations,
+                                             permutation_seed=np.random.default_rng([int(seed), 17]))
+            except MissingDataError:       # fewer than 3 cells off the floor: no test, said in summary.json
+                tau_test = None
+        # its own stream too: its numbers do not depend on --permutations or --no-controls
+        diverse = same_vs_diverse(responses, n_splits=min(n_splits, 100),
+                                  seed=np.random.default_rng([int(seed), 15]), method=method)
+        control_fit, control_tau, control_stats = background.result()
 
     ci = fit["reversal_point_ci"].transpose("cell", "bound")
     labels = _cell_labels(responses).loc[fit["cell"].to_numpy()]
@@ -299,6 +310,9 @@ def _analyze(responses, skipped, unit_types, *, method, n_bootstrap, n_splits, s
     return results
 
 
+#: Fewest cells for which ``fit dopamine`` computes its controls in a forked process beside the population tests
+#: (Linux). Assumed: below, forking costs about what it saves.
+BACKGROUND_CONTROLS_CELLS = 1000
 #: Largest classic-TD control population (cells). Assumed: a decode from a classic-TD population is at its
 #: floor long before this size, and fitting a Neuropixels-scale control would cost as much as the fit of the data;
 #: larger datasets get a control of this many cells (``control_n_cells`` in summary.json).
