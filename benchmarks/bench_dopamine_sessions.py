@@ -141,7 +141,13 @@ def run(quick: bool = False, sizes: tuple[int, int, int] | None = None) -> list[
         folder = Path(tmp) / "sessions"
         folder.mkdir()
         start = time.perf_counter()
-        write_sessions(folder, n_sessions, n_units, n_trials)
+        # in a process of its own: the children below would otherwise start with this process's peak RSS
+        # (Linux keeps ru_maxrss across fork and exec)
+        subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
+                        "from bench_dopamine_sessions import write_sessions; from pathlib import Path; "
+                        "write_sessions(Path(sys.argv[2]), *map(int, sys.argv[3:]))",
+                        str(Path(__file__).resolve().parent), str(folder), str(n_sessions), str(n_units),
+                        str(n_trials)], check=True)
         written_s = time.perf_counter() - start
         size_mb = sum(p.stat().st_size for p in folder.glob("*.nwb")) / 2**20
         read = _child(_READ, str(folder))

@@ -51,6 +51,34 @@ def _process_context():
     return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
 
 
+def _warm_up_analysis():
+    """Import the analysis modules and load their compiled kernels in a thread, while the readers read.
+
+    Started only once every reader process exists (a process forked while this thread held an import or the
+    compiler's lock could not load its own kernels).
+    """
+    import threading
+
+    def warm() -> None:
+        try:
+            import matplotlib.figure  # noqa: F401
+            import numpy as np
+            import scipy.optimize  # noqa: F401
+
+            from ..analysis import _jitted, decoding, reversal  # noqa: F401
+            from ..plotting import dopamine  # noqa: F401
+
+            rows = np.ones((1, 2))
+            _jitted.counting_rows(rows, rows, rows, np.ones((1, 2)), np.ones(1), np.ones(1))
+            _jitted.slopes_rows(rows, rows, np.ones(2), np.ones(1))
+        except Exception:  # noqa: BLE001 - only a head start: anything missing is loaded when it is used
+            pass
+
+    thread = threading.Thread(target=warm, name="neurorl-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
 def stream_responses(files: Sequence[str | os.PathLike], spec=None, *, scheduler: str | None = None,
                      allow_external_links: bool = False, pool: bool = True, jobs: int | None = 1
                      ) -> tuple[xr.DataArray | list[xr.DataArray], dict]:
@@ -101,7 +129,10 @@ def stream_responses(files: Sequence[str | os.PathLike], spec=None, *, scheduler
 
             read = partial(session_responses, spec=spec, allow_external_links=allow_external_links)
             with ProcessPoolExecutor(jobs, mp_context=_process_context()) as executor:
-                results = list(executor.map(read, [str(f) for f in files]))
+                pending = executor.map(read, [str(f) for f in files])   # every reader process started here
+                warming = _warm_up_analysis()
+                results = list(pending)
+                warming.join()
         else:
             results = [session_responses(f, spec, allow_external_links=allow_external_links) for f in files]
     unit_types: dict[str, int] = {}
