@@ -38,28 +38,67 @@ def _pool(workers: int):
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
 
-def run_forked(tasks: Sequence[Callable[[], T]], jobs: int) -> list[T]:
-    """``[task() for task in tasks]``, the calls spread over up to ``jobs`` forked processes.
+class Forked(Generic[T]):
+    """Calls started in up to ``jobs`` forked processes (Linux); elsewhere, with ``jobs <= 1`` or with
+    ``fork=False`` they run here, one after another, when :meth:`results` is called.
 
-    Results come back in order; an exception of a call is raised here. With ``jobs <= 1``, one task, or no
-    ``fork`` (not Linux), the calls run here one after another.
+    Use as a context manager: leaving the block before :meth:`results` stops the processes.
+
+    Examples
+    --------
+    >>> with Forked([lambda: 1 + 1, lambda: 2 * 3], jobs=2) as calls:
+    ...     calls.results()
+    [2, 6]
+    """
+
+    def __init__(self, tasks: Sequence[Callable[[], T]], jobs: int, *, fork: bool = True) -> None:
+        self._tasks = list(tasks)
+        self._keys = [next(_KEYS) for _ in self._tasks]
+        self._pool = None
+        self._futures: list = []
+        if fork and jobs > 1 and self._tasks and fork_available():
+            _PENDING.update(zip(self._keys, self._tasks, strict=True))
+            self._pool = _pool(min(int(jobs), len(self._tasks)))
+            self._futures = [self._pool.submit(_run_pending, key) for key in self._keys]
+
+    def results(self) -> list[T]:
+        """The calls' results, in order (waits for them); the first exception of a call is raised here."""
+        if self._pool is None:
+            return [task() for task in self._tasks]
+        try:
+            return [future.result() for future in self._futures]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the processes if they still run."""
+        for key in self._keys:
+            _PENDING.pop(key, None)
+        if self._pool is not None:
+            if not all(future.done() for future in self._futures):
+                for process in list(getattr(self._pool, "_processes", {}).values()):
+                    if process.is_alive():
+                        process.terminate()
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Forked[T]:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def run_forked(tasks: Sequence[Callable[[], T]], jobs: int) -> list[T]:
+    """``[task() for task in tasks]``, the calls spread over up to ``jobs`` forked processes (see :class:`Forked`).
 
     Examples
     --------
     >>> run_forked([lambda: 1 + 1, lambda: 2 * 3], jobs=2)
     [2, 6]
     """
-    tasks = list(tasks)
-    if jobs <= 1 or len(tasks) <= 1 or not fork_available():
-        return [task() for task in tasks]
-    keys = [next(_KEYS) for _ in tasks]
-    _PENDING.update(zip(keys, tasks, strict=True))
-    try:
-        with _pool(min(int(jobs), len(tasks))) as pool:
-            return list(pool.map(_run_pending, keys))
-    finally:
-        for key in keys:
-            _PENDING.pop(key, None)
+    with Forked(tasks, jobs) as calls:
+        return calls.results()
 
 
 class Background(Generic[T]):
@@ -75,32 +114,15 @@ class Background(Generic[T]):
     """
 
     def __init__(self, task: Callable[[], T], *, fork: bool = True) -> None:
-        self._task = task
-        self._pool = self._future = None
-        self._key = next(_KEYS)
-        if fork and fork_available():
-            _PENDING[self._key] = task
-            self._pool = _pool(1)
-            self._future = self._pool.submit(_run_pending, self._key)
+        self._calls = Forked([task], jobs=2, fork=fork)
 
     def result(self) -> T:
         """The call's result (waits for it); its exception is raised here."""
-        if self._future is None:
-            return self._task()
-        try:
-            return self._future.result()
-        finally:
-            self.close()
+        return self._calls.results()[0]
 
     def close(self) -> None:
         """Stop the process if it still runs."""
-        _PENDING.pop(self._key, None)
-        if self._pool is not None:
-            for process in list(getattr(self._pool, "_processes", {}).values()):
-                if process.is_alive() and self._future is not None and not self._future.done():
-                    process.terminate()
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._calls.close()
 
     def __enter__(self) -> Background[T]:
         return self

@@ -296,9 +296,9 @@ def _bootstrap_weights(rng: np.random.Generator, n_bootstrap: int):
         for j in np.unique(size_index):
             cols = np.flatnonzero(size_index == j)
             picks = rng.integers(0, cols.size, size=(n_bootstrap, cols.size))
-            counts = np.zeros((n_bootstrap, cols.size))
-            np.add.at(counts, (np.repeat(np.arange(n_bootstrap), cols.size), picks.ravel()), 1.0)
-            weights[:, cols] = counts
+            # how often each trial was drawn in each resample (bincount: the counts np.add.at gave, ~10x faster)
+            flat = (picks + (np.arange(n_bootstrap) * cols.size)[:, None]).ravel()
+            weights[:, cols] = np.bincount(flat, minlength=n_bootstrap * cols.size).reshape(n_bootstrap, cols.size)
         return weights
     return make
 

@@ -504,7 +504,7 @@ def write_dopamine_results(results: DopamineResults, out: str | os.PathLike, *,
     ``jobs`` > 1 saves the figures in that many forked processes (Linux; rendering a PNG is most of the writing
     time), with the same files.
     """
-    from .._forked import run_forked
+    from .._forked import Forked
     from ..io.results import save_figure, write_csv, write_netcdf, write_text
 
     out = Path(out)
@@ -518,19 +518,23 @@ def write_dopamine_results(results: DopamineResults, out: str | os.PathLike, *,
     created = not out.exists()
     try:
         out.mkdir(parents=True, exist_ok=True)
-        written.append(write_csv(results.cells, out / "cells.csv"))
-        written.append(write_csv(results.skipped.reindex(columns=list(SKIPPED_COLUMNS)), out / "skipped.csv"))
-        written.append(write_csv(decoded_table, out / "decoded_distribution.csv"))
-        written.append(write_text(json.dumps(results.summary, indent=2) + "\n", out / "summary.json"))
-        written.append(write_netcdf(_fit_netcdf(results), out / "fit.nc"))
         saves = [partial(save_figure, fig, out / f"{name}.{fmt}") for name, fig in results.figures.items()
                  for fmt in formats]
         planned = [call.args[1] for call in saves]
-        try:
-            written.extend(run_forked(saves, jobs))
-        except BaseException:
-            written.extend(planned)     # removed below, whichever were written
-            raise
+        # the figures render in forked processes (jobs > 1, Linux) while the tables are written here
+        with Forked(saves, jobs) as figures:
+            try:
+                written.append(write_csv(results.cells, out / "cells.csv"))
+                written.append(write_csv(results.skipped.reindex(columns=list(SKIPPED_COLUMNS)),
+                                         out / "skipped.csv"))
+                written.append(write_csv(decoded_table, out / "decoded_distribution.csv"))
+                written.append(write_text(json.dumps(results.summary, indent=2) + "\n", out / "summary.json"))
+                written.append(write_netcdf(_fit_netcdf(results), out / "fit.nc"))
+                written.extend(figures.results())
+            except BaseException:
+                figures.close()
+                written.extend(planned)     # removed below, whichever were written
+                raise
     except BaseException:
         for path in written:
             path.unlink(missing_ok=True)
