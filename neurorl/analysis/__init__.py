@@ -21,6 +21,6 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             "original_kernel", "SMOOTHING_OPTIONS", "MIN_TRIALS_PER_SIZE"],
         "reversal": ["METHODS", "fit_cells", "utility_axis", "tau_reversal_correlation", "tau_reversal_test",
             "SLOPES", "off_floor", "FLOOR_RATE", "reversal_split_half", "classic_td_null_test", "same_vs_diverse",
-            "ReversalPointEstimator"],
+            "ReversalPointEstimator", "reuse_prepared"],
     },
 )

@@ -214,7 +214,7 @@ SPEC_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RecordingS
 #: options: :meth:`RecordingSpec.from_mapping` skips them, so one file describes the recording and the analysis.
 OTHER_CONFIG_KEYS: tuple[str, ...] = (
     "out", "method", "bootstrap", "splits", "seed", "decode_code", "decode_support", "decode_asymmetry",
-    "permutations", "format", "allow_external_links", "scheduler", "quiet", "data", "no_controls")
+    "permutations", "format", "allow_external_links", "scheduler", "jobs", "quiet", "data", "no_controls")
 
 
 def _pair(name: str, value: Any) -> tuple[float, float]:

@@ -18,7 +18,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
             "plot_learning_time_vs_n_bci", "plot_signature_by_rule", "RULE_COLORS", "DECODING_TITLE"],
         "dopamine": ["plot_response_curves", "plot_reversal_points", "plot_split_half",
             "plot_asymmetry_vs_reversal", "plot_asymmetry_test", "plot_decoded_distribution",
-            "plot_dopamine_summary"],
+            "plot_dopamine_summary", "MAX_DRAWN_CELLS"],
         "qagrel": ["plot_learning_curve", "plot_selection_frequency", "plot_alignment",
             "plot_accuracy_by_row", "plot_class_counts"],
         "recovery": ["plot_recovery"],
