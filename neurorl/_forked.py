@@ -31,11 +31,34 @@ def fork_available() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
+def die_with_parent(parent: int | None = None) -> None:
+    """Make this (worker) process end when its parent does (Linux ``PR_SET_PDEATHSIG``; elsewhere nothing).
+
+    A pool's workers wait for work on a pipe whose other end they hold themselves: if the parent is killed
+    (``kill -9``) they would wait for ever. ``parent``: the parent's pid when the pool was made (a parent
+    already gone ends the worker at once).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import ctypes.util
+    import signal
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)          # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
+        return
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
 def _pool(workers: int):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
 
 
 class Forked(Generic[T]):

@@ -42,3 +42,36 @@ def test_leaving_the_block_stops_the_processes(tmp_path):
     assert time.perf_counter() - started < 2.5
     time.sleep(3.5)
     assert not marker.exists()
+
+
+@pytest.mark.skipif(not fork_available(), reason="forked workers are Linux-only")
+def test_workers_end_with_a_killed_parent(tmp_path):
+    """A worker of a killed parent ends too (kill -9 leaves no process waiting for work for ever)."""
+    import signal
+    import subprocess
+    import sys
+
+    pids = tmp_path / "pids"
+    code = ("import os, sys, time\n"
+            "from neurorl._forked import Forked\n"
+            "def work():\n"
+            "    with open(sys.argv[1], 'a') as f: f.write(f'{os.getpid()}\\n')\n"
+            "    time.sleep(30)\n"
+            "calls = Forked([work, work], jobs=2)\n"
+            "time.sleep(30)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code, str(pids)])
+    deadline = time.time() + 20
+    while time.time() < deadline and (not pids.exists() or len(pids.read_text().split()) < 2):
+        time.sleep(0.1)
+    workers = [int(pid) for pid in pids.read_text().split()]
+    assert len(workers) == 2
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") and "Z" not in
+                                         open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+                                         for pid in workers):
+        time.sleep(0.1)
+    alive = [pid for pid in workers if os.path.exists(f"/proc/{pid}")
+             and "Z" not in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]]
+    assert alive == []

@@ -127,8 +127,11 @@ def stream_responses(files: Sequence[str | os.PathLike], spec=None, *, scheduler
         if jobs > 1:
             from concurrent.futures import ProcessPoolExecutor
 
+            from .._forked import die_with_parent
+
             read = partial(session_responses, spec=spec, allow_external_links=allow_external_links)
-            with ProcessPoolExecutor(jobs, mp_context=_process_context()) as executor:
+            with ProcessPoolExecutor(jobs, mp_context=_process_context(), initializer=die_with_parent,
+                                     initargs=(os.getpid(),)) as executor:
                 pending = executor.map(read, [str(f) for f in files])   # every reader process started here
                 warming = _warm_up_analysis()
                 results = list(pending)
