@@ -121,7 +121,9 @@ def analyze_dopamine(recordings, *, method: str = "counting", n_bootstrap: int =
     tau-reversal correlation. With ``controls`` a classic-TD population of the same size (cells, sessions, median
     trials per cell) is simulated and analysed the same way: its decode is a control of the decoding and its
     split-half r's are the null drawn beside the data in the ``asymmetry`` figure; ``n_control_shuffles``
-    decodes with shuffled asymmetries are the other control.
+    decodes with shuffled asymmetries are the other control. From :data:`BACKGROUND_CONTROLS_CELLS` cells on
+    (counting estimator, Linux) the controls are computed in a forked process while this one runs the
+    population tests; the numbers are the same either way.
 
     Calls :func:`neurorl.analysis.responses.compute_responses`, :func:`neurorl.analysis.reversal.fit_cells`,
     :func:`~neurorl.analysis.reversal.tau_reversal_correlation`,
