@@ -31,18 +31,26 @@ def fork_available() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork")
 
 
-def die_with_parent(parent: int | None = None) -> None:
-    """Make this (worker) process end when its parent does (Linux ``PR_SET_PDEATHSIG``; elsewhere nothing).
+def init_worker(parent: int | None = None) -> None:
+    """Set up a worker process: signals left to the parent, and an end with the parent.
 
-    A pool's workers wait for work on a pipe whose other end they hold themselves: if the parent is killed
-    (``kill -9``) they would wait for ever. ``parent``: the parent's pid when the pool was made (a parent
-    already gone ends the worker at once).
+    Ctrl-C is ignored (the parent gets it too, and stops its workers); SIGTERM and SIGHUP get their default
+    action (a forked worker would otherwise inherit the parent's handler that raises an exception, and print
+    a traceback when the parent stops it). On Linux the worker also ends when its parent does
+    (``PR_SET_PDEATHSIG``): a pool's workers wait for work on a pipe whose other end they hold themselves, so
+    after a ``kill -9`` of the parent they would wait for ever. ``parent``: the parent's pid when the pool was
+    made (a parent already gone ends the worker at once).
     """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
     if not sys.platform.startswith("linux"):
         return
     import ctypes
     import ctypes.util
-    import signal
 
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -58,7 +66,7 @@ def _pool(workers: int):
     from concurrent.futures import ProcessPoolExecutor
 
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                               initializer=die_with_parent, initargs=(os.getpid(),))
+                               initializer=init_worker, initargs=(os.getpid(),))
 
 
 class Forked(Generic[T]):

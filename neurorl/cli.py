@@ -196,6 +196,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated as exc:
         print(f"neurorl: {exc}" + _left_as_it_was(args), file=sys.stderr)
         return 128 + exc.signum
+    except SystemError as exc:
+        # a signal's exception raised while a compiled (numba) function was being called comes back wrapped
+        # ("returned a result with an exception set"): it is still the interruption
+        cause = _interruption(exc)
+        if isinstance(cause, Terminated):
+            print(f"neurorl: {cause}" + _left_as_it_was(args), file=sys.stderr)
+            return 128 + cause.signum
+        if isinstance(cause, KeyboardInterrupt):
+            print("neurorl: interrupted" + _left_as_it_was(args), file=sys.stderr)
+            return 130
+        raise
+
+
+def _interruption(exc: BaseException) -> BaseException | None:
+    """The ``Terminated`` or ``KeyboardInterrupt`` among the causes and contexts of ``exc``, if any."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (Terminated, KeyboardInterrupt)):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 class _Failed(Exception):

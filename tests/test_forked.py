@@ -75,3 +75,51 @@ def test_workers_end_with_a_killed_parent(tmp_path):
     alive = [pid for pid in workers if os.path.exists(f"/proc/{pid}")
              and "Z" not in open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]]
     assert alive == []
+
+
+_STOPPED_WORKERS = """
+import os, signal, sys, time
+from neurorl._forked import Forked
+def raising(signum, frame):
+    raise RuntimeError("the parent's handler ran in a worker")
+signal.signal(signal.SIGTERM, raising)        # as a command writing --out does
+calls = Forked([lambda: time.sleep(20), lambda: time.sleep(20)], jobs=2)
+time.sleep(1.0)
+if sys.argv[1] == "stop":
+    calls.close()                              # terminates the workers
+else:
+    try:
+        os.killpg(os.getpgid(0), signal.SIGINT)  # Ctrl-C in a terminal: the whole process group
+        time.sleep(5)
+    except KeyboardInterrupt:
+        calls.close()
+        print("interrupted", file=sys.stderr)
+"""
+
+
+@pytest.mark.skipif(not fork_available(), reason="forked workers are Linux-only")
+@pytest.mark.parametrize("how", ["stop", "ctrl-c"])
+def test_stopped_workers_print_nothing(how):
+    """Workers leave signals to their parent: stopping them, or Ctrl-C, prints no traceback of theirs."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _STOPPED_WORKERS, how], capture_output=True, text=True,
+                          timeout=60, start_new_session=True)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip() == ("interrupted" if how == "ctrl-c" else "")
+
+
+def test_an_interruption_wrapped_by_a_compiled_call_is_found():
+    from neurorl.cli import _interruption
+    from neurorl.io.outdir import Terminated
+
+    try:
+        try:
+            raise Terminated(15)
+        except Terminated as inner:
+            raise SystemError("CPUDispatcher(...) returned a result with an exception set") from inner
+    except SystemError as wrapped:
+        found = _interruption(wrapped)
+    assert isinstance(found, Terminated) and found.signum == 15
+    assert _interruption(SystemError("unrelated")) is None

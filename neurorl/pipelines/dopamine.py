@@ -573,8 +573,10 @@ def _run(args: argparse.Namespace, source: Path) -> int:
                                n_permutations=0 if no_controls else getattr(args, "permutations", 1000),
                                controls=not no_controls)
     jobs = getattr(args, "jobs", None)
+    n_figures = len(results.figures) * len(formats)
     written = write_dopamine_results(results, staging_of(args), formats=formats,
-                                     jobs=default_jobs(len(results.figures) * len(formats)) if jobs is None else jobs)
+                                     jobs=default_jobs(n_figures) if jobs is None else
+                                     (os.cpu_count() or 1) if jobs == -1 else jobs)
     s = results.summary
     if s["unit_types"] and spec.unit_filter is None:
         kinds = ", ".join(f"{n} {kind or '(no type)'}" for kind, n in s["unit_types"].items())
@@ -659,10 +661,11 @@ def _common_options(p: argparse.ArgumentParser) -> None:
                    help="read HDF5 links to other files (refused by default)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="read and reduce the sessions on a running Dask cluster (e.g. tcp://HOST:PORT); the workers "
-                        "must see the files at the same paths (default: here, one session at a time)")
-    p.add_argument("--jobs", type=T.positive_int, default=None, metavar="N",
-                   help="local processes reading the sessions side by side, each holding one session in memory "
-                        "(default: one per core, at most 4 and the number of files); results do not depend on it")
+                        "must see the files at the same paths (default: here, by the processes of --jobs)")
+    p.add_argument("--jobs", type=T.workers, default=None, metavar="N",
+                   help="local processes reading the sessions side by side, each holding one session in memory, "
+                        "and saving the figures (default: one per core, at most 4 and the number of files; -1: one "
+                        "per core); results do not depend on it")
     add_recording_options(p)
 
 

@@ -95,7 +95,8 @@ def stream_responses(files: Sequence[str | os.PathLike], spec=None, *, scheduler
     allow_external_links
         Read HDF5 links to other files instead of refusing the file (see :func:`neurorl.io.nwb.read_dopamine`).
     jobs
-        Local processes reading sessions side by side (``None``: :func:`default_jobs`); each holds one session
+        Local processes reading sessions side by side (``None``: :func:`default_jobs`; -1: one per core); each
+        holds one session
         at a time, so peak memory is about ``jobs`` times the largest session. Results do not depend on it.
     pool
         Pool the sessions into one ``responses(cell, trial)`` (dense: cells × trials of all sessions); with
@@ -120,17 +121,18 @@ def stream_responses(files: Sequence[str | os.PathLike], spec=None, *, scheduler
                                  allow_external_links=allow_external_links, pure=False)
             results = client.gather(futures)
     else:
-        jobs = default_jobs(len(files)) if jobs is None else int(jobs)
+        jobs = (default_jobs(len(files)) if jobs is None else (os.cpu_count() or 1) if int(jobs) == -1
+                else int(jobs))
         if jobs < 1:
-            raise InvalidArgumentError(f"jobs must be at least 1, got {jobs}")
+            raise InvalidArgumentError(f"jobs must be at least 1 (or -1: one per core), got {jobs}")
         jobs = min(jobs, len(files))
         if jobs > 1:
             from concurrent.futures import ProcessPoolExecutor
 
-            from .._forked import die_with_parent
+            from .._forked import init_worker
 
             read = partial(session_responses, spec=spec, allow_external_links=allow_external_links)
-            with ProcessPoolExecutor(jobs, mp_context=_process_context(), initializer=die_with_parent,
+            with ProcessPoolExecutor(jobs, mp_context=_process_context(), initializer=init_worker,
                                      initargs=(os.getpid(),)) as executor:
                 pending = executor.map(read, [str(f) for f in files])   # every reader process started here
                 warming = _warm_up_analysis()
