@@ -61,11 +61,18 @@ def init_worker(parent: int | None = None) -> None:
         os._exit(1)
 
 
-def _pool(workers: int):
+def worker_pool(workers: int, *, spawn_elsewhere: bool = False):
+    """Return a ``ProcessPoolExecutor`` of forked workers set up by :func:`init_worker`.
+
+    Forking is the platform's safe choice on Linux (workers start at once, with nothing to import; callers
+    check :func:`fork_available`). ``spawn_elsewhere``: spawn the workers where it is not (the calls and their
+    arguments are then pickled).
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+    method = "spawn" if spawn_elsewhere and not fork_available() else "fork"
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method),
                                initializer=init_worker, initargs=(os.getpid(),))
 
 
@@ -89,11 +96,11 @@ class Forked(Generic[T]):
         self._futures: list = []
         if fork and jobs > 1 and self._tasks and fork_available():
             _PENDING.update(zip(self._keys, self._tasks, strict=True))
-            self._pool = _pool(min(int(jobs), len(self._tasks)))
+            self._pool = worker_pool(min(int(jobs), len(self._tasks)))
             self._futures = [self._pool.submit(_run_pending, key) for key in self._keys]
 
     def results(self) -> list[T]:
-        """The calls' results, in order (waits for them); the first exception of a call is raised here."""
+        """Return the calls' results, in order (waits for them); the first exception of a call is raised here."""
         if self._pool is None:
             return [task() for task in self._tasks]
         try:
@@ -148,7 +155,7 @@ class Background(Generic[T]):
         self._calls = Forked([task], jobs=2, fork=fork)
 
     def result(self) -> T:
-        """The call's result (waits for it); its exception is raised here."""
+        """Return the call's result (waits for it); its exception is raised here."""
         return self._calls.results()[0]
 
     def close(self) -> None:

@@ -67,11 +67,13 @@ class Terminated(BaseException):
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's content, as hex."""
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20, stop: threading.Event | None = None) -> str | None:
+    """SHA-256 of a file's content, as hex (``None`` if ``stop`` was set before the end)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
+            if stop is not None and stop.is_set():
+                return None
             digest.update(block)
     return digest.hexdigest()
 
@@ -95,13 +97,10 @@ class _InputHashes:
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
         try:
             for f in self._files:
-                digest = hashlib.sha256()
-                with open(f, "rb") as handle:
-                    while block := handle.read(1 << 20):
-                        if self._stop.is_set():
-                            return
-                        digest.update(block)
-                self._rows.append({"path": os.path.abspath(f), "size": f.stat().st_size, "sha256": digest.hexdigest()})
+                digest = sha256_file(f, stop=self._stop)
+                if digest is None:
+                    return
+                self._rows.append({"path": os.path.abspath(f), "size": f.stat().st_size, "sha256": digest})
         except BaseException as error:  # re-raised in the caller's thread by result()
             self._error = error
 

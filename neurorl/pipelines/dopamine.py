@@ -550,6 +550,7 @@ def _run(args: argparse.Namespace, source: Path) -> int:
     from ..io.nwb import dopamine_files
     from ..io.outdir import display_path, staging_of
     from ..io.spec import PRESET_ANALYSIS, RecordingSpec
+    from .._argtypes import cores
     from .dopamine_sessions import default_jobs, stream_responses
 
     formats = tuple(dict.fromkeys(args.format))
@@ -573,10 +574,9 @@ def _run(args: argparse.Namespace, source: Path) -> int:
                                n_permutations=0 if no_controls else getattr(args, "permutations", 1000),
                                controls=not no_controls)
     jobs = getattr(args, "jobs", None)
-    n_figures = len(results.figures) * len(formats)
     written = write_dopamine_results(results, staging_of(args), formats=formats,
-                                     jobs=default_jobs(n_figures) if jobs is None else
-                                     (os.cpu_count() or 1) if jobs == -1 else jobs)
+                                     jobs=default_jobs(len(results.figures) * len(formats)) if jobs is None
+                                     else cores(jobs))
     s = results.summary
     if s["unit_types"] and spec.unit_filter is None:
         kinds = ", ".join(f"{n} {kind or '(no type)'}" for kind, n in s["unit_types"].items())

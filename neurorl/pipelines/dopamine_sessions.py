@@ -16,6 +16,7 @@ from pathlib import Path
 
 import xarray as xr
 
+from .._argtypes import cores
 from ..errors import InvalidArgumentError
 
 __all__ = ["session_responses", "stream_responses", "default_jobs", "MAX_DEFAULT_JOBS"]
@@ -40,15 +41,6 @@ def default_jobs(n_files: int) -> int:
 #: Most local reader processes by default (assumed: reading is decompression-bound, and each process holds one
 #: session in memory, so memory grows with the number of processes).
 MAX_DEFAULT_JOBS = 4
-
-
-def _process_context():
-    """``fork`` where it is the platform's safe default (Linux: workers start at once, with nothing to import),
-    else ``spawn``."""
-    import multiprocessing
-    import sys
-
-    return multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
 
 
 def _warm_up_analysis():
@@ -121,19 +113,15 @@ def stream_responses(files: Sequence[str | os.PathLike], spec=None, *, scheduler
                                  allow_external_links=allow_external_links, pure=False)
             results = client.gather(futures)
     else:
-        jobs = (default_jobs(len(files)) if jobs is None else (os.cpu_count() or 1) if int(jobs) == -1
-                else int(jobs))
+        jobs = default_jobs(len(files)) if jobs is None else cores(int(jobs))
         if jobs < 1:
             raise InvalidArgumentError(f"jobs must be at least 1 (or -1: one per core), got {jobs}")
         jobs = min(jobs, len(files))
         if jobs > 1:
-            from concurrent.futures import ProcessPoolExecutor
-
-            from .._forked import init_worker
+            from .._forked import worker_pool
 
             read = partial(session_responses, spec=spec, allow_external_links=allow_external_links)
-            with ProcessPoolExecutor(jobs, mp_context=_process_context(), initializer=init_worker,
-                                     initargs=(os.getpid(),)) as executor:
+            with worker_pool(jobs, spawn_elsewhere=True) as executor:
                 pending = executor.map(read, [str(f) for f in files])   # every reader process started here
                 warming = _warm_up_analysis()
                 results = list(pending)
